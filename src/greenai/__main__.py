@@ -1,0 +1,3 @@
+from greenai.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The ``greenai`` command. One module per subcommand, each exposing ``register(subparsers)``."""
