@@ -1,0 +1,253 @@
+"""Turning a store URL into a ready SQLAlchemy engine: URL rules, SQLite tuning, retries, schema.
+
+SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN IMMEDIATE`` so
+that concurrent writers queue for the lock instead of failing on a lock upgrade, and any
+"database is locked" that still gets through is retried here, never shown to the user.
+PostgreSQL goes through psycopg 3; the schema is created under an advisory lock so that several
+processes opening a fresh database at once do not race.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine.url import URL
+from sqlalchemy.pool import StaticPool
+
+from greenai.errors import MissingExtraError, UsageError
+from greenai.storage import schema
+
+ENV_VAR = "GREENAI_STORE"
+DEFAULT_FILENAME = "greenai.db"
+CONNECT_TIMEOUT_S = 5
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+RETRY_FOR_S = 120.0  # beyond the busy timeout; only a wedged database waits this long
+_PG_SCHEMA_LOCK = 7_320_514  # any constant: the advisory lock id for creating the schema
+
+T = TypeVar("T")
+
+
+def resolve_url(url: str | None, default_dir: Path) -> str:
+    """The store URL to use: ``url``, else ``$GREENAI_STORE``, else SQLite in ``default_dir``.
+
+    A plain path (no ``://``) means a SQLite file; ``postgresql://`` means psycopg 3.
+    """
+    chosen = url or os.environ.get(ENV_VAR) or ""
+    if not chosen.strip():
+        return f"sqlite:///{(Path(default_dir) / DEFAULT_FILENAME).resolve()}"
+    chosen = chosen.strip()
+    if "://" not in chosen:
+        return f"sqlite:///{Path(chosen).expanduser().resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if chosen.startswith(prefix):
+            return "postgresql+psycopg://" + chosen[len(prefix) :]
+    return chosen
+
+
+def display_url(url: str | URL) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return str(url)
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The database file of a SQLite URL, or None for an in-memory one."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def create_engine(url_text: str, *, create: bool = True) -> Engine:
+    """An engine for ``url_text``, connected once (eagerly) so that a bad store fails here."""
+    try:
+        url = make_url(url_text)
+    except exc.ArgumentError:
+        raise UsageError(f"not a store URL or path: {url_text!r}") from None
+    shown = display_url(url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        engine = _sqlite_engine(url, shown, create=create)
+    elif backend == "postgresql":
+        engine = _postgres_engine(url, shown)
+    else:
+        engine = _generic_engine(url, shown)
+    try:
+        retrying(lambda: _create_schema(engine))
+    except exc.OperationalError as error:
+        engine.dispose()
+        raise UsageError(f"cannot open the run store {shown}: {first_line(error)}") from None
+    except exc.DBAPIError as error:
+        engine.dispose()
+        raise UsageError(f"the run store {shown} failed: {first_line(error)}") from None
+    return engine
+
+
+def _sqlite_engine(url: URL, shown: str, *, create: bool) -> Engine:
+    path = sqlite_path(url)
+    if path is None:
+        # In-memory: one shared connection, so every caller sees the same database.
+        engine = sa.create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        if not path.exists():
+            if not create:
+                raise UsageError(f"no run store at {path} (pass --store or set ${ENV_VAR})")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise UsageError(
+                    f"cannot create the run store's folder {path.parent}: {error.strerror}"
+                ) from None
+        elif path.is_dir():
+            raise UsageError(f"the run store {path} is a folder, not a SQLite file")
+        engine = sa.create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event below decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if path is not None:
+                _retry_locked(lambda: cursor.execute("PRAGMA journal_mode = WAL"))
+                # In WAL mode NORMAL loses nothing on a process crash (only on power loss).
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        immediate = conn.get_execution_options().get("greenai_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except exc.DBAPIError as error:
+        engine.dispose()
+        raise UsageError(f"cannot open the run store {shown}: {first_line(error)}") from None
+    return engine
+
+
+def _postgres_engine(url: URL, shown: str) -> Engine:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("psycopg", "postgres") from None
+    engine = _generic_engine(url, shown, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    return engine
+
+
+def _generic_engine(url: URL, shown: str, connect_args: dict | None = None) -> Engine:
+    try:
+        engine = sa.create_engine(url, connect_args=connect_args or {}, pool_pre_ping=True)
+    except exc.NoSuchModuleError:
+        raise UsageError(
+            f"unsupported store URL {shown} (use sqlite:/// or postgresql://)"
+        ) from None
+    except (exc.ArgumentError, TypeError, ValueError) as error:
+        raise UsageError(f"bad store URL {shown}: {first_line(error)}") from None
+    except ImportError as error:
+        raise UsageError(f"store URL {shown} needs a missing driver: {error.name}") from None
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except exc.DBAPIError as error:
+        engine.dispose()
+        raise UsageError(f"cannot reach the run store {shown}: {first_line(error)}") from None
+    return engine
+
+
+def _create_schema(engine: Engine) -> None:
+    with write_connection(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SCHEMA_LOCK})
+        schema.metadata.create_all(conn)
+        row = conn.execute(
+            sa.select(schema.store_meta.c.value).where(schema.store_meta.c.key == "schema_version")
+        ).first()
+        if row is None:
+            conn.execute(
+                schema.store_meta.insert().values(
+                    key="schema_version", value=str(schema.SCHEMA_VERSION)
+                )
+            )
+        elif int(row.value) > schema.SCHEMA_VERSION:
+            raise UsageError(
+                f"the run store {display_url(engine.url)} has schema version {row.value}, newer than "
+                f"this greenai understands ({schema.SCHEMA_VERSION}); upgrade greenai"
+            )
+
+
+@contextlib.contextmanager
+def write_connection(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection inside one write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on exit,
+    rolls back on any exception."""
+    with engine.connect().execution_options(greenai_write=True) as conn, conn.begin():
+        yield conn
+
+
+def is_locked(error: BaseException) -> bool:
+    """True for SQLite's transient "database is locked/busy" and PostgreSQL's serialization or
+    deadlock failures: errors that succeed when simply tried again."""
+    text = str(getattr(error, "orig", error)).lower()
+    if (
+        "database is locked" in text
+        or "database is busy" in text
+        or "database table is locked" in text
+    ):
+        return True
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return code in {"40001", "40P01"}
+
+
+def retrying(action: Callable[[], T], *, retry_for_s: float = RETRY_FOR_S) -> T:
+    """Run ``action``; on a transient lock error wait a little (with jitter) and run it again."""
+    deadline = time.monotonic() + retry_for_s
+    delay_s = 0.005
+    while True:
+        try:
+            return action()
+        except exc.DBAPIError as error:
+            if not is_locked(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay_s * (0.5 + random.random()))
+        delay_s = min(delay_s * 2, 0.25)
+
+
+def _retry_locked(action: Callable[[], object]) -> None:
+    """Like ``retrying`` for raw sqlite3 calls made while a connection is being set up."""
+    import sqlite3
+
+    deadline = time.monotonic() + RETRY_FOR_S
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.05)
+
+
+def first_line(error: BaseException) -> str:
+    """The driver's own message, first line only, without SQLAlchemy's trailers."""
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).strip() or type(orig).__name__
+    return text.splitlines()[0].strip()

@@ -1,0 +1,546 @@
+"""``RunStore``: runs, their phases, samples and epochs, in SQLite or PostgreSQL.
+
+Contract (every backend, checked by one test suite in tests/storage):
+- every write is one transaction, committed before the method returns; a failed write leaves nothing;
+- the store may be shared by many processes and threads at once; lock contention is retried inside;
+- reads return frozen snapshots (``RunRecord``, ``EpochRecord``, the meter's ``Sample`` and
+  ``PhaseResult``) that never change afterwards;
+- bad input (unknown run id, unknown status, a config that is not JSON) raises ``UsageError`` with
+  one line, before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from greenai.errors import UsageError
+from greenai.meter.types import PhaseResult, Sample, kwh
+from greenai.storage import schema
+from greenai.storage.engine import (
+    create_engine,
+    display_url,
+    resolve_url,
+    retrying,
+    write_connection,
+)
+from greenai.storage.records import (
+    FINAL_STATUSES,
+    INTERRUPTED,
+    RUNNING,
+    STATUSES,
+    EpochRecord,
+    RunRecord,
+)
+
+# A run on another host whose heartbeat is older than this is taken to be dead.
+DEFAULT_STALE_AFTER_S = 15 * 60.0
+
+T = TypeVar("T")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id: UTC time plus 6 random hex digits, e.g. ``20261125-043012-a1b2c3``."""
+    moment = now or datetime.now(timezone.utc)
+    return f"{moment.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def open_store(
+    url: str | None = None,
+    default_dir: Path | str = ".",
+    *,
+    create: bool = True,
+    mark_stale: bool = True,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+) -> RunStore:
+    """Open (and create, with its schema) the run store.
+
+    ``url``: a SQLAlchemy URL (``sqlite:///path``, ``postgresql://user@host/db``) or a plain file path;
+    None falls back to ``$GREENAI_STORE``, then to ``sqlite:///<default_dir>/greenai.db``.
+    ``create=False`` refuses to create a missing SQLite file (for read-only commands).
+    ``mark_stale`` marks runs left "running" by dead processes as "interrupted" (see
+    ``RunStore.mark_interrupted``). Raises ``UsageError`` for a bad or unreachable store.
+    """
+    engine = create_engine(resolve_url(url, Path(default_dir)), create=create)
+    store = RunStore(engine, stale_after_s=stale_after_s)
+    if mark_stale:
+        store.mark_interrupted()
+    return store
+
+
+class RunStore:
+    """The run store over one SQLAlchemy engine. Thread-safe; share one per process."""
+
+    def __init__(self, engine: Engine, *, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+        self.engine = engine
+        self.stale_after_s = stale_after_s
+        self.host = socket.gethostname()
+
+    @property
+    def url(self) -> str:
+        """The store's URL, password hidden."""
+        return display_url(self.engine.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RunStore({self.url!r})"
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        run_id: str,
+        *,
+        name: str | None = None,
+        variant: str | None = None,
+        model: str | None = None,
+        dataset: str | None = None,
+        device: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        group: str | None = None,
+        started_at: float | None = None,
+    ) -> RunRecord:
+        """Record a new run with status "running", owned by this process (host and pid)."""
+        _check_id(run_id)
+        if parent_run_id is not None:
+            _check_id(parent_run_id, what="parent run id")
+            if parent_run_id == run_id:
+                raise UsageError(f"run {run_id} cannot be its own parent")
+        now = time.time() if started_at is None else started_at
+        row = {
+            "run_id": run_id,
+            "name": name or variant or run_id,
+            "variant": variant,
+            "model": model,
+            "dataset": dataset,
+            "device": device,
+            "group_name": group,
+            "parent_run_id": parent_run_id,
+            "status": RUNNING,
+            "host": self.host,
+            "pid": os.getpid(),
+            "started_at": now,
+            "heartbeat_at": now,
+            "config": _dumps(dict(config or {}), "config"),
+        }
+
+        def write() -> None:
+            with write_connection(self.engine) as conn:
+                exists = conn.execute(
+                    sa.select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)
+                ).first()
+                if exists:
+                    raise UsageError(f"run {run_id} already exists in the store {self.url}")
+                conn.execute(schema.runs.insert().values(**row))
+
+        retrying(write)
+        return self.get_run(run_id)
+
+    def resume_run(self, run_id: str) -> RunRecord:
+        """Set a run back to "running", now owned by this process (for ``--resume``)."""
+        now = time.time()
+        values = {
+            "status": RUNNING,
+            "host": self.host,
+            "pid": os.getpid(),
+            "heartbeat_at": now,
+            "finished_at": None,
+            "error": None,
+        }
+        self._update(run_id, values)
+        return self.get_run(run_id)
+
+    def add_epoch(self, run_id: str, epoch: int, metrics: Mapping[str, Any]) -> None:
+        """Record one epoch's metrics (replacing that epoch's earlier record, e.g. after a resume)."""
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise UsageError(f"epoch must be a non-negative integer, got {epoch!r}")
+        text = _dumps(dict(metrics), "epoch metrics")
+        now = time.time()
+
+        def write() -> None:
+            with write_connection(self.engine) as conn:
+                self._require(conn, run_id)
+                e = schema.epochs
+                conn.execute(e.delete().where(e.c.run_id == run_id, e.c.epoch == epoch))
+                conn.execute(
+                    e.insert().values(run_id=run_id, epoch=epoch, metrics=text, recorded_at=now)
+                )
+                self._beat(conn, run_id, now)
+
+        retrying(write)
+
+    def add_sample(self, sample: Sample) -> None:
+        """Append one meter sample and bump the run's heartbeat, in one transaction."""
+        row = {
+            "run_id": sample.run_id,
+            "timestamp": float(sample.timestamp),
+            "elapsed_s": float(sample.elapsed_s),
+            "phase": sample.phase,
+            "power_w": _dumps(dict(sample.power_w), "sample power"),
+            "energy_j": _dumps(dict(sample.energy_j), "sample energy"),
+            "co2_kg": float(sample.co2_kg),
+        }
+
+        def write() -> None:
+            with write_connection(self.engine) as conn:
+                self._require(conn, sample.run_id)
+                conn.execute(schema.samples.insert().values(**row))
+                self._beat(conn, sample.run_id, time.time())
+
+        retrying(write)
+
+    def add_phase(self, phase: PhaseResult) -> None:
+        """Append one finished phase of a run."""
+        row = {
+            "run_id": phase.run_id,
+            "name": phase.name,
+            "path": phase.path,
+            "start_time": float(phase.start_time),
+            "duration_s": float(phase.duration_s),
+            "energy_j": _dumps(dict(phase.energy_j), "phase energy"),
+            "energy_kwh": kwh(sum(phase.energy_j.values())),
+            "co2_kg": float(phase.co2_kg),
+        }
+
+        def write() -> None:
+            with write_connection(self.engine) as conn:
+                self._require(conn, phase.run_id)
+                conn.execute(schema.phases.insert().values(**row))
+                self._beat(conn, phase.run_id, time.time())
+
+        retrying(write)
+
+    def record_measurement(
+        self,
+        run_id: str,
+        measurement: Mapping[str, Any],
+        *,
+        energy_kwh: float,
+        co2_kg: float,
+        duration_s: float,
+    ) -> None:
+        """Store the meter's final totals for a run (``StoreSink.on_stop`` calls this)."""
+        self._update(
+            run_id,
+            {
+                "measurement": _dumps(dict(measurement), "measurement"),
+                "energy_kwh": float(energy_kwh),
+                "co2_kg": float(co2_kg),
+                "duration_s": float(duration_s),
+                "heartbeat_at": time.time(),
+            },
+        )
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str = "done",
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        *,
+        accuracy: float | None = None,
+        energy_kwh: float | None = None,
+        co2_kg: float | None = None,
+    ) -> RunRecord:
+        """Close a run with a final status. Accuracy, energy and CO2 are taken from the arguments,
+        else from ``result`` (``metrics.test_accuracy_pct``, ``energy.step.energy_kwh/co2_kg``),
+        else kept as the meter stored them."""
+        if status not in FINAL_STATUSES:
+            raise UsageError(
+                f"unknown final status {status!r} (choose from {', '.join(FINAL_STATUSES)})"
+            )
+        now = time.time()
+        values: dict[str, Any] = {"status": status, "finished_at": now, "heartbeat_at": now}
+        if result is not None:
+            values["result"] = _dumps(dict(result), "result")
+        if error is not None:
+            values["error"] = str(error)
+        summary = _summary(result or {})
+        for key, given in (("accuracy", accuracy), ("energy_kwh", energy_kwh), ("co2_kg", co2_kg)):
+            chosen = given if given is not None else summary.get(key)
+            if chosen is not None:
+                values[key] = float(chosen)
+        self._update(run_id, values)
+        return self.get_run(run_id)
+
+    def mark_interrupted(self, *, now: float | None = None) -> list[str]:
+        """Mark runs that are "running" but whose process is gone as "interrupted"; return their ids.
+
+        Gone means: on this host, its pid no longer exists; on another host (where pids mean
+        nothing), its heartbeat is older than ``stale_after_s``.
+        """
+        moment = time.time() if now is None else now
+        r = schema.runs
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(r.c.run_id, r.c.host, r.c.pid, r.c.heartbeat_at).where(
+                    r.c.status == RUNNING
+                )
+            ).all()
+        dead = [
+            row.run_id
+            for row in rows
+            if (row.host == self.host and not _pid_alive(row.pid))
+            or (row.host != self.host and moment - row.heartbeat_at > self.stale_after_s)
+        ]
+        if not dead:
+            return []
+
+        def write() -> None:
+            with write_connection(self.engine) as conn:
+                conn.execute(
+                    r.update()
+                    .where(r.c.run_id.in_(dead), r.c.status == RUNNING)
+                    .values(
+                        status=INTERRUPTED,
+                        finished_at=r.c.heartbeat_at,
+                        error="interrupted: the process stopped without finishing the run",
+                    )
+                )
+
+        retrying(write)
+        return dead
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run ``run_id``; ``UsageError`` naming the id and the store if there is none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(schema.runs).where(schema.runs.c.run_id == run_id)).first()
+        if row is None:
+            raise UsageError(f"no run {run_id!r} in the store {self.url}")
+        return _run_record(row)
+
+    def has_run(self, run_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return self._exists(conn, run_id)
+
+    def list_runs(
+        self, group: str | None = None, variant: str | None = None, status: str | None = None
+    ) -> list[RunRecord]:
+        """Runs matching every filter given, oldest first."""
+        if status is not None and status not in STATUSES:
+            raise UsageError(f"unknown status {status!r} (choose from {', '.join(STATUSES)})")
+        r = schema.runs
+        query = sa.select(r).order_by(r.c.started_at, r.c.run_id)
+        if group is not None:
+            query = query.where(r.c.group_name == group)
+        if variant is not None:
+            query = query.where(r.c.variant == variant)
+        if status is not None:
+            query = query.where(r.c.status == status)
+        with self.engine.connect() as conn:
+            return [_run_record(row) for row in conn.execute(query)]
+
+    def samples(self, run_id: str) -> list[Sample]:
+        """The run's samples in the order they were taken."""
+        s = schema.samples
+        return self._children(
+            run_id,
+            sa.select(s).where(s.c.run_id == run_id).order_by(s.c.elapsed_s, s.c.id),
+            lambda row: Sample(
+                run_id=row.run_id,
+                timestamp=row.timestamp,
+                elapsed_s=row.elapsed_s,
+                phase=row.phase,
+                power_w=json.loads(row.power_w),
+                energy_j=json.loads(row.energy_j),
+                co2_kg=row.co2_kg,
+            ),
+        )
+
+    def phases(self, run_id: str) -> list[PhaseResult]:
+        """The run's finished phases, by start time."""
+        p = schema.phases
+        return self._children(
+            run_id,
+            sa.select(p).where(p.c.run_id == run_id).order_by(p.c.start_time, p.c.id),
+            lambda row: PhaseResult(
+                run_id=row.run_id,
+                name=row.name,
+                path=row.path,
+                start_time=row.start_time,
+                duration_s=row.duration_s,
+                energy_j=json.loads(row.energy_j),
+                co2_kg=row.co2_kg,
+            ),
+        )
+
+    def epochs(self, run_id: str) -> list[EpochRecord]:
+        """The run's per-epoch metrics, by epoch."""
+        e = schema.epochs
+        return self._children(
+            run_id,
+            sa.select(e).where(e.c.run_id == run_id).order_by(e.c.epoch),
+            lambda row: EpochRecord(
+                run_id=row.run_id,
+                epoch=row.epoch,
+                metrics=json.loads(row.metrics),
+                recorded_at=row.recorded_at,
+            ),
+        )
+
+    def lineage(self, run_id: str) -> list[RunRecord]:
+        """The run and its ancestors, nearest first: ``[run, parent, grandparent, ...]``.
+
+        Stops at a parent that is not in this store (or at a cycle)."""
+        chain = [self.get_run(run_id)]
+        seen = {run_id}
+        with self.engine.connect() as conn:
+            while (parent := chain[-1].parent_run_id) is not None and parent not in seen:
+                row = conn.execute(
+                    sa.select(schema.runs).where(schema.runs.c.run_id == parent)
+                ).first()
+                if row is None:
+                    break
+                seen.add(parent)
+                chain.append(_run_record(row))
+        return chain
+
+    def children(self, run_id: str) -> list[RunRecord]:
+        """Runs whose parent is ``run_id``, oldest first."""
+        r = schema.runs
+        query = sa.select(r).where(r.c.parent_run_id == run_id).order_by(r.c.started_at, r.c.run_id)
+        with self.engine.connect() as conn:
+            return [_run_record(row) for row in conn.execute(query)]
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _children(self, run_id: str, query: sa.Select, make: Callable[[Any], T]) -> list[T]:
+        with self.engine.connect() as conn:
+            if not self._exists(conn, run_id):
+                raise UsageError(f"no run {run_id!r} in the store {self.url}")
+            return [make(row) for row in conn.execute(query)]
+
+    def _update(self, run_id: str, values: dict[str, Any]) -> None:
+        def write() -> None:
+            with write_connection(self.engine) as conn:
+                self._require(conn, run_id)
+                conn.execute(
+                    schema.runs.update().where(schema.runs.c.run_id == run_id).values(**values)
+                )
+
+        retrying(write)
+
+    def _require(self, conn: sa.Connection, run_id: str) -> None:
+        if not self._exists(conn, run_id):
+            raise UsageError(f"no run {run_id!r} in the store {self.url}")
+
+    @staticmethod
+    def _exists(conn: sa.Connection, run_id: str) -> bool:
+        r = schema.runs
+        return conn.execute(sa.select(r.c.run_id).where(r.c.run_id == run_id)).first() is not None
+
+    @staticmethod
+    def _beat(conn: sa.Connection, run_id: str, now: float) -> None:
+        r = schema.runs
+        conn.execute(r.update().where(r.c.run_id == run_id).values(heartbeat_at=now))
+
+
+def _check_id(run_id: object, what: str = "run id") -> None:
+    if not isinstance(run_id, str) or not run_id.strip() or len(run_id) > 64:
+        raise UsageError(
+            f"{what} must be a non-empty string of at most 64 characters, got {run_id!r}"
+        )
+
+
+def _dumps(value: dict[str, Any], what: str) -> str:
+    """JSON text for a stored dict; NaN and infinities become null so every backend accepts it."""
+    try:
+        return json.dumps(_finite(value), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"the {what} cannot be stored as JSON: {error}") from None
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _loads(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else json.loads(text)
+
+
+def _summary(result: Mapping[str, Any]) -> dict[str, float]:
+    """Accuracy, energy and CO2 from a result dict (schema in experiments/results.py), where present."""
+    out: dict[str, float] = {}
+    metrics = result.get("metrics") or {}
+    step = (result.get("energy") or {}).get("step") or {}
+    for key, source, field in (
+        ("accuracy", metrics, "test_accuracy_pct"),
+        ("energy_kwh", step, "energy_kwh"),
+        ("co2_kg", step, "co2_kg"),
+    ):
+        value = source.get(field) if isinstance(source, Mapping) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            out[key] = float(value)
+    return out
+
+
+def _run_record(row: Any) -> RunRecord:
+    return RunRecord(
+        run_id=row.run_id,
+        name=row.name,
+        variant=row.variant,
+        model=row.model,
+        dataset=row.dataset,
+        device=row.device,
+        group=row.group_name,
+        parent_run_id=row.parent_run_id,
+        status=row.status,
+        host=row.host,
+        pid=row.pid,
+        started_at=row.started_at,
+        heartbeat_at=row.heartbeat_at,
+        finished_at=row.finished_at,
+        duration_s=row.duration_s,
+        accuracy=row.accuracy,
+        energy_kwh=row.energy_kwh,
+        co2_kg=row.co2_kg,
+        config=json.loads(row.config),
+        result=_loads(row.result),
+        measurement=_loads(row.measurement),
+        error=row.error,
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (a zombie counts as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
