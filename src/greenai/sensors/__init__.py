@@ -1,0 +1,77 @@
+"""Energy sensors: RAPL (powercap), NVML, and the CPU-time/RSS estimate where neither can be read.
+
+``default_sensors()`` picks, per component, the best sensor this machine offers and says once why it
+fell back. Importing this package touches no hardware.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+
+from greenai.sensors.base import NullSensor, Sensor, SensorUnavailable
+from greenai.sensors.cpu_model import cpu_power, read_cpuinfo
+from greenai.sensors.estimate import CpuTimeEstimate, RamEstimate
+from greenai.sensors.nvml import NvmlSensor
+from greenai.sensors.proctree import ProcessTree
+from greenai.sensors.rapl import RaplSensor
+
+__all__ = [
+    "CpuTimeEstimate",
+    "NullSensor",
+    "NvmlSensor",
+    "ProcessTree",
+    "RamEstimate",
+    "RaplSensor",
+    "Sensor",
+    "SensorUnavailable",
+    "default_sensors",
+]
+
+_said: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _said:
+        _said.add(message)
+        print(f"greenai: warning: {message}", file=sys.stderr)
+
+
+def default_sensors(
+    pid: int | None = None,
+    powercap_root: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] = os.environ,
+    cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo",
+    warn: Callable[[str], None] = _warn_once,
+    tree: ProcessTree | None = None,
+    nvidia_driver: str | os.PathLike[str] | None = "/proc/driver/nvidia",
+) -> list[Sensor]:
+    """Sensors covering cpu, gpu and ram: RAPL, else the estimate; NVML, else a null GPU.
+
+    ``pid`` is the process tree the estimate follows (None: this process). An unreadable RAPL counter
+    is reported through ``warn`` with its fix; a machine without powercap falls back quietly (the
+    method labels say so). Without ``nvidia_driver`` (a path the NVIDIA driver creates; None skips the
+    check) pynvml is not even imported.
+    """
+    sensors: list[Sensor] = []
+    tree = tree or ProcessTree(pid)
+    covered: set[str] = set()
+    try:
+        rapl = RaplSensor(powercap_root or env.get("GREENAI_POWERCAP_ROOT"))
+        sensors.append(rapl)
+        covered.update(rapl.components)
+    except SensorUnavailable as exc:
+        if exc.fix:
+            warn(f"{exc.reason}; falling back to the CPU-time estimate. Fix: {exc.fix}")
+    if "cpu" not in covered:
+        sensors.append(CpuTimeEstimate(tree, cpu_power(read_cpuinfo(cpuinfo))))
+    if "ram" not in covered:
+        sensors.append(RamEstimate(tree))
+    try:
+        if nvidia_driver is not None and not os.path.exists(nvidia_driver):
+            raise SensorUnavailable(f"no NVIDIA driver ({os.fspath(nvidia_driver)} absent)")
+        sensors.append(NvmlSensor(env))
+    except SensorUnavailable as exc:
+        sensors.append(NullSensor(("gpu",), f"no NVIDIA GPU readable: {exc.reason}"))
+    return sensors

@@ -1,0 +1,86 @@
+"""Estimated CPU and RAM energy, where no sensor can be read.
+
+* CPU: CPU seconds of the tracked process tree × watts per busy logical CPU (``cpu_model.cpu_power``:
+  the matched TDP / logical CPUs per package, or the documented default). Counts the tree's own busy
+  time only: no idle or other processes' power.
+* RAM: resident memory of the tree (RSS, GB = 1e9 bytes) × ``RAM_W_PER_GB``, integrated over time
+  with the trapezoid rule between reads (so read at least at each window's edges).
+
+``RAM_W_PER_GB = 0.375``: CodeCarbon's RAM model before 3.0 (3 W per 8 GB of memory; CodeCarbon 3.x
+counts 5 W per DIMM instead, which needs the DIMM count that /proc does not give).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from greenai.meter.types import Method
+from greenai.sensors.base import Sensor
+from greenai.sensors.cpu_model import CpuPower
+from greenai.sensors.proctree import ProcessTree
+
+RAM_W_PER_GB = 3.0 / 8.0
+_BYTES_PER_GB = 1e9
+
+
+def _tree_name(tree: ProcessTree) -> str:
+    return "this process and its children" if tree.pid is None else f"process tree of pid {tree.pid}"
+
+
+class CpuTimeEstimate(Sensor):
+    """``cpu`` energy = (CPU seconds of ``tree`` since creation) × ``power.w_per_cpu``."""
+
+    components = ("cpu",)
+
+    def __init__(self, tree: ProcessTree, power: CpuPower) -> None:
+        self.tree = tree
+        self.power = power
+        self._cpu0_s = tree.read()[0]
+
+    def read_j(self) -> dict[str, float]:
+        return {"cpu": max(0.0, self.tree.read()[0] - self._cpu0_s) * self.power.w_per_cpu}
+
+    def methods(self) -> dict[str, Method]:
+        return {
+            "cpu": Method(
+                "estimated",
+                "CPU time × TDP per CPU",
+                f"CPU seconds of {_tree_name(self.tree)}; {self.power.detail}",
+            )
+        }
+
+
+class RamEstimate(Sensor):
+    """``ram`` energy = ∫ RSS of ``tree`` (GB) × ``w_per_gb`` dt, trapezoid between reads."""
+
+    components = ("ram",)
+
+    def __init__(
+        self,
+        tree: ProcessTree,
+        w_per_gb: float = RAM_W_PER_GB,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.tree = tree
+        self.w_per_gb = w_per_gb
+        self._clock = clock
+        self._last_t = clock()
+        self._last_gb = tree.read()[1] / _BYTES_PER_GB
+        self._energy_j = 0.0
+
+    def read_j(self) -> dict[str, float]:
+        now, gb = self._clock(), self.tree.read()[1] / _BYTES_PER_GB
+        self._energy_j += 0.5 * (self._last_gb + gb) * self.w_per_gb * max(0.0, now - self._last_t)
+        self._last_t, self._last_gb = now, gb
+        return {"ram": self._energy_j}
+
+    def methods(self) -> dict[str, Method]:
+        return {
+            "ram": Method(
+                "estimated",
+                "RSS × W per GB",
+                f"resident memory of {_tree_name(self.tree)} × {self.w_per_gb:g} W/GB "
+                "(CodeCarbon's 3 W per 8 GB)",
+            )
+        }
