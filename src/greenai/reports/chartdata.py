@@ -1,0 +1,138 @@
+"""What each chart shows, computed without matplotlib (the renderers in ``charts`` only draw it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from greenai.reports.inputs import PhaseSpan, PowerTrace, RunInput
+from greenai.reports.rows import ReportRow, variant_name
+
+
+class ComparisonData(NamedTuple):
+    """Accuracy and CO2 per finished run, side by side (the study's comparison chart)."""
+
+    labels: tuple[str, ...]
+    accuracy_pct: tuple[float, ...]
+    co2_step_kg: tuple[float, ...]
+    co2_lifecycle_kg: tuple[float | None, ...]
+
+
+class ParetoData(NamedTuple):
+    """Accuracy against lifecycle CO2; ``front`` indexes the points no other point beats on both."""
+
+    labels: tuple[str, ...]
+    co2_lifecycle_kg: tuple[float, ...]
+    accuracy_pct: tuple[float, ...]
+    front: tuple[int, ...]  # sorted by CO2, ascending
+
+
+class PowerData(NamedTuple):
+    title: str
+    elapsed_s: tuple[float, ...]
+    power_w: dict[str, tuple[float, ...]]  # components with any non-zero power
+    phases: tuple[PhaseSpan, ...]  # top-level phases only
+
+
+class EpochCurve(NamedTuple):
+    label: str
+    epochs: tuple[int, ...]
+    accuracy_pct: tuple[float | None, ...]
+    loss: tuple[float | None, ...]
+
+
+class EpochData(NamedTuple):
+    curves: tuple[EpochCurve, ...]
+    accuracy_key: str
+    loss_key: str
+
+
+def _short_label(row: ReportRow, devices: set[str]) -> str:
+    return row.model_type if len(devices) <= 1 else f"{row.model_type}\n{row.device}"
+
+
+def comparison(rows: Sequence[ReportRow]) -> ComparisonData | None:
+    done = [r for r in rows if r.ok and r.co2_step_kg is not None]
+    if not done:
+        return None
+    devices = {r.device for r in done}
+    return ComparisonData(
+        tuple(_short_label(r, devices) for r in done),
+        tuple(r.accuracy_pct for r in done),  # type: ignore[misc]
+        tuple(r.co2_step_kg for r in done),  # type: ignore[misc]
+        tuple(r.co2_lifecycle_kg for r in done),
+    )
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> tuple[int, ...]:
+    """Indices of the (co2, accuracy) points not dominated by another (lower-or-equal CO2 and
+    higher-or-equal accuracy, one strictly), sorted by CO2."""
+    front = []
+    for i, (c, a) in enumerate(points):
+        dominated = any(
+            (c2 <= c and a2 >= a) and (c2 < c or a2 > a)
+            for j, (c2, a2) in enumerate(points)
+            if j != i
+        )
+        if not dominated:
+            front.append(i)
+    return tuple(sorted(front, key=lambda i: (points[i][0], -points[i][1])))
+
+
+def pareto(rows: Sequence[ReportRow]) -> ParetoData | None:
+    done = [r for r in rows if r.ok and r.co2_lifecycle_kg is not None]
+    if not done:
+        return None
+    devices = {r.device for r in done}
+    labels = tuple(_short_label(r, devices).replace("\n", " ") for r in done)
+    co2 = tuple(r.co2_lifecycle_kg for r in done)
+    acc = tuple(r.accuracy_pct for r in done)
+    return ParetoData(labels, co2, acc, pareto_front(list(zip(co2, acc, strict=True))))  # type: ignore[arg-type]
+
+
+def power(run: RunInput) -> PowerData | None:
+    trace: PowerTrace | None = run.power
+    if trace is None or len(trace.elapsed_s) < 2:
+        return None
+    series = {
+        comp: tuple(vals)
+        for comp, vals in trace.power_w.items()
+        if len(vals) == len(trace.elapsed_s) and any(v > 0 for v in vals)
+    }
+    if not series:
+        return None
+    top = tuple(p for p in trace.phases if "/" not in p.path)
+    title = f"Power over time: {variant_name(run.variant)} ({run.run_id})"
+    return PowerData(title, tuple(trace.elapsed_s), series, top)
+
+
+ACCURACY_KEYS = ("test_acc", "test_accuracy_pct", "val_acc", "accuracy")
+LOSS_KEYS = ("train_loss", "loss", "test_loss")
+
+
+def _pick(keys: Sequence[str], runs: Sequence[RunInput]) -> str | None:
+    for key in keys:
+        if any(key in p.metrics for r in runs for p in r.epochs):
+            return key
+    return None
+
+
+def epochs(runs: Sequence[RunInput]) -> EpochData | None:
+    with_epochs = [r for r in runs if r.epochs]
+    acc_key, loss_key = _pick(ACCURACY_KEYS, with_epochs), _pick(LOSS_KEYS, with_epochs)
+    if not with_epochs or (acc_key is None and loss_key is None):
+        return None
+    devices = {r.device for r in with_epochs}
+    curves = []
+    for r in with_epochs:
+        pts = sorted(r.epochs, key=lambda p: p.epoch)
+        label = variant_name(r.variant) + (f" [{r.device}]" if len(devices) > 1 else "")
+        curves.append(
+            EpochCurve(
+                label,
+                tuple(p.epoch for p in pts),
+                tuple(p.metrics.get(acc_key) if acc_key else None for p in pts),
+                tuple(p.metrics.get(loss_key) if loss_key else None for p in pts),
+            )
+        )
+    return EpochData(tuple(curves), acc_key or "", loss_key or "")

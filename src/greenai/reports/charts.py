@@ -1,0 +1,167 @@
+"""Renderers: draw the data computed in ``chartdata`` as PNG bytes (matplotlib, Agg, imported lazily).
+
+Every chart has a fixed pixel size (``SIZES``) so the HTML report and tests can rely on it.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from greenai.errors import MissingExtraError
+from greenai.reports.chartdata import ComparisonData, EpochData, ParetoData, PowerData
+
+DPI = 100
+SIZES = {  # chart name -> (width px, height px)
+    "comparison": (1200, 550),
+    "pareto": (900, 600),
+    "power": (1100, 450),
+    "epochs": (1200, 450),
+}
+_COMPONENT_COLOURS = {"cpu": "tab:blue", "gpu": "tab:green", "ram": "tab:purple"}
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise MissingExtraError("matplotlib", "report") from exc
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _figure(name: str, ncols: int = 1) -> tuple[Any, Any]:
+    plt = _pyplot()
+    w, h = SIZES[name]
+    fig, axes = plt.subplots(1, ncols, figsize=(w / DPI, h / DPI), dpi=DPI, layout="constrained")
+    return fig, axes
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def _needs_log(values: list[float]) -> bool:
+    positive = [v for v in values if v > 0]
+    return len(positive) >= 2 and max(positive) / min(positive) > 100
+
+
+def comparison_png(data: ComparisonData) -> bytes:
+    """Accuracy (left) and step vs lifecycle CO2 (right) per variant, the study's chart."""
+    fig, (ax_acc, ax_co2) = _figure("comparison", ncols=2)
+    x = list(range(len(data.labels)))
+    bars = ax_acc.bar(x, data.accuracy_pct, color="tab:blue")
+    ax_acc.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax_acc.set_ylim(0, 105)
+    ax_acc.set_ylabel("Test accuracy (%)")
+    ax_acc.set_title("Accuracy per variant")
+
+    width = 0.4
+    life = [v if v is not None else 0.0 for v in data.co2_lifecycle_kg]
+    step_bars = ax_co2.bar([i - width / 2 for i in x], data.co2_step_kg, width, label="step only")
+    life_bars = ax_co2.bar(
+        [i + width / 2 for i in x], life, width, label="lifecycle (incl. parents)", color="tab:red"
+    )
+    ax_co2.bar_label(step_bars, fmt="%.2g", fontsize=7, rotation=90, padding=2)
+    ax_co2.bar_label(life_bars, fmt="%.2g", fontsize=7, rotation=90, padding=2)
+    log = _needs_log(list(data.co2_step_kg) + life)
+    if log:
+        ax_co2.set_yscale("log")
+    ax_co2.margins(y=0.25)
+    ax_co2.set_ylabel("CO2 (kg" + (", log scale)" if log else ")"))
+    ax_co2.set_title("CO2 per variant: the step alone vs its whole lifecycle")
+    ax_co2.legend(fontsize=8, loc="upper right")
+    for ax in (ax_acc, ax_co2):
+        ax.set_xticks(x, data.labels, rotation=30, ha="right", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def pareto_png(data: ParetoData) -> bytes:
+    """Accuracy vs lifecycle CO2, the Pareto front drawn as a line through its points."""
+    fig, ax = _figure("pareto")
+    on_front = set(data.front)
+    others = [i for i in range(len(data.labels)) if i not in on_front]
+    ax.scatter(
+        [data.co2_lifecycle_kg[i] for i in others],
+        [data.accuracy_pct[i] for i in others],
+        color="tab:gray",
+        s=40,
+        label="dominated",
+    )
+    fx = [data.co2_lifecycle_kg[i] for i in data.front]
+    fy = [data.accuracy_pct[i] for i in data.front]
+    ax.plot(
+        fx, fy, "-o", color="tab:red", markersize=8, label="Pareto front", drawstyle="steps-post"
+    )
+    ax.scatter(fx, fy, color="tab:red", s=60, zorder=3)
+    for i, label in enumerate(data.labels):
+        ax.annotate(
+            label,
+            (data.co2_lifecycle_kg[i], data.accuracy_pct[i]),
+            textcoords="offset points",
+            xytext=(6, 6 if i % 2 == 0 else -12),
+            fontsize=8,
+        )
+    if _needs_log(list(data.co2_lifecycle_kg)):
+        ax.set_xscale("log")
+        ax.set_xlabel("Lifecycle CO2 (kg, log scale) — lower is better")
+    else:
+        ax.set_xlabel("Lifecycle CO2 (kg) — lower is better")
+    ax.set_ylabel("Test accuracy (%) — higher is better")
+    ax.set_title("Accuracy vs lifecycle CO2")
+    ax.margins(x=0.15, y=0.1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return _png(fig)
+
+
+def power_png(data: PowerData) -> bytes:
+    """Power per component over the run, top-level phases shaded and named."""
+    fig, ax = _figure("power")
+    shades = ("#fde9c9", "#d9ecf7", "#e3f3dc", "#f3dcea")
+    for k, ph in enumerate(data.phases):
+        ax.axvspan(ph.start_s, ph.end_s, color=shades[k % len(shades)], alpha=0.8, lw=0)
+        ax.text(
+            (ph.start_s + ph.end_s) / 2,
+            1.0,
+            ph.path,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    for comp, vals in data.power_w.items():
+        ax.plot(data.elapsed_s, vals, label=comp.upper(), color=_COMPONENT_COLOURS.get(comp))
+    ax.set_xlabel("Time since start of run (s)")
+    ax.set_ylabel("Power (W)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(data.title, pad=16)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    return _png(fig)
+
+
+def epochs_png(data: EpochData) -> bytes:
+    """Per-epoch test accuracy (left) and loss (right), one line per run."""
+    fig, (ax_acc, ax_loss) = _figure("epochs", ncols=2)
+    for curve in data.curves:
+        for ax, ys in ((ax_acc, curve.accuracy_pct), (ax_loss, curve.loss)):
+            pts = [(e, y) for e, y in zip(curve.epochs, ys, strict=True) if y is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), "-o", markersize=3, label=curve.label)
+    ax_acc.set_title(f"Accuracy per epoch ({data.accuracy_key or 'n/a'})")
+    ax_acc.set_ylabel("Accuracy (%)")
+    ax_loss.set_title(f"Loss per epoch ({data.loss_key or 'n/a'})")
+    ax_loss.set_ylabel("Loss")
+    for ax in (ax_acc, ax_loss):
+        ax.set_xlabel("Epoch")
+        ax.grid(alpha=0.3)
+        if ax.get_lines():
+            ax.legend(fontsize=8)
+    return _png(fig)

@@ -1,0 +1,201 @@
+"""The study's table as data: one ``ReportRow`` per run, with reductions and efficiency computed.
+
+The study's columns (Model Type, Device, Accuracy, CO2, Reduction, Model Size, Efficiency) use the
+step CO2, as the study did; the lifecycle columns beside them add every ancestor's CO2 (the baseline's
+training for a pruned model), which is the honest figure for a derived model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from greenai.reports.inputs import RunInput
+
+VARIANT_NAMES = {
+    "baseline": "Baseline",
+    "pruned_unstructured": "Pruned (unstructured)",
+    "pruned_structured": "Pruned (structured)",
+    "quantized_ptq": "Quantized (PTQ INT8)",
+    "quantized_qat": "Quantized (QAT INT8)",
+    "quantized_dynamic": "Quantized (dynamic INT8)",
+    "distilled": "Distilled",
+    "onnx_int8": "ONNX Runtime INT8",
+}
+# Display order of variants in tables and charts; unknown variants come after, alphabetically.
+VARIANT_ORDER = tuple(VARIANT_NAMES)
+
+DEVICE_NAMES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU", "mps": "MPS"}
+
+
+def variant_name(variant: str) -> str:
+    return VARIANT_NAMES.get(variant, variant)
+
+
+def device_name(device: str | None) -> str:
+    if not device:
+        return "?"
+    base = device.split(":")[0]
+    return DEVICE_NAMES.get(base, device)
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One run's figures for the report. ``None`` means "not available" (never silently zero)."""
+
+    run_id: str
+    variant: str
+    model_type: str  # display name of the variant
+    device: str  # display name: CPU, GPU
+    status: str
+    error: str | None
+    parent_run_id: str | None
+    accuracy_pct: float | None = None
+    co2_step_kg: float | None = None
+    co2_lifecycle_kg: float | None = None
+    energy_step_kwh: float | None = None
+    energy_lifecycle_kwh: float | None = None
+    size_bytes: int | None = None
+    size_mib: float | None = None
+    dense_size_bytes: int | None = None
+    inference_device: str | None = None
+    inference_j_per_1000: float | None = None
+    inference_method: str | None = None
+    step_methods: Mapping[str, str] | None = None
+    break_even_inferences: int | None = None
+    break_even_never: bool = False
+    break_even_explanation: str | None = None
+    intensity_g_per_kwh: float | None = None
+    pue: float | None = None
+    baseline_run_id: str | None = None  # the run the reductions are computed against
+    reduction_step_pct: float | None = None
+    reduction_lifecycle_pct: float | None = None
+    efficiency_step: float | None = None  # accuracy (%) per kg CO2, step
+    efficiency_lifecycle: float | None = None  # accuracy (%) per kg CO2, lifecycle
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done" and self.accuracy_pct is not None
+
+    @property
+    def label(self) -> str:
+        return f"{self.model_type} [{self.device}]"
+
+
+def _get(d: Mapping[str, Any] | None, *path: str) -> Any:
+    for key in path:
+        if not isinstance(d, Mapping) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def reduction_pct(reference: float | None, value: float | None) -> float | None:
+    """How much lower ``value`` is than ``reference``, in percent (negative when higher)."""
+    if reference is None or value is None or reference <= 0:
+        return None
+    return (reference - value) / reference * 100.0
+
+
+def efficiency(accuracy_pct: float | None, co2_kg: float | None) -> float | None:
+    """Accuracy points per kg CO2; ``None`` when either is missing or the CO2 is not positive."""
+    if accuracy_pct is None or co2_kg is None or co2_kg <= 0:
+        return None
+    return accuracy_pct / co2_kg
+
+
+def _base_row(run: RunInput) -> dict[str, Any]:
+    r = run.result
+    inf_device = _get(r, "inference", "device")
+    return dict(
+        run_id=run.run_id,
+        variant=run.variant,
+        model_type=variant_name(run.variant),
+        device=device_name(run.device),
+        status=run.status,
+        error=run.error,
+        parent_run_id=run.parent_run_id,
+        accuracy_pct=_num(_get(r, "metrics", "test_accuracy_pct")),
+        co2_step_kg=_num(_get(r, "energy", "step", "co2_kg")),
+        co2_lifecycle_kg=_num(_get(r, "energy", "lifecycle", "co2_kg")),
+        energy_step_kwh=_num(_get(r, "energy", "step", "energy_kwh")),
+        energy_lifecycle_kwh=_num(_get(r, "energy", "lifecycle", "energy_kwh")),
+        size_bytes=_int(_get(r, "metrics", "file_size_bytes")),
+        size_mib=_num(_get(r, "metrics", "file_size_mib")),
+        dense_size_bytes=_int(_get(r, "metrics", "dense_size_bytes")),
+        inference_device=device_name(inf_device) if inf_device else None,
+        inference_j_per_1000=_num(_get(r, "inference", "energy_j_per_1000_images")),
+        inference_method=_get(r, "inference", "energy_method"),
+        step_methods=_get(r, "energy", "step", "methods"),
+        break_even_inferences=_int(_get(r, "break_even", "inferences")),
+        break_even_never=bool(_get(r, "break_even", "never")),
+        break_even_explanation=_get(r, "break_even", "explanation"),
+        intensity_g_per_kwh=_num(_get(r, "carbon", "intensity_g_per_kwh")),
+        pue=_num(_get(r, "carbon", "pue")),
+    )
+
+
+def _int(value: Any) -> int | None:
+    n = _num(value)
+    return None if n is None else int(n)
+
+
+def _reference(
+    run: RunInput, by_id: Mapping[str, RunInput], runs: Sequence[RunInput]
+) -> RunInput | None:
+    """The baseline a run is compared with: its root ancestor when present, else the latest
+    finished baseline on the same device."""
+    seen: set[str] = set()
+    cur = run
+    while cur.parent_run_id and cur.parent_run_id in by_id and cur.run_id not in seen:
+        seen.add(cur.run_id)
+        cur = by_id[cur.parent_run_id]
+    if cur is not run and cur.result is not None:
+        return cur
+    if run.variant == "baseline" and run.result is not None:
+        return run
+    same = [
+        r
+        for r in runs
+        if r.variant == "baseline" and r.device == run.device and r.result is not None
+    ]
+    if not same:
+        return None
+    return max(same, key=lambda r: str(_get(r.result, "created_at") or r.run_id))
+
+
+def _sort_key(row: ReportRow) -> tuple[Any, ...]:
+    order = VARIANT_ORDER.index(row.variant) if row.variant in VARIANT_ORDER else len(VARIANT_ORDER)
+    return (row.device, order, row.variant, row.run_id)
+
+
+def build_rows(runs: Iterable[RunInput]) -> list[ReportRow]:
+    """One row per run, sorted by device then variant, with reductions against each run's baseline."""
+    runs = list(runs)
+    by_id = {r.run_id: r for r in runs}
+    rows = []
+    for run in runs:
+        fields = _base_row(run)
+        ref = _reference(run, by_id, runs)
+        if ref is not None and run.result is not None:
+            ref_row = _base_row(ref)
+            fields["baseline_run_id"] = ref.run_id
+            fields["reduction_step_pct"] = reduction_pct(
+                ref_row["co2_step_kg"], fields["co2_step_kg"]
+            )
+            fields["reduction_lifecycle_pct"] = reduction_pct(
+                ref_row["co2_lifecycle_kg"], fields["co2_lifecycle_kg"]
+            )
+        fields["efficiency_step"] = efficiency(fields["accuracy_pct"], fields["co2_step_kg"])
+        fields["efficiency_lifecycle"] = efficiency(
+            fields["accuracy_pct"], fields["co2_lifecycle_kg"]
+        )
+        rows.append(ReportRow(**fields))
+    return sorted(rows, key=_sort_key)

@@ -1,0 +1,96 @@
+"""Where a report's runs come from: a folder of result JSON files, or the run store."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from greenai.errors import DataError, UsageError
+from greenai.reports.inputs import EpochPoint, RunInput
+
+SCHEMA_VERSION = 1
+
+
+def _load_result_file(path: Path) -> dict[str, Any]:
+    """A result JSON, schema-checked by ``experiments.results`` when it exists, else minimally."""
+    try:
+        from greenai.experiments.results import load_result
+    except ImportError:
+        load_result = None
+    if load_result is not None:
+        return dict(load_result(path))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a readable result JSON ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: not a result JSON (expected an object)")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise DataError(f"{path}: unsupported result schema_version {version!r}")
+    return data
+
+
+def _looks_like_result(path: Path) -> bool:
+    """Result files are ``<dataset>_<variant>_<run_id>.json``; other JSON files (a study's state,
+    a search's summary) live beside them and are not results."""
+    if path.name.startswith(("study_", ".")):
+        return False
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return False
+    return '"schema_version"' in head or path.name.count("_") >= 2
+
+
+def _epochs_from_log(result: Mapping[str, Any], base: Path) -> tuple[EpochPoint, ...]:
+    """Per-epoch metrics from the run's training-log CSV, when the file is there."""
+    rel = (result.get("artifacts") or {}).get("training_log")
+    if not rel:
+        return ()
+    candidates = [Path(rel), base / rel, base.parent / rel]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        return ()
+    points = []
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for rec in csv.DictReader(handle):
+                if "epoch" not in rec:
+                    return ()
+                metrics = {}
+                for k, v in rec.items():
+                    if k == "epoch" or v in (None, ""):
+                        continue
+                    try:
+                        metrics[k] = float(v)
+                    except ValueError:
+                        continue
+                points.append(EpochPoint(int(float(rec["epoch"])), metrics))
+    except (OSError, ValueError, csv.Error):
+        return ()
+    return tuple(points)
+
+
+def from_results_dir(results_dir: Path, run_ids: Sequence[str] = ()) -> list[RunInput]:
+    """Every result JSON in ``results_dir`` (optionally only ``run_ids``)."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise UsageError(f"results folder not found: {results_dir}")
+    runs = []
+    for path in sorted(results_dir.glob("*.json")):
+        if not _looks_like_result(path):
+            continue
+        result = _load_result_file(path)
+        run = RunInput.from_result(result, epochs=_epochs_from_log(result, results_dir))
+        if run_ids and run.run_id not in run_ids:
+            continue
+        runs.append(run)
+    if run_ids:
+        unknown = sorted(set(run_ids) - {r.run_id for r in runs})
+        if unknown:
+            raise UsageError(f"no result for run id {', '.join(unknown)} in {results_dir}")
+    return runs

@@ -1,0 +1,256 @@
+"""The report's tables as text: Markdown (for ``study_report.md``) and aligned plain text (terminal).
+
+``tables(rows, scenario)`` computes the cells once; ``markdown`` and ``terminal`` only lay them out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from greenai.reports.rows import ReportRow
+from greenai.reports.scenario import Scenario
+
+NA = "n/a"
+
+
+def sig(x: float | None, digits: int = 3) -> str:
+    """``x`` with ``digits`` significant digits, without exponent between 1e-4 and 1e6."""
+    if x is None:
+        return NA
+    if x == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(x)))
+    if -4 <= mag < 6:
+        return f"{x:,.{max(0, digits - 1 - mag)}f}"
+    return f"{x:.{digits - 1}e}"
+
+
+def pct(x: float | None) -> str:
+    return NA if x is None else f"{x:.2f}%"
+
+
+def size(row: ReportRow) -> str:
+    if row.size_mib is None:
+        return NA
+    return f"{row.size_mib:.2f} MiB"
+
+
+def break_even(row: ReportRow) -> str:
+    if row.variant == "baseline":
+        return "—"
+    if row.break_even_never:
+        return "never"
+    if row.break_even_inferences is None:
+        return NA
+    return f"{row.break_even_inferences:,}"
+
+
+def short_methods(row: ReportRow) -> str:
+    """``cpu: estimated: TDP; ram: ...`` without the detail in parentheses (the footnotes have it)."""
+    if not row.step_methods:
+        return NA
+    return "; ".join(f"{c}: {m.split(' (')[0]}" for c, m in row.step_methods.items())
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    cells: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+STUDY_HEADERS = (
+    "Model Type",
+    "Device",
+    "Accuracy",
+    "CO2 (kg)",
+    "Reduction",
+    "Model Size",
+    "Efficiency (acc %/kg CO2)",
+)
+LIFECYCLE_HEADERS = (
+    "Model Type",
+    "Device",
+    "Step energy (kWh)",
+    "Lifecycle energy (kWh)",
+    "Lifecycle CO2 (kg)",
+    "Lifecycle reduction",
+    "Lifecycle efficiency",
+    "Inference (J / 1,000 img)",
+    "Break-even (inferences)",
+    "Energy method",
+)
+
+
+def study_table(rows: Sequence[ReportRow]) -> Table:
+    cells = []
+    for r in rows:
+        if not r.ok:
+            continue
+        reduction = "— (reference)" if r.run_id == r.baseline_run_id else pct(r.reduction_step_pct)
+        cells.append(
+            (
+                r.model_type,
+                r.device,
+                pct(r.accuracy_pct),
+                sig(r.co2_step_kg),
+                reduction,
+                size(r),
+                sig(r.efficiency_step),
+            )
+        )
+    note = (
+        "CO2 and Reduction are this step's own emissions, as the original study reported them; "
+        "Reduction is against the baseline the model was derived from."
+    )
+    return Table("Study table (step CO2)", STUDY_HEADERS, tuple(cells), note)
+
+
+def lifecycle_table(rows: Sequence[ReportRow]) -> Table:
+    cells = []
+    for r in rows:
+        if not r.ok:
+            continue
+        reduction = (
+            "— (reference)" if r.run_id == r.baseline_run_id else pct(r.reduction_lifecycle_pct)
+        )
+        inference = sig(r.inference_j_per_1000)
+        if r.inference_device and r.inference_device != r.device:
+            inference += f" (on {r.inference_device})"
+        cells.append(
+            (
+                r.model_type,
+                r.device,
+                sig(r.energy_step_kwh),
+                sig(r.energy_lifecycle_kwh),
+                sig(r.co2_lifecycle_kg),
+                reduction,
+                sig(r.efficiency_lifecycle),
+                inference,
+                break_even(r),
+                short_methods(r),
+            )
+        )
+    note = (
+        "Lifecycle = this step + everything the model was derived from (the baseline's training "
+        "for a pruned or quantized model, the teacher's for a distilled one). Break-even: inferences "
+        "before the variant's lower inference energy pays back its own step."
+    )
+    return Table("Lifecycle (honest) columns", LIFECYCLE_HEADERS, tuple(cells), note)
+
+
+def problems_table(rows: Sequence[ReportRow]) -> Table | None:
+    bad = [r for r in rows if not r.ok]
+    if not bad:
+        return None
+    cells = tuple(
+        (r.model_type, r.device, r.status.upper(), r.error or "no result recorded", r.run_id)
+        for r in bad
+    )
+    return Table(
+        "Failed or missing steps",
+        ("Model Type", "Device", "Status", "Reason", "Run"),
+        cells,
+        "These steps have no result; their figures are missing from the tables above.",
+    )
+
+
+def scenario_table(sc: Scenario) -> Table:
+    cells = tuple(
+        (
+            ln.row.model_type + (" ← lowest CO2" if ln is sc.winner else ""),
+            ln.row.device,
+            pct(ln.row.accuracy_pct),
+            sig(ln.row.co2_lifecycle_kg),
+            sig(ln.inference_co2_kg),
+            sig(ln.total_co2_kg),
+        )
+        for ln in sc.lines
+    )
+    if sc.winner:
+        w = sc.winner.row
+        note = (
+            f"At {sc.inferences:,} inferences the lowest lifecycle CO2 is {w.model_type} on "
+            f"{w.device} ({sig(sc.winner.total_co2_kg)} kg, accuracy {pct(w.accuracy_pct)})."
+        )
+    else:
+        note = "No finished run has the inference-energy figures needed for a scenario."
+    if sc.missing:
+        note += " Without inference figures: " + ", ".join(r.label for r in sc.missing) + "."
+    headers = (
+        "Model Type",
+        "Device",
+        "Accuracy",
+        "Lifecycle CO2 (kg)",
+        f"CO2 of {sc.inferences:,} inferences (kg)",
+        "Total CO2 (kg)",
+    )
+    return Table(f"Deployment scenario: {sc.inferences:,} inferences", headers, cells, note)
+
+
+def method_notes(rows: Sequence[ReportRow]) -> list[str]:
+    """Every distinct full method label, for footnotes."""
+    seen: dict[str, None] = {}
+    for r in rows:
+        for comp, label in (r.step_methods or {}).items():
+            seen.setdefault(f"{comp}: {label}", None)
+        if r.inference_method:
+            seen.setdefault(f"inference: {r.inference_method}", None)
+    return list(seen)
+
+
+def tables(rows: Sequence[ReportRow], sc: Scenario | None = None) -> list[Table]:
+    out = [study_table(rows), lifecycle_table(rows)]
+    if sc is not None:
+        out.append(scenario_table(sc))
+    problems = problems_table(rows)
+    if problems is not None:
+        out.append(problems)
+    return out
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(tabs: Sequence[Table], notes: Sequence[str] = (), title: str = "") -> str:
+    parts = [f"# {title}\n"] if title else []
+    for t in tabs:
+        parts.append(f"## {t.title}\n")
+        if t.cells:
+            parts.append("| " + " | ".join(t.headers) + " |")
+            parts.append("|" + "|".join("---" for _ in t.headers) + "|")
+            parts.extend("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.cells)
+        else:
+            parts.append("_No finished runs._")
+        if t.note:
+            parts.append(f"\n{t.note}")
+        parts.append("")
+    if notes:
+        parts.append("## How each figure was obtained\n")
+        parts.extend(f"- {_md_cell(n)}" for n in notes)
+        parts.append("")
+    return "\n".join(parts)
+
+
+def terminal(tabs: Sequence[Table]) -> str:
+    parts = []
+    for t in tabs:
+        parts.append(t.title)
+        if not t.cells:
+            parts.append("  (no finished runs)\n")
+            continue
+        widths = [max(len(h), *(len(r[i]) for r in t.cells)) for i, h in enumerate(t.headers)]
+        parts.append("  ".join(h.ljust(w) for h, w in zip(t.headers, widths, strict=True)).rstrip())
+        parts.append("  ".join("-" * w for w in widths))
+        parts.extend(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in t.cells
+        )
+        if t.note:
+            parts.append(t.note)
+        parts.append("")
+    return "\n".join(parts)
