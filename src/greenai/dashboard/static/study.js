@@ -1,0 +1,35 @@
+// A study's comparison charts, drawn from /api/study.
+"use strict";
+
+(async () => {
+  const g = greenai;
+  const group = document.getElementById("study").dataset.group;
+  const data = await g.getJSON("/api/study?group=" + encodeURIComponent(group));
+  const rows = data.rows;
+  const labels = rows.map((r) => g.plain(r.variant ? r.variant + " · " + r.name : r.name));
+  // Two runs may share a label; plotly merges equal category names, so make each unique.
+  const seen = {};
+  const cats = labels.map((l) => { seen[l] = (seen[l] || 0) + 1; return seen[l] > 1 ? l + " (" + seen[l] + ")" : l; });
+  const bar = { type: "bar", x: cats };
+  const axes = { hovermode: "closest", xaxis: { automargin: true }, legend: { orientation: "h", y: 1.12 } };
+
+  g.draw("chart-energy", [
+    Object.assign({}, bar, { y: rows.map((r) => r.energy_kwh), name: "this step", marker: { color: "#2b7bb9" } }),
+    Object.assign({}, bar, { y: rows.map((r) => r.lifecycle_energy_kwh), name: "lifecycle (with ancestors)", marker: { color: "#9ecae1" } }),
+  ], g.layout("Energy per run (kWh)", Object.assign({ barmode: "group", yaxis: { title: { text: "kWh" } } }, axes)));
+
+  g.draw("chart-co2", [
+    Object.assign({}, bar, { y: rows.map((r) => r.co2_kg), name: "this step", marker: { color: "#6a9e3f" } }),
+    Object.assign({}, bar, { y: rows.map((r) => r.lifecycle_co2_kg), name: "lifecycle (with ancestors)", marker: { color: "#b8d8a0" } }),
+  ], g.layout("CO₂ per run (kg)", Object.assign({ barmode: "group", yaxis: { title: { text: "kg CO₂" } } }, axes)));
+
+  const scored = rows.filter((r) => r.accuracy_pct !== null && r.energy_kwh !== null);
+  g.draw("chart-tradeoff", [{
+    type: "scatter", mode: "markers+text",
+    x: scored.map((r) => r.energy_kwh), y: scored.map((r) => r.accuracy_pct),
+    text: scored.map((r) => g.plain(r.variant || r.name)), textposition: "top center",
+    marker: { size: 12, color: "#2b7bb9" }, name: "runs",
+  }], g.layout("Accuracy vs energy", Object.assign({}, axes, {
+    xaxis: { title: { text: "energy (kWh)" } }, yaxis: { title: { text: "test accuracy (%)" } }, showlegend: false,
+  })));
+})();
