@@ -1,0 +1,144 @@
+"""Shared fixtures: a throwaway PostgreSQL server and the CIFAR-10 folder."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PG_USER = "postgres"
+PG_DATABASE = "greenai_test"
+
+
+def _pg_bin_dir() -> Path | None:
+    """Debian keeps the server binaries out of PATH, under /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=_version_key)
+    return Path(candidates[-1]).parent if candidates else None
+
+
+def _version_key(path: str) -> int:
+    with contextlib.suppress(ValueError, IndexError):
+        return int(Path(path).parts[-3])
+    return 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    """initdb refuses to run as root: run the server tools as the ``postgres`` user then."""
+    if os.geteuid() != 0:
+        return argv
+    runuser = shutil.which("runuser")
+    if runuser:
+        return [runuser, "-u", PG_USER, "--", *argv]
+    return ["su", PG_USER, "-s", "/bin/sh", "-c", " ".join(argv)]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """``postgresql+psycopg://postgres@127.0.0.1:<port>/greenai_test`` on a server started for this
+    test session (trust auth, fsync off) and removed after it. Skips when the server binaries, the
+    ``postgres`` user (when running as root) or psycopg are missing."""
+    psycopg = pytest.importorskip(
+        "psycopg", reason="psycopg not installed: pip install 'greenai[postgres]'"
+    )
+    bin_dir = _pg_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries not found (run scripts/system-deps.sh)")
+    if os.geteuid() == 0:
+        try:
+            import pwd
+
+            owner = pwd.getpwnam(PG_USER)
+        except KeyError:
+            pytest.skip(f"running as root and there is no '{PG_USER}' user to run PostgreSQL as")
+    # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
+    base = Path(tempfile.mkdtemp(prefix="greenai-pg-"))
+    data, sock_dir = base / "data", base / "sock"
+    sock_dir.mkdir()
+    if os.geteuid() == 0:
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+        os.chown(sock_dir, owner.pw_uid, owner.pw_gid)
+    port = _free_port()
+    run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
+    try:
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    PG_USER,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
+            ),
+            **run,
+        )
+        options = f"-h 127.0.0.1 -p {port} -k {sock_dir} -F -c synchronous_commit=off -c max_connections=100"
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(base / "server.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            **run,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        log = base / "server.log"
+        detail = log.read_text()[-500:] if log.exists() else getattr(error, "stderr", "")
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"could not start a PostgreSQL server: {detail}")
+    try:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={port} user={PG_USER} dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+        yield f"postgresql+psycopg://{PG_USER}@127.0.0.1:{port}/{PG_DATABASE}"
+    finally:
+        subprocess.run(
+            _as_postgres(
+                [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+            ),
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cifar10_dir() -> Path:
+    """The shared CIFAR-10 folder beside the repository (``../shared/data/cifar10``), or skip."""
+    path = (REPO / ".." / "shared" / "data" / "cifar10").resolve()
+    if not path.is_dir() or not any(path.iterdir()):
+        pytest.skip(f"CIFAR-10 not found at {path}")
+    return path
