@@ -82,10 +82,16 @@ def open_store(
 class RunStore:
     """The run store over one SQLAlchemy engine. Thread-safe; share one per process."""
 
-    def __init__(self, engine: Engine, *, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        host: str | None = None,
+    ) -> None:
         self.engine = engine
         self.stale_after_s = stale_after_s
-        self.host = socket.gethostname()
+        self.host = host or socket.gethostname()
 
     @property
     def url(self) -> str:
