@@ -5,12 +5,9 @@ import pytest
 from greenai.errors import UsageError
 from greenai.search import space as sp
 
-BOTH = {"sparsity": True, "quantization": True}
-NONE = {"sparsity": False, "quantization": False}
-
 
 def test_default_space_declares_every_dimension():
-    s = sp.default_space(compression_available=BOTH)
+    s = sp.default_space(compression=True)
     assert s.names() == [
         "lr",
         "batch_size",
@@ -23,8 +20,8 @@ def test_default_space_declares_every_dimension():
     assert s.unavailable == ()
 
 
-def test_missing_compression_modules_fix_and_flag_their_dimensions():
-    s = sp.default_space(compression_available=NONE)
+def test_unapplied_compression_dimensions_are_fixed_and_flagged():
+    s = sp.default_space(compression=False)
     assert s["sparsity"].choices == (0.0,)
     assert s["quantization"].choices == ("off",)
     assert s.unavailable == ("sparsity", "quantization")
@@ -37,7 +34,7 @@ def test_missing_compression_modules_fix_and_flag_their_dimensions():
 def test_flags_override_file(tmp_path):
     f = tmp_path / "space.toml"
     f.write_text('[space]\nlr = [1e-3, 1e-2]\nepochs = [1, 2]\nprecision = ["fp32"]\n')
-    s = sp.build_space(f, {"epochs": [2, 3], "batch_size": None}, compression_available=BOTH)
+    s = sp.build_space(f, {"epochs": [2, 3], "batch_size": None}, compression=True)
     assert (s["lr"].low, s["lr"].high) == (1e-3, 1e-2)
     assert (s["epochs"].low, s["epochs"].high) == (2, 3)
     assert s["precision"].choices == ("fp32",)
@@ -47,7 +44,7 @@ def test_flags_override_file(tmp_path):
 def test_json_file_and_single_value_fixes_a_dimension(tmp_path):
     f = tmp_path / "space.json"
     f.write_text(json.dumps({"lr": 0.01, "batch_size": [128], "quantization": ["on", "off"]}))
-    s = sp.build_space(f, compression_available=BOTH)
+    s = sp.build_space(f, compression=True)
     assert (s["lr"].low, s["lr"].high) == (0.01, 0.01)
     assert s["batch_size"].choices == (128,)
     assert s["quantization"].choices == ("on", "off")
@@ -70,7 +67,7 @@ def test_json_file_and_single_value_fixes_a_dimension(tmp_path):
 )
 def test_bad_narrowing_is_a_usage_error(overrides, message):
     with pytest.raises(UsageError, match=message):
-        sp.narrow(sp.default_space(compression_available=BOTH), overrides)
+        sp.narrow(sp.default_space(compression=True), overrides)
 
 
 def test_bad_files_are_usage_errors(tmp_path):
@@ -89,7 +86,7 @@ def test_bad_files_are_usage_errors(tmp_path):
 def test_suggest_asks_optuna_for_every_dimension_with_its_narrowed_range():
     import optuna
 
-    s = sp.narrow(sp.default_space(compression_available=NONE), {"lr": [1e-3, 1e-2], "epochs": 1})
+    s = sp.narrow(sp.default_space(compression=False), {"lr": [1e-3, 1e-2], "epochs": 1})
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     params = s.suggest(trial)
     assert list(params) == s.names()

@@ -5,9 +5,9 @@ replaces a dimension's range or choices with the user's, after checking them: a 
 is above its high end, an empty list of choices, a value outside a dimension's hard limits or an
 unknown dimension name is a ``UsageError`` (one line, exit 2), raised before anything is written.
 
-Compression dimensions (``sparsity``, ``quantization``) need ``greenai.experiments.prune`` and
-``greenai.experiments.quantize``; where those modules are absent the dimension is marked unavailable,
-fixed at "no compression", and asking for anything else is a ``UsageError``.
+Compression dimensions (``sparsity``, ``quantization``) are declared but not yet applied by a trial
+(see ``COMPRESSION_UNAVAILABLE``): they are fixed at "no compression", reported as unavailable, and
+asking for anything else is a ``UsageError``.
 
 Config file (TOML or JSON), one screen long::
 
@@ -20,7 +20,6 @@ Config file (TOML or JSON), one screen long::
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -69,11 +68,14 @@ class Choice:
 
 Dimension = FloatRange | IntRange | Choice
 
-# Which module each compression dimension needs, and its "no compression" value.
-COMPRESSION_MODULES = {
-    "sparsity": ("greenai.experiments.prune", 0.0),
-    "quantization": ("greenai.experiments.quantize", "off"),
-}
+# Compression dimensions and their "no compression" value. A trial cannot apply them yet: that needs a
+# run-level, metered entry point in greenai.experiments.prune / quantize (a child run of the trained
+# model, with lineage), which does not exist yet. Until then they are declared, fixed at "off" and
+# flagged as unavailable, so nobody mistakes an unapplied choice for a measured one.
+COMPRESSION_OFF: dict[str, Value] = {"sparsity": 0.0, "quantization": "off"}
+COMPRESSION_UNAVAILABLE = (
+    "not applied by search trials yet (needs a metered run-level prune/quantize step)"
+)
 
 # The default search space. Ranges are wide enough to contain the study's hand-tuned baseline
 # (Adam, lr 1e-3, batch 64, fp32) and the cheap corners an energy-aware search should find.
@@ -137,35 +139,19 @@ class SearchSpace:
                 log = " (log)" if spec.get("log") else ""
                 parts.append(f"{name} in [{spec['low']:g}, {spec['high']:g}]{log}")
         for name in self.unavailable:
-            parts.append(f"{name}: unavailable ({COMPRESSION_MODULES[name][0]} not present)")
+            parts.append(f"{name}: unavailable, {COMPRESSION_UNAVAILABLE}")
         return "; ".join(parts)
 
 
-def _module_present(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def default_space(*, compression_available: Mapping[str, bool] | None = None) -> SearchSpace:
-    """The declared space; compression dimensions whose module is missing are fixed and flagged.
-
-    ``compression_available`` overrides the module probe (tests, and callers that know better).
-    """
+def default_space(*, compression: bool = False) -> SearchSpace:
+    """The declared space. ``compression=False`` (the only working setting today) fixes the
+    compression dimensions at "off" and lists them as unavailable."""
     dims = []
     unavailable = []
     for dim in DEFAULT_DIMENSIONS:
-        if dim.name in COMPRESSION_MODULES:
-            module, off = COMPRESSION_MODULES[dim.name]
-            present = (
-                compression_available[dim.name]
-                if compression_available is not None and dim.name in compression_available
-                else _module_present(module)
-            )
-            if not present:
-                dim = replace(dim, choices=(off,))
-                unavailable.append(dim.name)
+        if dim.name in COMPRESSION_OFF and not compression:
+            dim = replace(dim, choices=(COMPRESSION_OFF[dim.name],))
+            unavailable.append(dim.name)
         dims.append(dim)
     return SearchSpace(tuple(dims), tuple(unavailable))
 
@@ -238,10 +224,10 @@ def narrow(space: SearchSpace, overrides: Mapping[str, Any]) -> SearchSpace:
             )
         narrowed = _narrow_one(dims[name], raw)
         if name in space.unavailable:
-            module, off = COMPRESSION_MODULES[name]
+            off = COMPRESSION_OFF[name]
             if isinstance(narrowed, Choice) and narrowed.choices != (off,):
                 raise UsageError(
-                    f"search space: {name} is unavailable here ({module} is not present); "
+                    f"search space: {name} is unavailable ({COMPRESSION_UNAVAILABLE}); "
                     f"only {off!r} is possible"
                 )
         dims[name] = narrowed
@@ -281,10 +267,10 @@ def build_space(
     file: str | Path | None = None,
     flags: Mapping[str, Any] | None = None,
     *,
-    compression_available: Mapping[str, bool] | None = None,
+    compression: bool = False,
 ) -> SearchSpace:
     """Default space, narrowed by the file, then by flags (flags win)."""
-    space = default_space(compression_available=compression_available)
+    space = default_space(compression=compression)
     if file is not None:
         space = narrow(space, load_space_file(file))
     if flags:

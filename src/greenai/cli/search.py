@@ -1,0 +1,234 @@
+"""``greenai search``: multi-objective (accuracy vs energy or CO2) hyperparameter search with Optuna.
+
+Cheap to import: optuna, torch and matplotlib are imported inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TRIALS = 30
+
+# Narrowing flags: flag dest -> search-space dimension.
+NARROWING = {
+    "lr_range": "lr",
+    "epochs_range": "epochs",
+    "batch_sizes": "batch_size",
+    "widths": "width",
+    "precisions": "precision",
+    "sparsities": "sparsity",
+    "quantization": "quantization",
+}
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "search",
+        help="energy-aware multi-objective hyperparameter search (Optuna)",
+        description=(
+            "Maximise test accuracy and minimise training energy (or CO2) over the search space; "
+            "every trial is a measured greenai run. Prints the Pareto-optimal trials and the "
+            "hypervolume, and draws results/search_<study>_pareto.png and _hypervolume.png."
+        ),
+    )
+    g = p.add_argument_group("search")
+    g.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help=f"trials this process runs (default {DEFAULT_TRIALS})",
+    )
+    g.add_argument(
+        "--total-trials",
+        type=int,
+        default=None,
+        help="stop once the study holds this many finished trials (all workers together)",
+    )
+    g.add_argument("--objective", choices=("energy", "co2"), default="energy")
+    g.add_argument("--sampler", choices=("nsga2", "tpe"), default="nsga2", help="default: NSGA-II")
+    g.add_argument(
+        "--population", type=int, default=None, help="NSGA-II generation size (default 10)"
+    )
+    g.add_argument("--seed", type=int, default=0, help="sampler and training seed (default 0)")
+    g.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage URL: SQLite file (default <out>/search.db) or postgresql://... "
+        "shared by several processes",
+    )
+    g.add_argument("--study-name", default=None, help="default: <dataset>_<objective>")
+    g.add_argument(
+        "--show",
+        action="store_true",
+        help="run no trials: print the Pareto table and redraw the charts of the stored study",
+    )
+    s = p.add_argument_group("search space (narrows the declared space; flags beat --space)")
+    s.add_argument("--space", default=None, metavar="FILE", help="TOML or JSON narrowing file")
+    s.add_argument("--lr-range", nargs=2, type=float, metavar=("LOW", "HIGH"))
+    s.add_argument("--epochs-range", nargs=2, type=int, metavar=("LOW", "HIGH"))
+    s.add_argument("--batch-sizes", nargs="+", type=int, metavar="N")
+    s.add_argument("--widths", nargs="+", type=float, metavar="W")
+    s.add_argument("--precisions", nargs="+", metavar="P", help="fp32, bf16")
+    s.add_argument("--sparsities", nargs="+", type=float, metavar="S")
+    s.add_argument("--quantization", nargs="+", metavar="off|on")
+    t = p.add_argument_group("training (fixed for every trial)")
+    t.add_argument("--model", default="seed_cnn")
+    t.add_argument("--dataset", default="cifar10", help="cifar10 or synthetic")
+    t.add_argument("--data-dir", default=None)
+    t.add_argument("--device", default="auto", help="auto, cpu or gpu")
+    t.add_argument("--optimizer", default="adam")
+    t.add_argument("--schedule", default="constant")
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--limit-train", type=int, default=None, help="use at most N training images")
+    t.add_argument("--limit-test", type=int, default=None, help="evaluate on at most N test images")
+    t.add_argument("--no-augment", dest="augment", action="store_false")
+    o = p.add_argument_group("output, store and carbon")
+    o.add_argument("--out", default=".", help="output folder (default: current folder)")
+    o.add_argument(
+        "--store",
+        default=None,
+        help="run store URL (default $GREENAI_STORE, else the PostgreSQL --storage, "
+        "else <out>/greenai.db)",
+    )
+    o.add_argument("--country", default=None, help="ISO3 country for grid carbon intensity")
+    o.add_argument("--pue", default=None)
+    o.add_argument("--intensity", default=None, help="grid intensity, gCO2e/kWh")
+    o.add_argument("--progress", action="store_true", help="show per-epoch progress bars")
+    p.set_defaults(func=run)
+
+
+def _space_flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {dim: getattr(args, dest) for dest, dim in NARROWING.items()}
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    from greenai.errors import UsageError
+
+    if args.show:
+        if args.trials is not None or args.total_trials is not None:
+            raise UsageError("--show only summarises a stored study; it takes no --trials")
+        return
+    if args.trials is None:
+        args.trials = DEFAULT_TRIALS
+    if args.trials < 1:
+        raise UsageError(f"--trials must be at least 1, got {args.trials}")
+    if args.total_trials is not None and args.total_trials < 1:
+        raise UsageError(f"--total-trials must be at least 1, got {args.total_trials}")
+
+
+def _base_config(args: argparse.Namespace) -> Any:
+    from greenai.experiments.train import TrainConfig
+
+    cfg = TrainConfig(
+        model=args.model,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        device=args.device,
+        seed=args.seed,
+        optimizer=args.optimizer,
+        schedule=args.schedule,
+        weight_decay=args.weight_decay,
+        limit_train=args.limit_train,
+        limit_test=args.limit_test,
+        augment=args.augment,
+    ).validate()
+    if cfg.dataset == "cifar10":
+        from greenai.experiments.data import locate_cifar10
+
+        locate_cifar10(cfg.data_dir)  # DataError (exit 2) now, rather than in every trial
+    return cfg
+
+
+def _run_store_url(args: argparse.Namespace, storage: str) -> str | None:
+    if args.store:
+        return args.store
+    if os.environ.get("GREENAI_STORE"):
+        return None
+    return storage if storage.startswith("postgresql") else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from greenai.search import space as space_mod
+    from greenai.search import study as study_mod
+    from greenai.search import summary as summary_mod
+
+    _check_counts(args)
+    out_dir = Path(args.out)
+    url = study_mod.storage_url(args.storage, out_dir)
+    name = args.study_name or f"{args.dataset}_{args.objective}"
+    results_dir = out_dir / "results"
+
+    if args.show:
+        study = study_mod.open_study(name, url, objective=None, space=None, create=False)
+        objective = study.user_attrs.get(study_mod.ATTR_OBJECTIVE, args.objective)
+        return _finish(study, objective, results_dir, summary_mod)
+
+    # Validate everything before writing anything.
+    space = space_mod.build_space(args.space, _space_flags(args))
+    base = _base_config(args)
+    from greenai.carbon import CarbonConfig
+
+    carbon = CarbonConfig.resolve(
+        country=args.country, pue=args.pue, intensity_g_per_kwh=args.intensity
+    )
+    study_mod.check_storage(url)
+    sampler = study_mod.make_sampler(
+        args.sampler, args.seed, args.population or study_mod.DEFAULT_POPULATION
+    )
+    from greenai.search.objective import TrialObjective, close_stale_run
+    from greenai.storage import open_store
+
+    store = open_store(_run_store_url(args, url), default_dir=out_dir)
+    try:
+        study = study_mod.open_study(
+            name,
+            url,
+            objective=args.objective,
+            space=space,
+            sampler=sampler,
+            on_stale=close_stale_run(store),
+        )
+        objective = TrialObjective(
+            space,
+            base,
+            objective=args.objective,
+            store=store,
+            carbon=carbon,
+            out_dir=out_dir,
+            study_name=name,
+            progress=args.progress,
+        )
+        before = len(study.trials)
+        print(
+            f"search {name!r} in {study_mod.display_url(url)} ({before} trials so far; run store "
+            f"{store.url}): maximise accuracy, minimise {args.objective}; sampler {args.sampler}, "
+            f"seed {args.seed}; {args.trials} trials here"
+        )
+        print(f"space: {space.describe()}")
+        _optimize(study, objective, args)
+    finally:
+        store.close()
+    return _finish(study, args.objective, results_dir, summary_mod)
+
+
+def _optimize(study: Any, objective: Any, args: argparse.Namespace) -> None:
+    import optuna
+
+    callbacks = []
+    if args.total_trials is not None:
+        callbacks.append(optuna.study.MaxTrialsCallback(args.total_trials, states=None))
+    study.optimize(objective, n_trials=args.trials, catch=(Exception,), callbacks=callbacks)
+
+
+def _finish(study: Any, objective: str, results_dir: Path, summary_mod: Any) -> int:
+    summary = summary_mod.summarise(study, objective)
+    print(summary_mod.format_summary(summary))
+    paths = summary_mod.write_charts(summary, results_dir)
+    if paths:
+        print(f"charts: {paths[0]}  {paths[1]}")
+    sys.stdout.flush()
+    return 0

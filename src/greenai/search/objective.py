@@ -1,0 +1,203 @@
+"""One search trial = one greenai training run, measured by the meter and kept in the run store.
+
+The trial samples the space, turns the sample into a ``TrainConfig`` (the base config from the
+command line with the sampled fields replaced), runs ``train_run`` with variant ``search_trial`` and
+group = the study name, and returns ``(test accuracy %, cost)`` where cost is the run's energy in kWh
+or its CO2 in kg (``energy.lifecycle``, which for a trial with no compression step equals
+``energy.step``). The Optuna trial's user attributes hold the greenai ``run_id``; a failure is
+recorded on both sides (trial ``fail_reason``, run status "failed" with the error) and re-raised so
+Optuna marks the trial FAIL and the search goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import socket
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from greenai.errors import UsageError
+from greenai.search.space import SearchSpace
+from greenai.search.study import OBJECTIVES
+
+VARIANT = "search_trial"
+# Sampled dimensions that are TrainConfig fields; the rest (compression) are handled after training.
+TRAIN_FIELDS = ("lr", "batch_size", "epochs", "width", "precision")
+
+TrainFn = Callable[..., Mapping[str, Any]]
+
+
+class TrialFailed(RuntimeError):
+    """A trial finished but its result cannot be used (e.g. a missing or non-finite metric)."""
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt)"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def trial_config(base: Any, params: Mapping[str, Any]) -> Any:
+    """``base`` (a frozen TrainConfig) with the sampled training fields replaced."""
+    names = {f.name for f in dataclasses.fields(base)}
+    changes = {k: params[k] for k in TRAIN_FIELDS if k in params and k in names}
+    return dataclasses.replace(base, **changes)
+
+
+def untrainable_dimensions(base: Any, space: SearchSpace) -> list[str]:
+    """Training dimensions the space varies but the config has no field for."""
+    names = {f.name for f in dataclasses.fields(base)}
+    out = []
+    for dim in space.dimensions:
+        if dim.name in TRAIN_FIELDS and dim.name not in names:
+            out.append(dim.name)
+    return out
+
+
+def objective_value(result: Mapping[str, Any], objective: str) -> tuple[float, float]:
+    """(test accuracy %, cost) from a result JSON; ``TrialFailed`` if either is missing or not finite."""
+    key = OBJECTIVES[objective][0]
+    try:
+        accuracy = float(result["metrics"]["test_accuracy_pct"])
+        energy = result["energy"]
+        section = energy.get("lifecycle") or energy["step"]
+        cost = float(section[key] if key in section else energy["step"][key])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrialFailed(f"the run's result has no usable {exc}") from None
+    if not (math.isfinite(accuracy) and math.isfinite(cost)):
+        raise TrialFailed(f"non-finite objective values: accuracy {accuracy}, {key} {cost}")
+    return accuracy, cost
+
+
+def default_train() -> TrainFn:
+    from greenai.experiments.train import train_run
+
+    return train_run
+
+
+class TrialObjective:
+    """The callable handed to ``study.optimize``."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        base_config: Any,
+        *,
+        objective: str,
+        store: Any,
+        carbon: Any,
+        out_dir: str | Path,
+        study_name: str,
+        train: TrainFn | None = None,
+        progress: bool = False,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        if objective not in OBJECTIVES:
+            raise UsageError(
+                f"unknown objective {objective!r} (choose from {', '.join(OBJECTIVES)})"
+            )
+        missing = untrainable_dimensions(base_config, space)
+        if missing:
+            raise UsageError(f"this training config has no field for {', '.join(missing)}")
+        self.space = space
+        self.base_config = base_config
+        self.objective = objective
+        self.store = store
+        self.carbon = carbon
+        self.out_dir = Path(out_dir)
+        self.study_name = study_name
+        self.train = train or default_train()
+        self.progress = progress
+        self.log = log
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def __call__(self, trial: Any) -> tuple[float, float]:
+        from greenai.storage import new_run_id
+
+        params = self.space.suggest(trial)
+        run_id = new_run_id()
+        trial.set_user_attr("run_id", run_id)
+        trial.set_user_attr("worker", self.worker)
+        cfg = trial_config(self.base_config, params)
+        shown = ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+        )
+        self.log(f"trial #{trial.number} (run {run_id}): {shown}")
+        try:
+            result = self.train(
+                cfg,
+                out_dir=self.out_dir,
+                store=self.store,
+                carbon=self.carbon,
+                variant=VARIANT,
+                run_id=run_id,
+                group=self.study_name,
+                progress=self.progress,
+            )
+            values = objective_value(result, self.objective)
+        except BaseException as exc:
+            reason = _reason(exc)
+            trial.set_user_attr("fail_reason", reason)
+            self._record_failure(run_id, cfg, params, reason)
+            self.log(f"trial #{trial.number} failed: {reason}")
+            raise
+        unit = OBJECTIVES[self.objective][1]
+        self.log(f"trial #{trial.number}: {values[0]:.2f} % for {values[1]:.4g} {unit}")
+        return values
+
+    def _record_failure(
+        self, run_id: str, cfg: Any, params: Mapping[str, Any], reason: str
+    ) -> None:
+        """Make sure the failed trial is a failed run in the store (train_run may not have got as
+        far as creating it, or may have left it running)."""
+        try:
+            if not self.store.has_run(run_id):
+                self.store.create_run(
+                    run_id,
+                    name=f"{self.study_name} trial",
+                    variant=VARIANT,
+                    model=getattr(cfg, "model", None),
+                    dataset=getattr(cfg, "dataset", None),
+                    device=getattr(cfg, "device", None),
+                    config={**_config_dict(cfg), "search_params": dict(params)},
+                    group=self.study_name,
+                )
+            if self.store.get_run(run_id).status == "running":
+                self.store.finish_run(run_id, status="failed", error=reason)
+        except Exception as exc:  # the store itself is failing: say so, keep the original error
+            self.log(f"could not record the failure of run {run_id} in the store: {_reason(exc)}")
+
+
+def _config_dict(cfg: Any) -> dict[str, Any]:
+    try:
+        return {k: v for k, v in dataclasses.asdict(cfg).items() if _jsonable(v)}
+    except TypeError:
+        return {}
+
+
+def _jsonable(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str, list, dict))
+
+
+def close_stale_run(store: Any, log: Callable[[str], None] = print) -> Callable[[Any, Any], None]:
+    """An Optuna heartbeat-stale callback that closes the dead trial's greenai run as failed."""
+
+    def callback(_study: Any, trial: Any) -> None:
+        run_id = trial.user_attrs.get("run_id")
+        if not run_id:
+            return
+        try:
+            if store.has_run(run_id) and store.get_run(run_id).status in ("running", "interrupted"):
+                store.finish_run(
+                    run_id,
+                    status="failed",
+                    error="search trial lost: its worker stopped sending heartbeats",
+                )
+        except Exception as exc:  # bookkeeping of a dead trial must not stop the search
+            log(f"could not close run {run_id} of lost trial #{trial.number}: {_reason(exc)}")
+
+    return callback
