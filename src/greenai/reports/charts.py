@@ -52,33 +52,49 @@ def _needs_log(values: list[float]) -> bool:
 
 
 def comparison_png(data: ComparisonData) -> bytes:
-    """Accuracy (left) and step vs lifecycle CO2 (right) per variant, the study's chart."""
-    fig, (ax_acc, ax_co2) = _figure("comparison", ncols=2)
-    x = list(range(len(data.labels)))
-    bars = ax_acc.bar(x, data.accuracy_pct, color="tab:blue")
-    ax_acc.bar_label(bars, fmt="%.1f", fontsize=8)
-    ax_acc.set_ylim(0, 105)
-    ax_acc.set_ylabel("Test accuracy (%)")
-    ax_acc.set_title("Accuracy per variant")
+    """Accuracy (left) and step vs lifecycle CO2 (right) per variant, the study's chart.
 
-    width = 0.4
-    life = [v if v is not None else 0.0 for v in data.co2_lifecycle_kg]
-    step_bars = ax_co2.bar([i - width / 2 for i in x], data.co2_step_kg, width, label="step only")
-    life_bars = ax_co2.bar(
-        [i + width / 2 for i in x], life, width, label="lifecycle (incl. parents)", color="tab:red"
+    Horizontal bars, so that a dozen variants on two devices keep legible names.
+    """
+    plt = _pyplot()
+    w, h = SIZES["comparison"]
+    fig, (ax_acc, ax_co2) = plt.subplots(
+        1, 2, figsize=(w / DPI, h / DPI), dpi=DPI, layout="constrained", sharey=True
     )
-    ax_co2.bar_label(step_bars, fmt="%.2g", fontsize=7, rotation=90, padding=2)
-    ax_co2.bar_label(life_bars, fmt="%.2g", fontsize=7, rotation=90, padding=2)
+    n = len(data.labels)
+    y = list(range(n))
+    font = 9 if n <= 8 else 7
+    bars = ax_acc.barh(y, data.accuracy_pct, color="tab:blue")
+    ax_acc.bar_label(bars, fmt="%.1f%%", fontsize=font, padding=2)
+    ax_acc.set_xlim(0, 110)
+    ax_acc.set_xlabel("Test accuracy (%)")
+    ax_acc.set_title("Accuracy per variant", pad=22)
+    ax_acc.set_yticks(y, [label.replace("\n", " · ") for label in data.labels], fontsize=font)
+    ax_acc.invert_yaxis()
+
+    height = 0.4
+    life = [v if v is not None else 0.0 for v in data.co2_lifecycle_kg]
+    step_bars = ax_co2.barh(
+        [i - height / 2 for i in y], data.co2_step_kg, height, label="this step only"
+    )
+    life_bars = ax_co2.barh(
+        [i + height / 2 for i in y],
+        life,
+        height,
+        label="lifecycle (incl. parents)",
+        color="tab:red",
+    )
+    ax_co2.bar_label(step_bars, fmt="%.2g", fontsize=font - 1, padding=2)
+    ax_co2.bar_label(life_bars, fmt="%.2g", fontsize=font - 1, padding=2)
     log = _needs_log(list(data.co2_step_kg) + life)
     if log:
-        ax_co2.set_yscale("log")
-    ax_co2.margins(y=0.25)
-    ax_co2.set_ylabel("CO2 (kg" + (", log scale)" if log else ")"))
-    ax_co2.set_title("CO2 per variant: the step alone vs its whole lifecycle")
-    ax_co2.legend(fontsize=8, loc="upper right")
+        ax_co2.set_xscale("log")
+    ax_co2.margins(x=0.15)
+    ax_co2.set_xlabel("CO2 (kg" + (", log scale)" if log else ")"))
+    ax_co2.set_title("CO2 per variant: the step alone vs its whole lifecycle", pad=22)
+    ax_co2.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
     for ax in (ax_acc, ax_co2):
-        ax.set_xticks(x, data.labels, rotation=30, ha="right", fontsize=8)
-        ax.grid(axis="y", alpha=0.3)
+        ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
 
@@ -100,25 +116,55 @@ def pareto_png(data: ParetoData) -> bytes:
         fx, fy, "-o", color="tab:red", markersize=8, label="Pareto front", drawstyle="steps-post"
     )
     ax.scatter(fx, fy, color="tab:red", s=60, zorder=3)
-    for i, label in enumerate(data.labels):
-        ax.annotate(
-            label,
-            (data.co2_lifecycle_kg[i], data.accuracy_pct[i]),
-            textcoords="offset points",
-            xytext=(6, 6 if i % 2 == 0 else -12),
-            fontsize=8,
-        )
     if _needs_log(list(data.co2_lifecycle_kg)):
         ax.set_xscale("log")
         ax.set_xlabel("Lifecycle CO2 (kg, log scale) — lower is better")
     else:
         ax.set_xlabel("Lifecycle CO2 (kg) — lower is better")
     ax.set_ylabel("Test accuracy (%) — higher is better")
-    ax.set_title("Accuracy vs lifecycle CO2")
-    ax.margins(x=0.15, y=0.1)
+    ax.set_title("Accuracy vs lifecycle CO2 (red: Pareto front)")
+    ax.margins(x=0.2, y=0.12)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
+    _label_points(fig, ax, data)
     return _png(fig)
+
+
+def _label_points(fig: Any, ax: Any, data: ParetoData) -> None:
+    """Name each point, choosing for each label the first nearby spot not taken by another."""
+    fig.canvas.draw()  # fixes the layout, so data -> pixel positions are final
+    offsets = [
+        (7, 5, "left"),
+        (7, -13, "left"),
+        (-7, 5, "right"),
+        (-7, -13, "right"),
+        (7, 15, "left"),
+    ]
+    taken: list[tuple[float, float, float, float]] = []
+    order = sorted(range(len(data.labels)), key=lambda i: -data.accuracy_pct[i])
+    for i in order:
+        x, y = ax.transData.transform((data.co2_lifecycle_kg[i], data.accuracy_pct[i]))
+        width = 5.2 * len(data.labels[i])  # about 8-pt text at 100 dpi
+        chosen = offsets[0]
+        for dx, dy, ha in offsets:
+            x0 = x + dx if ha == "left" else x + dx - width
+            box = (x0, y + dy, x0 + width, y + dy + 11)
+            if not any(_overlap(box, other) for other in taken):
+                chosen = (dx, dy, ha)
+                taken.append(box)
+                break
+        ax.annotate(
+            data.labels[i],
+            (data.co2_lifecycle_kg[i], data.accuracy_pct[i]),
+            textcoords="offset points",
+            xytext=chosen[:2],
+            ha=chosen[2],
+            fontsize=8,
+        )
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def power_png(data: PowerData) -> bytes:
@@ -149,6 +195,8 @@ def power_png(data: PowerData) -> bytes:
 
 def epochs_png(data: EpochData) -> bytes:
     """Per-epoch test accuracy (left) and loss (right), one line per run."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, (ax_acc, ax_loss) = _figure("epochs", ncols=2)
     for curve in data.curves:
         for ax, ys in ((ax_acc, curve.accuracy_pct), (ax_loss, curve.loss)):
@@ -161,6 +209,7 @@ def epochs_png(data: EpochData) -> bytes:
     ax_loss.set_ylabel("Loss")
     for ax in (ax_acc, ax_loss):
         ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if ax.get_lines():
             ax.legend(fontsize=8)

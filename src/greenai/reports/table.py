@@ -27,6 +27,11 @@ def sig(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits - 1}e}"
 
 
+def per_kg(x: float | None) -> str:
+    """Efficiency (accuracy points per kg CO2) as a whole number."""
+    return NA if x is None else f"{x:,.0f}"
+
+
 def pct(x: float | None) -> str:
     return NA if x is None else f"{x:.2f}%"
 
@@ -99,7 +104,7 @@ def study_table(rows: Sequence[ReportRow]) -> Table:
                 sig(r.co2_step_kg),
                 reduction,
                 size(r),
-                sig(r.efficiency_step),
+                per_kg(r.efficiency_step),
             )
         )
     note = (
@@ -128,7 +133,7 @@ def lifecycle_table(rows: Sequence[ReportRow]) -> Table:
                 sig(r.energy_lifecycle_kwh),
                 sig(r.co2_lifecycle_kg),
                 reduction,
-                sig(r.efficiency_lifecycle),
+                per_kg(r.efficiency_lifecycle),
                 inference,
                 break_even(r),
                 short_methods(r),
