@@ -40,7 +40,9 @@ def _read_data(name: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _table() -> dict[str, CountryIntensity]:
-    iso2_of = {r["iso3"]: r["iso2"] for r in csv.DictReader(io.StringIO(_read_data("country_codes.csv")))}
+    iso2_of = {
+        r["iso3"]: r["iso2"] for r in csv.DictReader(io.StringIO(_read_data("country_codes.csv")))
+    }
     table: dict[str, CountryIntensity] = {}
     for row in csv.DictReader(io.StringIO(_read_data(TABLE_NAME))):
         iso3 = row["iso3"].upper()
@@ -64,7 +66,9 @@ def lookup_country(code: str) -> CountryIntensity:
     """
     key = code.strip().upper()
     if len(key) not in (2, 3) or not key.isalpha():
-        raise UsageError(f"country code {code!r} is not an ISO 3166 alpha-3 or alpha-2 code (e.g. NZL or NZ)")
+        raise UsageError(
+            f"country code {code!r} is not an ISO 3166 alpha-3 or alpha-2 code (e.g. NZL or NZ)"
+        )
     try:
         return _table()[key]
     except KeyError:

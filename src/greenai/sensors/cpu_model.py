@@ -79,7 +79,9 @@ def read_cpuinfo(path: str | Path = "/proc/cpuinfo") -> CpuInfo:
         elif key == "flags" and "hypervisor" in value.split():
             virtual = True
     n_packages = max(1, len(packages))
-    return CpuInfo(model or "unknown CPU", siblings or max(1, logical // n_packages), n_packages, virtual)
+    return CpuInfo(
+        model or "unknown CPU", siblings or max(1, logical // n_packages), n_packages, virtual
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,9 @@ def match_tdp(model_name: str, table: tuple[tuple[str, float], ...] | None = Non
         elif words <= row_words:
             family.append(tdp)
     if best is not None:
-        note = f"'{model_name}' matched '{best[0]}' partially (table name's words found in the CPU's)"
+        note = (
+            f"'{model_name}' matched '{best[0]}' partially (table name's words found in the CPU's)"
+        )
         return TdpMatch("partial", best[0], best[1], note)
     if family and not numbers:
         note = (
@@ -152,5 +156,7 @@ def cpu_power(info: CpuInfo, table: tuple[tuple[str, float], ...] | None = None)
         )
     else:
         reason = match.note
-    detail = f"{reason}; default {DEFAULT_W_PER_CPU:g} W per busy CPU (CodeCarbon's default per thread)"
+    detail = (
+        f"{reason}; default {DEFAULT_W_PER_CPU:g} W per busy CPU (CodeCarbon's default per thread)"
+    )
     return CpuPower(DEFAULT_W_PER_CPU, detail, match)

@@ -24,10 +24,6 @@ RAM_W_PER_GB = 3.0 / 8.0
 _BYTES_PER_GB = 1e9
 
 
-def _tree_name(tree: ProcessTree) -> str:
-    return "this process and its children" if tree.pid is None else f"process tree of pid {tree.pid}"
-
-
 class CpuTimeEstimate(Sensor):
     """``cpu`` energy = (CPU seconds of ``tree`` since creation) × ``power.w_per_cpu``."""
 
@@ -46,7 +42,7 @@ class CpuTimeEstimate(Sensor):
             "cpu": Method(
                 "estimated",
                 "CPU time × TDP per CPU",
-                f"CPU seconds of {_tree_name(self.tree)}; {self.power.detail}",
+                f"CPU seconds of {self.tree.label}; {self.power.detail}",
             )
         }
 
@@ -80,7 +76,7 @@ class RamEstimate(Sensor):
             "ram": Method(
                 "estimated",
                 "RSS × W per GB",
-                f"resident memory of {_tree_name(self.tree)} × {self.w_per_gb:g} W/GB "
+                f"resident memory of {self.tree.label} × {self.w_per_gb:g} W/GB "
                 "(CodeCarbon's 3 W per 8 GB)",
             )
         }

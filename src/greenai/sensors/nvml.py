@@ -9,6 +9,7 @@ all). NVML errors are translated here into ``SensorUnavailable``; nothing above 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import time
@@ -119,7 +120,9 @@ class NvmlSensor(Sensor):
                 total_j += max(0.0, now_mj - gpu.origin_mj) / 1000.0
             else:
                 power_w, now = self._power_w(gpu.handle), self._clock()
-                gpu.integrated_j += 0.5 * ((gpu.last_w or 0.0) + power_w) * max(0.0, now - gpu.last_t)
+                gpu.integrated_j += (
+                    0.5 * ((gpu.last_w or 0.0) + power_w) * max(0.0, now - gpu.last_t)
+                )
                 gpu.last_w, gpu.last_t = power_w, now
                 total_j += gpu.integrated_j
         return {"gpu": total_j}
@@ -138,10 +141,8 @@ class NvmlSensor(Sensor):
     def close(self) -> None:
         if getattr(self, "_open", False):
             self._open = False
-            try:
+            with contextlib.suppress(self._nv.NVMLError):
                 self._nv.nvmlShutdown()
-            except self._nv.NVMLError:
-                pass
 
 
 def _text(value: Any) -> str:

@@ -23,11 +23,38 @@ class ProcessTree:
     def __init__(self, pid: int | None = None, proc: str | os.PathLike[str] = "/proc") -> None:
         self.pid = pid
         self.proc = Path(proc)
+        self._waiting = False
+        self._command = False
         self._last_cpu_s = 0.0
         self._final_cpu_s: float | None = None
-        self._scan_children = not (self.proc / str(pid or os.getpid()) / "task").is_dir() or not any(
-            (t / "children").exists() for t in (self.proc / str(pid or os.getpid()) / "task").iterdir()
+        self._scan_children = not (
+            self.proc / str(pid or os.getpid()) / "task"
+        ).is_dir() or not any(
+            (t / "children").exists()
+            for t in (self.proc / str(pid or os.getpid()) / "task").iterdir()
         )
+
+    @classmethod
+    def for_command(cls, proc: str | os.PathLike[str] = "/proc") -> ProcessTree:
+        """A tree for a command not started yet: reads zero until ``attach(pid)``."""
+        tree = cls(None, proc)
+        tree._waiting = True
+        tree._command = True
+        return tree
+
+    @property
+    def label(self) -> str:
+        """What this tree is, for method labels."""
+        if self._waiting or (self.pid is not None and self._command):
+            return "the command's process tree"
+        if self.pid is None:
+            return "this process and its children"
+        return f"the process tree of pid {self.pid}"
+
+    def attach(self, pid: int) -> None:
+        """Follow ``pid`` (a command just started) from now on."""
+        self.pid = pid
+        self._waiting = False
 
     def _stat(self, pid: int) -> list[str] | None:
         """Fields of /proc/<pid>/stat after the command name (field 3 onwards), or None if gone."""
@@ -98,6 +125,8 @@ class ProcessTree:
 
     def read(self) -> tuple[float, int]:
         """(cumulative CPU seconds, RSS bytes now) of the tree; CPU seconds never go down."""
+        if self._waiting:
+            return self._last_cpu_s, 0
         cpu_s, rss_bytes = self._tree_stats()
         if self._final_cpu_s is not None:
             cpu_s = max(cpu_s, self._final_cpu_s)

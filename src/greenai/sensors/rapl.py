@@ -39,7 +39,9 @@ def powercap_root(root: str | os.PathLike[str] | None = None) -> Path:
 
 
 class _Zone:
-    def __init__(self, path: Path, name: str, component: str, max_range_uj: int, last_uj: int) -> None:
+    def __init__(
+        self, path: Path, name: str, component: str, max_range_uj: int, last_uj: int
+    ) -> None:
         self.path, self.name, self.component = path, name, component
         self.max_range_uj = max_range_uj
         self.last_uj = last_uj
@@ -57,7 +59,9 @@ class RaplSensor(Sensor):
         self.root = powercap_root(root)
         self._open = opener
         self._zones = self._discover()
-        self.components = tuple(c for c in ("cpu", "ram") if any(z.component == c for z in self._zones))
+        self.components = tuple(
+            c for c in ("cpu", "ram") if any(z.component == c for z in self._zones)
+        )
 
     def _read(self, path: Path) -> str:
         try:
@@ -68,14 +72,18 @@ class RaplSensor(Sensor):
                 f"RAPL counter {path} is not readable (permission denied)", PERMISSION_FIX
             ) from None
         except OSError as exc:
-            raise SensorUnavailable(f"RAPL counter {path} cannot be read: {exc.strerror or exc}") from None
+            raise SensorUnavailable(
+                f"RAPL counter {path} cannot be read: {exc.strerror or exc}"
+            ) from None
 
     def _read_int(self, path: Path) -> int:
         text = self._read(path)
         try:
             return int(text)
         except ValueError:
-            raise SensorUnavailable(f"RAPL file {path} does not hold an integer: {text[:40]!r}") from None
+            raise SensorUnavailable(
+                f"RAPL file {path} does not hold an integer: {text[:40]!r}"
+            ) from None
 
     def _zone(self, path: Path, component: str) -> _Zone:
         name = self._read(path / "name")

@@ -1,0 +1,201 @@
+"""``greenai measure [options] -- COMMAND ARGS...``: the energy and CO2 of any command.
+
+Runs the command (its whole process tree is followed), forwards SIGINT/SIGTERM/SIGHUP to it, exits
+with its exit code (128+N when killed by signal N), and prints a summary on stderr (stdout stays the
+command's). Records go to ``<out>/emissions.csv`` and the run store (``--store``, default
+``sqlite:///<out>/greenai.db``). All input is checked before anything is started or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from greenai.errors import GreenAIError, UsageError
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class CommandNotFound(GreenAIError):
+    """The command to measure does not exist or is not executable (exit 127, as shells do)."""
+
+    exit_code = 127
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "measure",
+        help="run a command and report its energy and CO2",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    p.add_argument("--country", help="ISO 3166 code (NZL or NZ) for the grid's carbon intensity")
+    p.add_argument("--pue", help="data centre power usage effectiveness, >= 1.0 (default 1.0)")
+    p.add_argument("--intensity", help="grid carbon intensity in gCO2e/kWh (overrides --country)")
+    p.add_argument("--interval", default="1.0", help="sampling interval in seconds (default 1)")
+    p.add_argument("--out", default=".", help="folder for emissions.csv and the default store")
+    p.add_argument("--name", help="run name (default: the command's name)")
+    p.add_argument(
+        "--store", help="run store URL (default $GREENAI_STORE, else sqlite:///<out>/greenai.db)"
+    )
+    p.add_argument("--no-store", action="store_true", help="do not record the run in the store")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
+    p.set_defaults(func=run)
+
+
+def _check_out_dir(out: Path) -> None:
+    """Refuse an output folder that cannot be created or written, before anything is written."""
+    if out.exists():
+        if not out.is_dir():
+            raise UsageError(f"--out {out} is not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise UsageError(f"--out {out} is not writable")
+        return
+    ancestor = out
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out} cannot be created: {ancestor} is not a writable folder")
+
+
+def _check_command(command: list[str]) -> None:
+    if not command:
+        raise UsageError(
+            "no command to measure: give it after '--', e.g. greenai measure -- python train.py"
+        )
+    exe = command[0]
+    found = shutil.which(exe) if os.sep not in exe else (exe if os.access(exe, os.X_OK) else None)
+    if found is None or os.path.isdir(found):
+        raise CommandNotFound(f"command not found or not executable: {exe}")
+
+
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _foreground() -> bool:
+    """True when greenai (and so the command, same process group) is a terminal's foreground job."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    from greenai.carbon import CarbonConfig
+    from greenai.meter.emissions_csv import check_header
+    from greenai.meter.tracker import Tracker, _check_interval
+    from greenai.sensors import ProcessTree, default_sensors
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    _check_command(command)
+    carbon = CarbonConfig.resolve(args.country, args.pue, args.intensity)
+    interval_s = _check_interval(args.interval)
+    out = Path(args.out)
+    _check_out_dir(out)
+    csv_path = out / "emissions.csv"
+    check_header(csv_path)
+
+    out.mkdir(parents=True, exist_ok=True)
+    store, sinks = None, []
+    name = args.name or Path(command[0]).name
+    from greenai.meter.tracker import make_run_id
+
+    run_id = make_run_id()
+    if not args.no_store:
+        store, sinks = _open_store(args.store, out, run_id, name, command, carbon)
+
+    tree = ProcessTree.for_command()
+    tracker = Tracker(
+        name,
+        run_id=run_id,
+        carbon=carbon,
+        interval_s=interval_s,
+        sinks=sinks,
+        emissions_csv=csv_path,
+        sensors=default_sensors(tree=tree),
+    )
+    tracker.start()
+    try:
+        proc = subprocess.Popen(command)
+    except OSError as exc:
+        tracker.stop()
+        _finish_store(store, run_id, "failed", f"could not start: {exc.strerror or exc}")
+        raise CommandNotFound(f"cannot run {command[0]}: {exc.strerror or exc}") from None
+    tree.attach(proc.pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        if signum == signal.SIGINT and _foreground():
+            return  # the terminal already sent it to the command (same process group)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+    try:
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    proc.returncode = code = _exit_code(status)
+    tree.set_final_cpu_s(usage.ru_utime + usage.ru_stime)
+    measurement = tracker.stop()
+    status_word = "done" if code == 0 else ("interrupted" if code > 128 else "failed")
+    _finish_store(store, run_id, status_word, None if code == 0 else f"exit code {code}")
+    _print_summary(command, code, measurement, csv_path, store, run_id)
+    return code
+
+
+def _open_store(
+    url: str | None, out: Path, run_id: str, name: str, command: list[str], carbon: Any
+):
+    from greenai.storage import StoreSink, open_store
+
+    store = open_store(url, default_dir=out)
+    store.create_run(
+        run_id,
+        name=name,
+        variant="measure",
+        config={"command": command, "pue": carbon.pue, "intensity_g_per_kwh": carbon.g_per_kwh},
+    )
+    return store, [StoreSink(store)]
+
+
+def _finish_store(store: Any, run_id: str, status: str, error: str | None) -> None:
+    if store is None:
+        return
+    try:
+        store.finish_run(run_id, status=status, error=error)
+    finally:
+        store.close()
+
+
+def _print_summary(
+    command: list[str], code: int, m: Any, csv_path: Path, store: Any, run_id: str
+) -> None:
+    from greenai.meter.types import COMPONENTS, kwh
+
+    err = sys.stderr
+    print(
+        f"greenai measure: '{' '.join(command)}' exited with {code} after {m.duration_s:.2f} s",
+        file=err,
+    )
+    for c in COMPONENTS:
+        joules = m.energy_j.get(c, 0.0)
+        label = m.methods[c].label() if c in m.methods else "not measured"
+        print(f"  {c:<4} {kwh(joules):.6g} kWh ({joules:.4g} J)  {label}", file=err)
+    print(
+        f"  total {m.energy_kwh:.6g} kWh from the grid (PUE {m.pue:g}); CO2 {m.co2_kg:.6g} kg",
+        file=err,
+    )
+    print(f"  carbon intensity {m.intensity.g_per_kwh:g} gCO2e/kWh: {m.intensity.source}", file=err)
+    where = f"{csv_path}" + (f" and {store.url}" if store is not None else "")
+    print(f"  run {run_id} recorded in {where}", file=err)

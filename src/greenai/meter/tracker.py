@@ -1,0 +1,339 @@
+"""``Tracker``: one measured run with nested phases, a sampling thread and sinks; ``track`` wraps it.
+
+Energy is read from the sensors (``greenai.sensors``) at start, at every sample, at each phase's edges
+and at stop; a window's energy is the cumulative reading at its end minus that at its start, so short
+windows are exact to the sensors' resolution, not to the sampling interval. Sensor reads happen under
+one lock, so phases, ``snapshot()`` and the sampling thread may run concurrently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from greenai.errors import UsageError
+from greenai.meter.types import COMPONENTS, Measurement, Method, PhaseResult, Sample, Sink
+
+if TYPE_CHECKING:  # pragma: no cover
+    from greenai.carbon import CarbonConfig
+    from greenai.sensors.base import Sensor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def make_run_id(now: float | None = None) -> str:
+    """A sortable, unique run id such as ``20261125-043012-a1b2c3`` (UTC)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def _check_interval(interval_s: float) -> float:
+    try:
+        value = float(interval_s)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"sampling interval must be a number of seconds, got {interval_s!r}"
+        ) from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise UsageError(f"sampling interval must be > 0 seconds, got {interval_s!r}")
+    return value
+
+
+class Tracker:
+    """Measure the energy and CO2 of a run.
+
+    ``carbon`` defaults to ``CarbonConfig.resolve(country, pue, intensity_g_per_kwh)``; ``sensors`` to
+    ``greenai.sensors.default_sensors(pid)`` (``pid``: a process tree to follow instead of this
+    process). ``interval_s`` is the sampling period (``None``: no thread, edges only). ``sinks`` get
+    every record; ``emissions_csv`` adds the CSV sink for that file. Bad input raises ``UsageError``
+    here, before anything is written.
+    """
+
+    def __init__(
+        self,
+        name: str = "run",
+        *,
+        run_id: str | None = None,
+        carbon: CarbonConfig | None = None,
+        interval_s: float | None = 1.0,
+        sinks: Sequence[Sink] = (),
+        emissions_csv: str | Path | None = None,
+        sensors: Sequence[Sensor] | None = None,
+        pid: int | None = None,
+        country: str | None = None,
+        pue: float | None = None,
+        intensity_g_per_kwh: float | None = None,
+        project_name: str = "greenai",
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.run_id = run_id or make_run_id()
+        self.interval_s = None if interval_s is None else _check_interval(interval_s)
+        if carbon is None:
+            from greenai.carbon import CarbonConfig
+
+            carbon = CarbonConfig.resolve(country, pue, intensity_g_per_kwh)
+        self.carbon = carbon
+        if emissions_csv is not None:
+            from greenai.meter.emissions_csv import check_header
+
+            check_header(emissions_csv)
+        self.emissions_csv = None if emissions_csv is None else Path(emissions_csv)
+        self.project_name = project_name
+        self.pid = pid
+        self.samples: list[Sample] = []
+        self._sinks: list[Sink] = list(sinks)
+        self._given_sensors = None if sensors is None else list(sensors)
+        self._sensors: list[Sensor] = []
+        self._clock, self._monotonic = clock, monotonic
+        self._lock = threading.RLock()
+        self._stack: list[str] = []
+        self._phases: list[PhaseResult] = []
+        self._origin_j: dict[str, float] = {}
+        self._methods: dict[str, Method] = {}
+        self._start_time = 0.0
+        self._t0 = 0.0
+        self._last_sample = (0.0, dict.fromkeys(COMPONENTS, 0.0))
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._state = "new"
+        self._final: Measurement | None = None
+
+    # -- reading -------------------------------------------------------------------------------
+    def _raw_j(self) -> dict[str, float]:
+        totals = dict.fromkeys(COMPONENTS, 0.0)
+        for sensor in self._sensors:
+            for component, joules in sensor.read_j().items():
+                totals[component] = totals.get(component, 0.0) + joules
+        return totals
+
+    def _read(self) -> tuple[float, dict[str, float]]:
+        """(seconds since start, energy in J per component since start), read now."""
+        with self._lock:
+            raw = self._raw_j()
+            elapsed = self._monotonic() - self._t0
+        return elapsed, {c: max(0.0, raw[c] - self._origin_j.get(c, 0.0)) for c in raw}
+
+    def _co2_kg(self, energy_j: dict[str, float]) -> float:
+        return self.carbon.co2_kg(sum(energy_j.values()))
+
+    # -- sinks ---------------------------------------------------------------------------------
+    def _emit(self, method: str, *args: Any) -> None:
+        for sink in list(self._sinks):
+            try:
+                getattr(sink, method)(*args)
+            except Exception as exc:
+                self._sinks.remove(sink)
+                print(
+                    f"greenai: warning: sink {type(sink).__name__} failed in {method} "
+                    f"({type(exc).__name__}: {exc}); it receives no more records",
+                    file=sys.stderr,
+                )
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> Tracker:
+        """Read the sensors' origin, notify sinks, start sampling. Returns ``self``."""
+        if self._state != "new":
+            raise RuntimeError(f"tracker {self.name!r} was already started")
+        if self._given_sensors is not None:
+            self._sensors = self._given_sensors
+        else:
+            from greenai.sensors import default_sensors
+
+            self._sensors = default_sensors(self.pid)
+        for sensor in self._sensors:
+            self._methods.update(sensor.methods())
+        if self.emissions_csv is not None:
+            from greenai.meter.emissions_csv import EmissionsCsvSink
+
+            self._sinks.append(
+                EmissionsCsvSink(
+                    self.emissions_csv,
+                    intensity=self.carbon.intensity,
+                    pue=self.carbon.pue,
+                    methods=self._methods,
+                    project_name=self.project_name,
+                    hardware=self._hardware(),
+                )
+            )
+        with self._lock:
+            self._origin_j = self._raw_j()
+            self._t0 = self._monotonic()
+            self._start_time = self._clock()
+        self._state = "running"
+        self._emit("on_start", self.run_id, self.name, self._start_time)
+        if self.interval_s is not None:
+            self._thread = threading.Thread(target=self._loop, name="greenai-sampler", daemon=True)
+            self._thread.start()
+        return self
+
+    def _hardware(self) -> dict[str, Any]:
+        hw: dict[str, Any] = {}
+        for sensor in self._sensors:
+            power = getattr(sensor, "power", None)
+            if power is not None and hasattr(power, "match"):
+                hw["cpu_model"] = getattr(sensor, "model_name", "") or power.match.row or ""
+            names = getattr(sensor, "gpu_names", None)
+            if callable(names):
+                hw["gpu_model"] = ", ".join(names())
+                hw["gpu_count"] = len(names())
+        hw.setdefault("gpu_count", 0)
+        return hw
+
+    def _loop(self) -> None:
+        assert self.interval_s is not None
+        k = 1
+        while not self._stop_event.wait(
+            max(0.0, self._t0 + k * self.interval_s - self._monotonic())
+        ):
+            self.sample()
+            k = max(k + 1, int((self._monotonic() - self._t0) / self.interval_s) + 1)
+
+    def sample(self) -> Sample:
+        """Take one sample now (the thread calls this every ``interval_s``) and pass it to sinks."""
+        elapsed, energy = self._read()
+        with self._lock:
+            last_elapsed, last_energy = self._last_sample
+            self._last_sample = (elapsed, energy)
+            phase = self._stack[-1] if self._stack else None
+        dt_s = elapsed - last_elapsed
+        power = {
+            c: (energy[c] - last_energy.get(c, 0.0)) / dt_s if dt_s > 0 else 0.0 for c in energy
+        }
+        sample = Sample(
+            run_id=self.run_id,
+            timestamp=self._start_time + elapsed,
+            elapsed_s=elapsed,
+            phase=phase,
+            power_w=power,
+            energy_j=energy,
+            co2_kg=self._co2_kg(energy),
+        )
+        self.samples.append(sample)
+        self._emit("on_sample", sample)
+        return sample
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """A named window inside the run; nests (path ``outer/inner``). Its record goes to sinks."""
+        if self._state != "running":
+            raise RuntimeError(f"phase {name!r} needs a running tracker (call start() first)")
+        if not name or "/" in name:
+            raise UsageError(f"phase name must be non-empty and without '/', got {name!r}")
+        with self._lock:
+            path = "/".join([*self._stack[-1:], name]) if self._stack else name
+            elapsed0, energy0 = self._read()
+            self._stack.append(path)
+        try:
+            yield
+        finally:
+            with self._lock:
+                elapsed1, energy1 = self._read()
+                if path in self._stack:
+                    self._stack.remove(path)
+            own = {c: max(0.0, energy1[c] - energy0.get(c, 0.0)) for c in energy1}
+            result = PhaseResult(
+                run_id=self.run_id,
+                name=name,
+                path=path,
+                start_time=self._start_time + elapsed0,
+                duration_s=elapsed1 - elapsed0,
+                energy_j=own,
+                co2_kg=self._co2_kg(own),
+            )
+            self._phases.append(result)
+            self._emit("on_phase", result)
+
+    def _measurement(self, elapsed: float, energy: dict[str, float]) -> Measurement:
+        return Measurement(
+            run_id=self.run_id,
+            name=self.name,
+            start_time=self._start_time,
+            duration_s=elapsed,
+            energy_j=energy,
+            methods=dict(self._methods),
+            intensity=self.carbon.intensity,
+            pue=self.carbon.pue,
+            co2_kg=self._co2_kg(energy),
+            phases=tuple(self._phases),
+        )
+
+    def snapshot(self) -> Measurement:
+        """The run so far (live figures), read now. After ``stop()``: the final measurement."""
+        if self._final is not None:
+            return self._final
+        if self._state != "running":
+            raise RuntimeError(f"tracker {self.name!r} is not running")
+        return self._measurement(*self._read())
+
+    @property
+    def energy(self) -> Measurement:
+        """Same as ``snapshot()``."""
+        return self.snapshot()
+
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
+    def stop(self) -> Measurement:
+        """Stop sampling, read the sensors a last time, notify sinks. Calling it again is harmless."""
+        if self._final is not None:
+            return self._final
+        if self._state != "running":
+            raise RuntimeError(f"tracker {self.name!r} was never started")
+        self._stop_event.set()
+        if self._thread is not None:
+            self._thread.join()
+        final = self._measurement(*self._read())
+        self._final = final
+        self._state = "stopped"
+        self._emit("on_stop", final)
+        for sensor in self._sensors:
+            sensor.close()
+        return final
+
+    def __enter__(self) -> Tracker:
+        return self.start() if self._state == "new" else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class track:
+    """``with track("x", country="NZL") as t:`` or ``@track("x")``: a fresh ``Tracker`` per use.
+
+    Keyword arguments are those of ``Tracker``. As a decorator, each call of the function is one run;
+    the last finished run's measurement is kept as ``wrapper.last_measurement``.
+    """
+
+    def __init__(self, name: str = "run", **kwargs: Any) -> None:
+        self.name, self.kwargs = name, kwargs
+        self._tracker: Tracker | None = None
+
+    def __enter__(self) -> Tracker:
+        self._tracker = Tracker(self.name, **self.kwargs).start()
+        return self._tracker
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._tracker is not None
+        self._tracker.stop()
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            tracker = Tracker(self.name, **self.kwargs).start()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                wrapper.last_measurement = tracker.stop()  # type: ignore[attr-defined]
+
+        wrapper.last_measurement = None  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
