@@ -17,7 +17,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, jsonify, render_template, request, send_file
+from flask import (
+    Flask,
+    Response,
+    abort,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    send_file,
+)
 from werkzeug.exceptions import MethodNotAllowed
 
 from greenai import __version__
@@ -72,6 +81,7 @@ def create_app(store: Any, trusted_hosts: Sequence[str] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=0,  # no request bodies
     )
+    app.url_map.merge_slashes = False  # "/static//etc/passwd" is a 404, not a redirect
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.globals["greenai_version"] = __version__
     app.jinja_env.filters["num"] = _format_number
@@ -169,10 +179,17 @@ def create_app(store: Any, trusted_hosts: Sequence[str] | None = None) -> Flask:
     @app.errorhandler(400)
     @app.errorhandler(404)
     @app.errorhandler(405)
-    def _error(exc: Any) -> tuple[Any, int]:
+    def _error(exc: Any) -> Response:
         if request.path.startswith("/api/"):
-            return jsonify({"error": exc.description}), exc.code
-        return render_template("error.html", code=exc.code, message=exc.description), exc.code
+            response = jsonify({"error": exc.description})
+        else:
+            page = render_template("error.html", code=exc.code, message=exc.description)
+            response = make_response(page)
+        response.status_code = exc.code
+        for key, value in exc.get_headers():  # e.g. Allow on a 405
+            if key.lower() != "content-type":
+                response.headers[key] = value
+        return response
 
     return app
 

@@ -188,9 +188,10 @@ def pareto_payload(runs: Iterable[Any]) -> dict[str, Any]:
 
 
 def _search_params(run: Any) -> dict[str, Any]:
-    """A trial's sampled hyperparameters, from its config (``params`` or ``hyperparameters``)."""
+    """A trial's sampled hyperparameters: its config's ``params`` or ``hyperparameters`` section,
+    else the config's own top-level scalars."""
     config = run.config or {}
-    params = config.get("params") or config.get("hyperparameters") or {}
+    params = config.get("params") or config.get("hyperparameters") or config
     return {str(k): v for k, v in params.items() if isinstance(v, (str, int, float, bool))}
 
 
