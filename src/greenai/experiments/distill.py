@@ -1,0 +1,114 @@
+"""Hinton knowledge distillation, and the small fine-tuning loop shared by prune, QAT and distill.
+
+Loss (Hinton et al., 2015)::
+
+    alpha * T^2 * KL(softmax(t / T) || softmax(s / T)) + (1 - alpha) * CE(s, y)
+
+The KL term is the distillation term written with the teacher's distribution as the target (PyTorch's
+``kl_div(log_softmax(s/T), softmax(t/T))``); T^2 keeps its gradient scale comparable to CE's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from greenai.errors import UsageError
+
+Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def check_distill_args(temperature: float, alpha: float) -> None:
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise UsageError(f"--temperature must be > 0, got {temperature}")
+    if not 0.0 <= alpha <= 1.0:
+        raise UsageError(f"--alpha must be in [0, 1], got {alpha}")
+
+
+def distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    targets: torch.Tensor,
+    temperature: float = 4.0,
+    alpha: float = 0.9,
+) -> torch.Tensor:
+    """Mean over the batch of the Hinton loss above."""
+    t = temperature
+    soft = F.kl_div(
+        F.log_softmax(student_logits / t, dim=1),
+        F.softmax(teacher_logits / t, dim=1),
+        reduction="batchmean",
+    )
+    hard = F.cross_entropy(student_logits, targets)
+    return alpha * t * t * soft + (1.0 - alpha) * hard
+
+
+@dataclass(frozen=True)
+class FitStats:
+    epochs: int
+    steps: int
+    last_loss: float
+    epoch_losses: tuple[float, ...]
+
+
+def fit(
+    model: nn.Module,
+    batches: Batches,
+    epochs: int,
+    lr: float = 1e-3,
+    loss_fn: LossFn | None = None,
+    teacher: nn.Module | None = None,
+    after_step: Callable[[], None] | None = None,
+    train_mode: Callable[[bool], None] | None = None,
+) -> FitStats:
+    """Adam for ``epochs`` passes over ``batches()``.
+
+    ``loss_fn(student_logits, teacher_logits_or_empty, y)`` defaults to cross-entropy. ``after_step``
+    runs after every optimizer step (pruning re-applies its masks there). ``train_mode(flag)`` replaces
+    ``model.train(flag)`` for exported QAT programs.
+    """
+    if epochs < 0:
+        raise UsageError(f"epochs must be >= 0, got {epochs}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr)
+    (train_mode or model.train)(True)
+    if teacher is not None:
+        teacher.eval()
+    steps, losses = 0, []
+    empty = torch.empty(0)
+    for _ in range(epochs):
+        total, n = 0.0, 0
+        for x, y in batches():
+            out = model(x)
+            if teacher is not None:
+                with torch.no_grad():
+                    t_out = teacher(x)
+            else:
+                t_out = empty
+            loss = loss_fn(out, t_out, y) if loss_fn else F.cross_entropy(out, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if after_step is not None:
+                after_step()
+            total += float(loss.detach()) * len(y)
+            n += len(y)
+            steps += 1
+        losses.append(total / max(n, 1))
+    (train_mode or model.train)(False)
+    return FitStats(epochs, steps, losses[-1] if losses else float("nan"), tuple(losses))
+
+
+def hinton_loss_fn(temperature: float, alpha: float) -> LossFn:
+    check_distill_args(temperature, alpha)
+
+    def loss(s: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return distillation_loss(s, t, y, temperature, alpha)
+
+    return loss

@@ -1,0 +1,375 @@
+"""Magnitude pruning made permanent, and a compact encoding of sparse state dicts.
+
+Two kinds:
+
+- ``unstructured``: the smallest-magnitude fraction of each conv (optionally linear) weight is set to
+  zero, in place. No masks or original weights remain on the module, so nothing doubles on disk (the
+  study's pruned file grew from 2.38 MB to 4.09 MB because ``torch.nn.utils.prune`` keeps both).
+  ``encode_state_dict`` then stores each sparse tensor as a bitmask plus its nonzero values whenever
+  that is smaller than the dense tensor, so a pruned file is never larger than the dense one.
+- ``structured``: whole conv output channels with the smallest L1 (or L2) norm are removed, and the
+  layers that consume them (BatchNorm, the next conv, a linear layer after a flatten) are cut to
+  match, so the model really has fewer parameters and multiply-adds. The dependency walk uses
+  ``torch.fx``; convs whose output meets another branch (residual ``add``, ``cat``) are left alone.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from greenai.errors import UsageError
+
+KINDS = ("unstructured", "structured")
+ENCODING = "greenai-sparse-v1"
+
+
+def check_sparsity(sparsity: float) -> float:
+    """Return ``sparsity`` if it lies in [0, 1), else raise UsageError."""
+    if not (isinstance(sparsity, int | float) and 0.0 <= float(sparsity) < 1.0):
+        raise UsageError(f"--sparsity must be in [0, 1), got {sparsity!r}")
+    return float(sparsity)
+
+
+def prunable_weights(
+    model: nn.Module, include_linear: bool = False
+) -> list[tuple[str, nn.Parameter]]:
+    """The (qualified name, weight) pairs that unstructured pruning touches."""
+    kinds: tuple[type, ...] = (nn.Conv2d, nn.Linear) if include_linear else (nn.Conv2d,)
+    return [
+        (f"{n}.weight" if n else "weight", m.weight)
+        for n, m in model.named_modules()
+        if isinstance(m, kinds)
+    ]
+
+
+@torch.no_grad()
+def prune_unstructured(
+    model: nn.Module, sparsity: float, include_linear: bool = False
+) -> dict[str, float]:
+    """Zero the ``sparsity`` fraction of smallest-|w| entries of each conv (and linear) weight.
+
+    In place and permanent: plain tensors, no masks, no hooks. Returns the achieved zero fraction
+    per weight name. Exactly ``round(sparsity * numel)`` entries per tensor become zero.
+    """
+    check_sparsity(sparsity)
+    achieved = {}
+    for name, weight in prunable_weights(model, include_linear):
+        flat = weight.view(-1)
+        k = int(round(sparsity * flat.numel()))
+        if k:
+            idx = torch.argsort(flat.abs(), stable=True)[:k]
+            flat[idx] = 0.0
+        achieved[name] = float((flat == 0).sum()) / flat.numel()
+    return achieved
+
+
+def zero_masks(model: nn.Module, include_linear: bool = False) -> dict[str, torch.Tensor]:
+    """Boolean masks (True = kept) of the currently nonzero prunable weights."""
+    return {n: w.detach() != 0 for n, w in prunable_weights(model, include_linear)}
+
+
+@torch.no_grad()
+def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
+    """Re-zero pruned weights (call after each optimizer step while fine-tuning)."""
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        params[name].mul_(mask)
+
+
+def count_params(model: nn.Module) -> tuple[int, int]:
+    """(total, nonzero) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    nonzero = sum(int((p != 0).sum()) for p in model.parameters())
+    return total, nonzero
+
+
+# --- compact storage ---------------------------------------------------------------------------
+
+
+def encode_state_dict(state: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Encode a state dict so sparse float tensors take bitmask + nonzero values.
+
+    Each tensor is stored whichever way is smaller, so the encoding is never larger than the dense
+    state dict (apart from a few bytes of keys). Loadable with ``torch.load(weights_only=True)``.
+    """
+    out: dict[str, Any] = {}
+    for name, t in state.items():
+        t = t.detach().cpu()
+        if t.is_floating_point() and t.numel() >= 64:
+            nz = t != 0
+            n_nz = int(nz.sum())
+            sparse_bytes = math.ceil(t.numel() / 8) + n_nz * t.element_size()
+            if sparse_bytes < t.numel() * t.element_size():
+                bits = np.packbits(nz.reshape(-1).numpy())
+                out[name] = {
+                    "shape": list(t.shape),
+                    "mask": torch.from_numpy(bits),
+                    "values": t[nz].clone(),
+                }
+                continue
+        out[name] = t.clone()
+    return {"encoding": ENCODING, "tensors": out}
+
+
+def decode_state_dict(blob: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Inverse of ``encode_state_dict``; a plain state dict passes through unchanged."""
+    if blob.get("encoding") != ENCODING:
+        return blob
+    state = {}
+    for name, item in blob["tensors"].items():
+        if isinstance(item, dict):
+            shape = item["shape"]
+            n = math.prod(shape)
+            mask = np.unpackbits(item["mask"].numpy(), count=n).astype(bool)
+            dense = torch.zeros(n, dtype=item["values"].dtype)
+            dense[torch.from_numpy(mask)] = item["values"]
+            state[name] = dense.view(shape)
+        else:
+            state[name] = item
+    return state
+
+
+def dense_size_bytes(state: dict[str, torch.Tensor]) -> int:
+    """Bytes of the tensor data of a dense state dict (what a plain ``torch.save`` mostly holds)."""
+    return sum(t.numel() * t.element_size() for t in state.values())
+
+
+# --- structured pruning ------------------------------------------------------------------------
+
+_PASS_MODULES = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Hardswish,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveMaxPool2d,
+    nn.Dropout,
+    nn.Dropout2d,
+    nn.Identity,
+)
+_PASS_FUNCTIONS = {
+    torch.relu,
+    torch.nn.functional.relu,
+    torch.nn.functional.max_pool2d,
+    torch.nn.functional.avg_pool2d,
+    torch.nn.functional.adaptive_avg_pool2d,
+    torch.nn.functional.dropout,
+}
+_FLATTEN_FUNCTIONS = {torch.flatten}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    conv: str
+    bns: tuple[str, ...]
+    next_conv: str | None
+    linear: str | None
+
+
+def _single_user(node: torch.fx.Node) -> torch.fx.Node | None:
+    users = list(node.users)
+    return users[0] if len(users) == 1 else None
+
+
+def _plan(gm: torch.fx.GraphModule) -> list[_Plan]:
+    mods = dict(gm.named_modules())
+    plans = []
+    for node in gm.graph.nodes:
+        if node.op != "call_module" or not isinstance(mods[node.target], nn.Conv2d):
+            continue
+        if mods[node.target].groups != 1:
+            continue
+        bns: list[str] = []
+        cur = _single_user(node)
+        flattened = False
+        plan = None
+        while cur is not None:
+            mod = mods.get(cur.target) if cur.op == "call_module" else None
+            if isinstance(mod, nn.BatchNorm2d) and not flattened:
+                bns.append(cur.target)
+            elif isinstance(mod, nn.Conv2d) and not flattened and mod.groups == 1:
+                plan = _Plan(node.target, tuple(bns), cur.target, None)
+                break
+            elif isinstance(mod, nn.Linear) and flattened:
+                plan = _Plan(node.target, tuple(bns), None, cur.target)
+                break
+            elif isinstance(mod, _PASS_MODULES) or (
+                cur.op == "call_function" and cur.target in _PASS_FUNCTIONS
+            ):
+                pass
+            elif isinstance(mod, nn.Flatten) or (
+                cur.op == "call_function" and cur.target in _FLATTEN_FUNCTIONS
+            ):
+                flattened = True
+            elif cur.op == "call_method" and cur.target in ("relu", "relu_"):
+                pass
+            elif cur.op == "call_method" and cur.target in ("flatten", "view", "reshape"):
+                flattened = True
+            elif cur.op == "call_function" and cur.target is operator.getitem:
+                break
+            else:
+                break
+            cur = _single_user(cur)
+        if plan is not None:
+            plans.append(plan)
+    return plans
+
+
+def _set_module(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    new.train(getattr(parent, child).training)
+    setattr(parent, child, new)
+
+
+def _copy_conv(
+    conv: nn.Conv2d, out_idx: torch.Tensor | None, in_idx: torch.Tensor | None
+) -> nn.Conv2d:
+    w = conv.weight.detach()
+    b = conv.bias.detach() if conv.bias is not None else None
+    if out_idx is not None:
+        w = w[out_idx]
+        b = b[out_idx] if b is not None else None
+    if in_idx is not None:
+        w = w[:, in_idx]
+    new = nn.Conv2d(
+        w.shape[1],
+        w.shape[0],
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        bias=b is not None,
+        padding_mode=conv.padding_mode,
+    )
+    new.weight.data.copy_(w)
+    if b is not None:
+        new.bias.data.copy_(b)
+    return new
+
+
+def _copy_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> nn.BatchNorm2d:
+    new = nn.BatchNorm2d(len(idx), bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
+    if bn.affine:
+        new.weight.data.copy_(bn.weight.detach()[idx])
+        new.bias.data.copy_(bn.bias.detach()[idx])
+    if bn.track_running_stats:
+        new.running_mean.copy_(bn.running_mean[idx])
+        new.running_var.copy_(bn.running_var[idx])
+        new.num_batches_tracked.copy_(bn.num_batches_tracked)
+    return new
+
+
+def _copy_linear(lin: nn.Linear, channels: int, idx: torch.Tensor) -> nn.Linear:
+    per = lin.in_features // channels
+    cols = (idx[:, None] * per + torch.arange(per)[None, :]).reshape(-1)
+    w = lin.weight.detach()[:, cols]
+    new = nn.Linear(w.shape[1], lin.out_features, bias=lin.bias is not None)
+    new.weight.data.copy_(w)
+    if lin.bias is not None:
+        new.bias.data.copy_(lin.bias.detach())
+    return new
+
+
+@torch.no_grad()
+def prune_structured(
+    model: nn.Module,
+    sparsity: float,
+    example_input: torch.Tensor,
+    norm: int = 1,
+) -> dict[str, tuple[int, int]]:
+    """Remove the ``sparsity`` fraction of output channels (lowest L``norm`` filter norm) per conv.
+
+    In place on ``model`` (its conv/BN/linear submodules are replaced by smaller ones). Only convs
+    whose output feeds, through BN/activations/pooling/flatten, exactly one conv or linear layer are
+    pruned. Returns ``{conv_name: (channels_before, channels_after)}``. Raises UsageError when the
+    model cannot be traced or has no prunable conv.
+    """
+    check_sparsity(sparsity)
+    if norm not in (1, 2):
+        raise UsageError(f"norm must be 1 or 2, got {norm}")
+    model.eval()
+    expected = model(example_input).shape
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception as exc:  # fx raises many types; the user needs one line
+        raise UsageError(f"structured pruning cannot trace this model: {exc}") from None
+    plans = _plan(gm)
+    if not plans:
+        raise UsageError("structured pruning found no conv layer whose channels can be removed")
+    changed = {}
+    for plan in plans:
+        conv = model.get_submodule(plan.conv)
+        c = conv.out_channels
+        keep_n = max(1, c - int(round(sparsity * c)))
+        if keep_n == c:
+            changed[plan.conv] = (c, c)
+            continue
+        scores = conv.weight.detach().flatten(1).norm(p=norm, dim=1)
+        idx = torch.sort(torch.argsort(scores, descending=True, stable=True)[:keep_n]).values
+        _set_module(model, plan.conv, _copy_conv(conv, idx, None))
+        for bn in plan.bns:
+            _set_module(model, bn, _copy_bn(model.get_submodule(bn), idx))
+        if plan.next_conv is not None:
+            _set_module(
+                model, plan.next_conv, _copy_conv(model.get_submodule(plan.next_conv), None, idx)
+            )
+        else:
+            _set_module(model, plan.linear, _copy_linear(model.get_submodule(plan.linear), c, idx))
+        changed[plan.conv] = (c, keep_n)
+    got = model(example_input).shape
+    if got != expected:  # pragma: no cover - a planning bug, not user input
+        raise RuntimeError(
+            f"structured pruning changed the output shape {tuple(expected)} -> {tuple(got)}"
+        )
+    return changed
+
+
+def fit_to_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
+    """Resize conv/BN/linear modules of a fresh model to the shapes in ``state`` and load it.
+
+    Lets a structurally pruned checkpoint be rebuilt from the registry's model definition.
+    """
+    for name, mod in list(model.named_modules()):
+        key = f"{name}.weight" if name else "weight"
+        if key not in state:
+            continue
+        shape = tuple(state[key].shape)
+        if isinstance(mod, nn.Conv2d) and shape != tuple(mod.weight.shape):
+            new = nn.Conv2d(
+                shape[1] * mod.groups,
+                shape[0],
+                mod.kernel_size,
+                mod.stride,
+                mod.padding,
+                mod.dilation,
+                mod.groups,
+                bias=mod.bias is not None,
+                padding_mode=mod.padding_mode,
+            )
+            _set_module(model, name, new)
+        elif isinstance(mod, nn.BatchNorm2d) and shape[0] != mod.num_features:
+            _set_module(model, name, nn.BatchNorm2d(shape[0], mod.eps, mod.momentum, mod.affine))
+        elif isinstance(mod, nn.Linear) and shape != tuple(mod.weight.shape):
+            _set_module(model, name, nn.Linear(shape[1], shape[0], bias=mod.bias is not None))
+    model.load_state_dict(state)
+    return model
+
+
+def layer_sparsity(model: nn.Module, names: Iterable[str] | None = None) -> dict[str, float]:
+    """Zero fraction of each conv/linear weight (all of them, or ``names``)."""
+    pairs = prunable_weights(model, include_linear=True)
+    wanted = set(names) if names is not None else None
+    return {n: float((w == 0).sum()) / w.numel() for n, w in pairs if wanted is None or n in wanted}

@@ -1,0 +1,233 @@
+"""INT8 quantization for x86 CPUs through PT2E (torchao), the route torch 2.13 does not deprecate.
+
+torch.ao's eager and FX quantization are deprecated; PT2E now lives in ``torchao.quantization.pt2e``.
+The flow: ``torch.export`` the FP32 model (batch dimension dynamic) -> ``prepare_pt2e`` with
+``X86InductorQuantizer`` (per-channel symmetric INT8 weights, per-tensor UINT8 activations) ->
+calibration forward passes -> ``convert_pt2e`` -> ``torch.compile`` (inductor, freezing) which lowers
+the quantize/dequantize patterns to oneDNN INT8 kernels (VNNI where the CPU has it).
+
+- ``quantize_ptq``: static post-training quantization with calibration batches.
+- ``prepare_qat`` / ``convert_qat``: quantization-aware fine-tuning through ``prepare_qat_pt2e``.
+- ``quantize_dynamic``: dynamic INT8 for ``nn.Linear`` only (activations quantized at run time).
+
+Saving: the converted program is re-exported without the stale FP32 copies of its weights (convert
+keeps them as unused attributes), saved with ``torch.export.save`` and zlib-compressed, so the file
+holds INT8 weights, their scales, the FP32 biases and the graph. ``load_quantized`` returns a module
+that computes exactly what the saved one did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import warnings
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from greenai.errors import DataError, MissingExtraError, UsageError
+from greenai.fsutil import atomic_write_bytes
+
+METHODS = ("ptq", "qat", "dynamic")
+MAGIC = b"GREENAI-INT8-PT2E-1\n"
+ROUTE = (
+    "torchao.quantization.pt2e (torch.export + X86InductorQuantizer, per-channel int8 weights, "
+    "uint8 activations) run with torch.compile(inductor, freezing=True)"
+)
+ROUTE_DYNAMIC = (
+    "torchao.quantization.pt2e (torch.export + X86InductorQuantizer dynamic config on nn.Linear) "
+    "run with torch.compile(inductor, freezing=True)"
+)
+
+
+@dataclass
+class Quantized:
+    """A converted INT8 program plus what produced it."""
+
+    module: torch.fx.GraphModule
+    method: str
+    route: str
+    example_input: torch.Tensor
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _pt2e() -> Any:
+    try:
+        with _quiet():
+            from torchao.quantization import pt2e
+            from torchao.quantization.pt2e import quantize_pt2e
+            from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as xiq
+    except ImportError:
+        raise MissingExtraError("torchao", "quant") from None
+    return pt2e, quantize_pt2e, xiq
+
+
+def _export(model: nn.Module, example_input: torch.Tensor) -> torch.fx.GraphModule:
+    example = example_input[:2].clone()
+    if example.shape[0] < 2:
+        example = torch.cat([example, example])
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    with _quiet():
+        return torch.export.export(model, (example,), dynamic_shapes=({0: batch},)).module()
+
+
+def is_quantized_module(model: nn.Module) -> bool:
+    """True for a converted PT2E program or a module holding int8/quantized tensors."""
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.dtype in (torch.int8, torch.uint8, torch.qint8, torch.quint8):
+            return True
+    return False
+
+
+def _reject_quantized(model: nn.Module) -> None:
+    if is_quantized_module(model):
+        raise UsageError("the model is already quantized; quantize its FP32 parent instead")
+
+
+@torch.no_grad()
+def quantize_ptq(
+    model: nn.Module, calib_batches: Iterable[torch.Tensor], example_input: torch.Tensor
+) -> Quantized:
+    """Static INT8 post-training quantization calibrated on ``calib_batches`` (float NCHW)."""
+    _reject_quantized(model)
+    _, qp, xiq = _pt2e()
+    model = model.eval()
+    quantizer = xiq.X86InductorQuantizer().set_global(
+        xiq.get_default_x86_inductor_quantization_config()
+    )
+    with _quiet():
+        prepared = qp.prepare_pt2e(_export(model, example_input), quantizer)
+        n = 0
+        for batch in calib_batches:
+            prepared(batch)
+            n += 1
+        if n == 0:
+            raise UsageError("PTQ needs at least one calibration batch")
+        converted = qp.convert_pt2e(prepared)
+    return Quantized(converted, "ptq", ROUTE, example_input[:1].clone())
+
+
+def prepare_qat(model: nn.Module, example_input: torch.Tensor) -> torch.fx.GraphModule:
+    """Export and insert fake-quantization for QAT; train the returned module, then ``convert_qat``."""
+    _reject_quantized(model)
+    pt2e, qp, xiq = _pt2e()
+    quantizer = xiq.X86InductorQuantizer().set_global(
+        xiq.get_default_x86_inductor_quantization_config(is_qat=True)
+    )
+    model = model.train()
+    with _quiet():
+        prepared = qp.prepare_qat_pt2e(_export(model, example_input), quantizer)
+        pt2e.move_exported_model_to_train(prepared)
+    return prepared
+
+
+def set_qat_mode(prepared: torch.fx.GraphModule, train: bool) -> None:
+    """Switch a QAT program between training and eval (``.train()`` does not work on exports)."""
+    pt2e, _, _ = _pt2e()
+    with _quiet():
+        if train:
+            pt2e.move_exported_model_to_train(prepared)
+        else:
+            pt2e.move_exported_model_to_eval(prepared)
+
+
+@torch.no_grad()
+def convert_qat(prepared: torch.fx.GraphModule, example_input: torch.Tensor) -> Quantized:
+    """Convert a QAT-trained program to a real INT8 program."""
+    _, qp, _ = _pt2e()
+    set_qat_mode(prepared, train=False)
+    with _quiet():
+        converted = qp.convert_pt2e(prepared)
+    return Quantized(converted, "qat", ROUTE, example_input[:1].clone())
+
+
+@torch.no_grad()
+def quantize_dynamic(model: nn.Module, example_input: torch.Tensor) -> Quantized:
+    """Dynamic INT8 for the linear layers (weights int8 ahead of time, activations at run time)."""
+    _reject_quantized(model)
+    _, qp, xiq = _pt2e()
+    if not any(isinstance(m, nn.Linear) for m in model.modules()):
+        raise UsageError("dynamic quantization needs a model with nn.Linear layers")
+    model = model.eval()
+    quantizer = xiq.X86InductorQuantizer().set_module_type_qconfig(
+        nn.Linear, xiq.get_default_x86_inductor_quantization_config(is_dynamic=True)
+    )
+    with _quiet():
+        prepared = qp.prepare_pt2e(_export(model, example_input), quantizer)
+        prepared(example_input[:2])
+        converted = qp.convert_pt2e(prepared)
+    return Quantized(converted, "dynamic", ROUTE_DYNAMIC, example_input[:1].clone())
+
+
+def compile_for_cpu(module: nn.Module) -> Any:
+    """``torch.compile`` with inductor and freezing (constant-folds weights, picks oneDNN kernels)."""
+    return torch.compile(module, backend="inductor", options={"freezing": True})
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+def _strip_unused(gm: torch.fx.GraphModule) -> None:
+    """Delete parameters/buffers the graph no longer reads (convert leaves FP32 weight copies)."""
+    used = {n.target for n in gm.graph.nodes if n.op == "get_attr"}
+    names = [n for n, _ in gm.named_parameters()] + [n for n, _ in gm.named_buffers()]
+    for name in names:
+        if name in used:
+            continue
+        owner_name, _, attr = name.rpartition(".")
+        owner = gm.get_submodule(owner_name) if owner_name else gm
+        delattr(owner, attr)
+
+
+def quantized_bytes(q: Quantized, meta: dict[str, Any] | None = None) -> bytes:
+    """The on-disk encoding of a converted program: magic, JSON meta line, zlib(export archive)."""
+    gm = q.module
+    _strip_unused(gm)
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    example = torch.cat([q.example_input[:1], q.example_input[:1]]).clone()
+    with _quiet():
+        program = torch.export.export(gm, (example,), dynamic_shapes=({0: batch},))
+    buf = io.BytesIO()
+    torch.export.save(program, buf)
+    head = dict(meta or {}, method=q.method, route=q.route, format="torch.export archive, zlib")
+    return MAGIC + json.dumps(head).encode() + b"\n" + zlib.compress(buf.getvalue(), 9)
+
+
+def save_quantized(path: str | Path, q: Quantized, meta: dict[str, Any] | None = None) -> int:
+    """Write atomically; returns the file size in bytes."""
+    data = quantized_bytes(q, meta)
+    atomic_write_bytes(path, data)
+    return len(data)
+
+
+def is_quantized_file(path: str | Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(MAGIC)) == MAGIC
+
+
+def load_quantized(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Load a file written by ``save_quantized``: (runnable module, meta)."""
+    data = Path(path).read_bytes()
+    if not data.startswith(MAGIC):
+        raise DataError(f"{path} is not a greenai INT8 file")
+    head, _, body = data[len(MAGIC) :].partition(b"\n")
+    try:
+        meta = json.loads(head)
+        with _quiet():
+            _pt2e()  # registers the quantized_decomposed ops the program uses
+            program = torch.export.load(io.BytesIO(zlib.decompress(body)))
+    except (ValueError, zlib.error, RuntimeError) as exc:
+        raise DataError(f"{path} is corrupt: {exc}") from None
+    return program.module(), meta
