@@ -1,0 +1,88 @@
+"""``greenai baseline``: train a model the study's way, with energy and CO2 measured throughout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from greenai.cli import common
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "baseline",
+        help="train the baseline model with measured energy and CO2",
+        description=__doc__,
+    )
+    common.add_training_args(p)
+    common.add_carbon_args(p)
+    common.add_output_args(p)
+    p.add_argument(
+        "--resume", metavar="RUN_ID", default=None,
+        help="continue an interrupted run from its last checkpoint in <out>/models",
+    )  # fmt: skip
+    p.add_argument(
+        "--run-id", "--run_id", dest="run_id", default=None,
+        help="id for the new run (default: generated)",
+    )  # fmt: skip
+    p.add_argument("--group", default=None, help="group name (a study or search) for the store")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from greenai.experiments.train import train_run
+
+    if args.resume and args.run_id and args.resume != args.run_id:
+        from greenai.errors import UsageError
+
+        raise UsageError("--resume and --run-id name different runs")
+    cfg = common.train_config(args)  # validates flags, model and dataset names
+    carbon = common.carbon_config(args)
+    out = Path(args.out)
+    from greenai.experiments.data import locate_cifar10
+    from greenai.experiments.loop import resolve_device
+
+    resolve_device(cfg.device)
+    if cfg.dataset == "cifar10" and not args.resume:
+        locate_cifar10(cfg.data_dir, cfg.download)  # missing data: one line, nothing written
+    opened = []
+
+    def open_store():  # called by train_run once the data has loaded
+        opened.append(common.open_output_store(args))
+        return opened[0]
+
+    try:
+        result = train_run(
+            cfg,
+            out_dir=out,
+            store=open_store,
+            carbon=carbon,
+            variant="baseline",
+            run_id=args.resume or args.run_id,
+            group=args.group,
+            resume=bool(args.resume),
+            progress=args.progress,
+        )
+    finally:
+        for store in opened:
+            store.close()
+    _summary(result)
+    return 0
+
+
+def _summary(result: dict) -> None:
+    m, step = result["metrics"], result["energy"]["step"]
+    note = result["training"].get("data_note")
+    lines = [
+        f"run {result['run_id']}: test accuracy {m['test_accuracy_pct']:.2f}%"
+        + (f" ({note})" if note else ""),
+        f"  model {result['model']}: {m['params']:,} parameters, "
+        f"{m['file_size_bytes']:,} bytes ({m['file_size_mib']:.2f} MiB) as weights",
+        f"  energy {step['energy_kwh']:.6f} kWh, CO2 {step['co2_kg']:.6f} kg "
+        f"over {step['duration_s']:.1f} s (PUE {result['carbon']['pue']}, "
+        f"{result['carbon']['intensity_g_per_kwh']:g} gCO2e/kWh: {result['carbon']['intensity_source']})",
+    ]
+    lines += [f"  {c}: {label}" for c, label in step["methods"].items()]
+    print("\n".join(lines), file=sys.stdout)

@@ -1,0 +1,110 @@
+"""Training checkpoints: written atomically, read with ``torch.load(weights_only=True)``.
+
+A checkpoint is a dict tagged ``format: "greenai-checkpoint"`` holding the model and optimizer state,
+the epoch just finished, the training config, the energy spent so far (every earlier piece of a resumed
+run plus the current one) and the RNG states, so that ``--resume`` continues where the run stopped.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from greenai.errors import DataError
+from greenai.fsutil import atomic_save
+
+FORMAT = "greenai-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
+    """Atomically write ``state`` (plain containers and tensors only) as a tagged checkpoint."""
+    obj = {"format": FORMAT, "version": VERSION, **state}
+    atomic_save(path, lambda handle: torch.save(obj, handle))
+
+
+def save_weights(path: str | os.PathLike[str], model: torch.nn.Module) -> int:
+    """Atomically write the bare state_dict (what a user deploys); returns its size in bytes."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_save(path, lambda handle: torch.save(state, handle))
+    return Path(path).stat().st_size
+
+
+def state_dict_bytes(model: torch.nn.Module) -> int:
+    """Size in bytes of the model's state_dict as ``torch.save`` writes it."""
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+    return buf.getbuffer().nbytes
+
+
+def _load(path: Path) -> Any:
+    if not path.is_file():
+        raise DataError(f"{path}: no such checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
+        raise DataError(f"{path}: refused: not a plain checkpoint ({first[:200]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+        raise DataError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load and check a checkpoint; anything else (or a malicious pickle) raises one DataError line."""
+    path = Path(path)
+    obj = _load(path)
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise DataError(f"{path}: not a greenai checkpoint")
+    if not isinstance(obj.get("version"), int) or obj["version"] > VERSION:
+        raise DataError(
+            f"{path}: checkpoint version {obj.get('version')} is newer than this greenai reads ({VERSION})"
+        )
+    for key in ("model_state", "config", "epoch"):
+        if key not in obj:
+            raise DataError(f"{path}: checkpoint lacks {key!r}")
+    return obj
+
+
+def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """A weights file (bare state_dict) or a checkpoint -> the model's state_dict."""
+    path = Path(path)
+    obj = _load(path)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        return load_checkpoint(path)["model_state"]
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj
+    raise DataError(f"{path}: neither a greenai checkpoint nor a state_dict")
+
+
+def model_from_checkpoint(path: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the trained model from a checkpoint: (model in eval mode on the CPU, checkpoint)."""
+    from greenai.experiments.models import create_model
+
+    ckpt = load_checkpoint(path)
+    cfg = ckpt["config"]
+    model = create_model(
+        cfg["model"],
+        num_classes=ckpt.get("num_classes", 10),
+        **model_kwargs(cfg),
+    )
+    try:
+        model.load_state_dict(ckpt["model_state"])
+    except RuntimeError as exc:
+        raise DataError(
+            f"{path}: weights do not fit model {cfg['model']!r}: {str(exc)[:200]}"
+        ) from None
+    return model.eval(), ckpt
+
+
+def model_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The create_model keyword arguments recorded in a config dict."""
+    kw = dict(cfg.get("model_kwargs") or {})
+    if cfg.get("width", 1.0) != 1.0:
+        kw["width"] = cfg["width"]
+    return kw

@@ -1,0 +1,158 @@
+"""The pieces of the training loop: device, optimizer, schedule, one epoch, evaluation.
+
+Data stay on the training device as uint8 tensors; each batch is indexed, augmented and normalised
+there (no DataLoader, no worker processes). Everything random draws from one seeded generator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from greenai.errors import UsageError
+from greenai.experiments.data import augment, normalize
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``gpu`` without CUDA is an error, never a CPU run."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name in ("gpu", "cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(
+                "--device gpu: no CUDA GPU is available here (use --device cpu or auto)"
+            )
+        return torch.device("cuda")
+    if name == "cpu":
+        return torch.device("cpu")
+    raise UsageError(f"unknown device {name!r}; choose gpu, cpu or auto")
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def make_optimizer(
+    model: torch.nn.Module, name: str, lr: float, weight_decay: float, momentum: float = 0.9
+) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay
+        )
+    raise UsageError(f"unknown optimizer {name!r}; choose adam, adamw or sgd")
+
+
+def make_schedule(
+    optimizer: torch.optim.Optimizer, name: str, lr: float, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """A per-batch learning-rate schedule over ``total_steps`` batches."""
+    if name == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _step: 1.0)
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=lr, total_steps=max(total_steps, 2), pct_start=0.25
+        )
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+    raise UsageError(f"unknown schedule {name!r}; choose constant, onecycle or cosine")
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    return math.ceil(n_train / batch_size)
+
+
+def train_epoch(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    generator: torch.Generator,
+    batch_size: int,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    precision: str = "fp32",
+    do_augment: bool = True,
+    label_smoothing: float = 0.0,
+    channels_last: bool = False,
+    on_batch: Callable[[int, float, float], None] | None = None,
+    report_every: int = 20,
+) -> tuple[float, float]:
+    """One pass over the training tensors in a seeded random order: (mean loss, accuracy %).
+
+    ``on_batch(batch_index, running_loss, running_acc_pct)`` is called every ``report_every`` batches
+    (reading the running figures synchronises the device, so not after every batch).
+    """
+    model.train()
+    device = x.device
+    order = torch.randperm(len(y), device=device, generator=generator)
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for i, start in enumerate(range(0, len(y), batch_size)):
+        idx = order[start : start + batch_size]
+        xb, yb = x[idx], y[idx]
+        if do_augment:
+            xb = augment(xb, generator)
+        xb = normalize(xb, mean, std, torch.float32)
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with autocast(device, precision):
+            logits = model(xb)
+            loss = F.cross_entropy(logits.float(), yb, label_smoothing=label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        schedule.step()
+        total_loss += loss.detach() * len(yb)
+        correct += (logits.argmax(1) == yb).sum()
+        seen += len(yb)
+        if on_batch is not None and i % report_every == report_every - 1:
+            on_batch(i, float(total_loss) / seen, 100.0 * float(correct) / seen)
+    return float(total_loss) / seen, 100.0 * float(correct) / seen
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    precision: str = "fp32",
+    channels_last: bool = False,
+    batch_size: int = 1000,
+) -> tuple[float, float]:
+    """(mean cross-entropy loss, accuracy %) over ``x, y``; (nan, nan) when empty."""
+    if len(y) == 0:
+        return math.nan, math.nan
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(y), batch_size):
+        xb = normalize(x[start : start + batch_size], mean, std, torch.float32)
+        yb = y[start : start + batch_size]
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with autocast(x.device, precision):
+            logits = model(xb).float()
+        total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+        correct += int((logits.argmax(1) == yb).sum())
+    return total_loss / len(y), 100.0 * correct / len(y)

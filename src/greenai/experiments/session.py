@@ -1,0 +1,561 @@
+"""One training run from start (or resume) to result: the orchestration behind ``train_run``.
+
+Order matters for "nothing half-written": the config, device, checkpoint (on resume) and data are
+checked and loaded first (the data loading metered by a tracker that writes nothing); only then is the
+run created in the store and are files written. Energy is kept as "pieces" (see ``results.py``): the
+data load, then the metered training, and, on resume, every earlier process's pieces from the
+checkpoint, so that the final energy is the sum of all of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from greenai.errors import UsageError
+from greenai.experiments import checkpoint as ckpt_mod
+from greenai.experiments import data as data_mod
+from greenai.experiments import loop, results, runinfo
+from greenai.experiments.models import count_params, create_model
+from greenai.experiments.train import TrainConfig, paths_for, write_training_log
+
+
+def _tracker(name: str, run_id: str, carbon: Any, sinks: list[Any], emissions_csv: Path | None):
+    from greenai.meter import Tracker
+
+    return Tracker(
+        name, run_id=run_id, carbon=carbon, interval_s=1.0, sinks=sinks, emissions_csv=emissions_csv
+    )
+
+
+@dataclass
+class TrainingSession:
+    cfg: TrainConfig
+    out_dir: Path
+    store: Any
+    carbon: Any
+    variant: str
+    run_id: str
+    parent_run_id: str | None
+    group: str | None
+    progress: bool
+    mlflow: Any
+    device: torch.device
+    dataset: data_mod.Dataset
+    data_piece: dict[str, Any]
+    parent_result: dict[str, Any] | None = None
+    resume_from: dict[str, Any] | None = None
+    pieces: list[dict[str, Any]] = field(default_factory=list)  # earlier processes' pieces
+    log_rows: list[dict[str, Any]] = field(default_factory=list)
+    data_phases: tuple[Any, ...] = ()  # the data-load tracker's PhaseResults, copied to the store
+    tracker: Any = None  # the running meter, once ``run`` started it
+    measure_inference: bool = True
+
+    # -- preparation: nothing is written here ----------------------------------------------------
+
+    @classmethod
+    def prepare(
+        cls,
+        cfg: TrainConfig,
+        *,
+        out_dir: Path,
+        store: Any,
+        carbon: Any,
+        variant: str,
+        run_id: str | None,
+        parent_run_id: str | None,
+        group: str | None,
+        resume: bool,
+        progress: bool,
+        mlflow: Any,
+        measure_inference: bool = True,
+    ) -> TrainingSession:
+        resume_from = None
+        if callable(store) and (resume or parent_run_id is not None or run_id is not None):
+            store = store()  # needed now to check ids; otherwise opened once the data has loaded
+        if resume:
+            if not run_id:
+                raise UsageError("--resume needs the id of the run to continue")
+            resume_from = ckpt_mod.load_checkpoint(paths_for(out_dir, run_id)["checkpoint"])
+            cfg = TrainConfig.from_dict(dict(resume_from["config"]))
+            variant = resume_from.get("variant") or variant
+            parent_run_id = resume_from.get("parent_run_id")
+            group = resume_from.get("group")
+            if store is not None and store.has_run(run_id) and _is_done(store, run_id):
+                raise UsageError(f"run {run_id} is already finished; nothing to resume")
+        elif run_id is not None and _exists(out_dir, store, run_id):
+            raise UsageError(f"run {run_id} already exists; use --resume {run_id} to continue it")
+        cfg.validate()
+        device = loop.resolve_device(cfg.device)
+        parent_result = None
+        if parent_run_id is not None and store is not None:
+            parent_result = store.get_run(parent_run_id).result  # UsageError when unknown
+        if cfg.dataset == "cifar10":
+            data_mod.locate_cifar10(cfg.data_dir, cfg.download)  # one line, before any compute
+        if run_id is None:
+            from greenai.storage import new_run_id
+
+            run_id = new_run_id()
+        loader = _tracker("data", run_id, carbon, [], None)
+        loader.start()
+        try:
+            with loader.phase("data"):
+                dataset = data_mod.load_dataset(cfg.dataset, cfg.data_dir, cfg.download)
+        finally:
+            data_measurement = loader.stop()
+        session = cls(
+            cfg=cfg,
+            out_dir=out_dir,
+            store=store,
+            carbon=carbon,
+            variant=variant,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            group=group,
+            progress=progress,
+            mlflow=mlflow,
+            device=device,
+            dataset=dataset,
+            data_piece=results.piece_from_measurement(data_measurement),
+            parent_result=parent_result,
+            resume_from=resume_from,
+            data_phases=tuple(data_measurement.phases),
+            measure_inference=measure_inference,
+        )
+        if resume_from is not None:
+            session.pieces = list(resume_from.get("energy_pieces", []))
+            session.log_rows = list(resume_from.get("log_rows", []))
+        return session
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        paths = paths_for(self.out_dir, self.run_id)
+        if callable(self.store):
+            self.store = self.store()
+        self._open_store_run()
+        sinks = []
+        if self.store is not None:
+            from greenai.storage import StoreSink
+
+            sinks.append(StoreSink(self.store))
+        tracker = _tracker(self.variant, self.run_id, self.carbon, sinks, paths["emissions_csv"])
+        self.tracker = tracker
+        tracker.start()
+        stopped = False
+        try:
+            outcome = self._train_and_evaluate(tracker, paths)
+            measurement = tracker.stop()
+            stopped = True
+            result = self._result(outcome, measurement, paths)
+            if self.measure_inference:
+                result["inference"] = self._inference(outcome["state"])
+            results.write_result(self.out_dir, self.variant, self.run_id, result)
+            if self.store is not None:
+                self.store.finish_run(self.run_id, status="done", result=result)
+            if self.mlflow is not None:
+                self.mlflow.log_metrics(_flat_metrics(result))
+            return result
+        except BaseException as exc:
+            if not stopped:
+                with contextlib.suppress(Exception):  # the original failure matters more
+                    tracker.stop()
+            if self.store is not None:
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                message = (
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                )
+                self.store.finish_run(self.run_id, status=status, error=message[:500])
+            raise
+
+    def _open_store_run(self) -> None:
+        if self.store is None:
+            return
+        if self.resume_from is not None and self.store.has_run(self.run_id):
+            self.store.resume_run(self.run_id)
+        else:
+            self.store.create_run(
+                self.run_id,
+                name=self.variant,
+                variant=self.variant,
+                model=self.cfg.model,
+                dataset=self.cfg.dataset,
+                device=self.device.type,
+                config=self.cfg.to_dict(),
+                parent_run_id=self.parent_run_id,
+                group=self.group,
+            )
+        for phase in self.data_phases:
+            self.store.add_phase(phase)
+        if self.mlflow is not None:
+            self.mlflow.log_params({k: v for k, v in self.cfg.to_dict().items() if v is not None})
+
+    def _setup(self, tracker: Any) -> dict[str, Any]:
+        cfg, ds = self.cfg, self.dataset
+        torch.manual_seed(cfg.seed)
+        with tracker.phase("data"):
+            splits = data_mod.make_splits(
+                ds,
+                holdout_fraction=cfg.holdout_fraction,
+                limit_train=cfg.limit_train,
+                limit_test=cfg.limit_test,
+                seed=cfg.seed,
+                device=self.device,
+            )
+        net = create_model(
+            cfg.model, num_classes=ds.num_classes, **ckpt_mod.model_kwargs(cfg.to_dict())
+        )
+        net = net.to(self.device)
+        if cfg.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        optimizer = loop.make_optimizer(net, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum)
+        steps = loop.steps_per_epoch(len(splits.y_train), cfg.batch_size)
+        schedule = loop.make_schedule(optimizer, cfg.schedule, cfg.lr, steps * cfg.epochs)
+        scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
+        generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        state = {
+            "splits": splits,
+            "net": net,
+            "model": torch.compile(net) if cfg.compile else net,
+            "optimizer": optimizer,
+            "schedule": schedule,
+            "scaler": scaler,
+            "generator": generator,
+            "steps": steps,
+            "start_epoch": 1,
+            "target": None,
+        }
+        if self.resume_from is not None:
+            self._restore(state, self.resume_from)
+        return state
+
+    def _restore(self, state: dict[str, Any], ck: dict[str, Any]) -> None:
+        try:
+            state["net"].load_state_dict(ck["model_state"])
+            state["optimizer"].load_state_dict(ck["optimizer_state"])
+            state["schedule"].load_state_dict(ck["schedule_state"])
+            state["scaler"].load_state_dict(ck["scaler_state"])
+            state["generator"].set_state(ck["rng"]["data"])
+            torch.set_rng_state(ck["rng"]["torch"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            from greenai.errors import DataError
+
+            raise DataError(
+                f"checkpoint of run {self.run_id} does not fit its config: {exc}"
+            ) from None
+        state["start_epoch"] = int(ck["epoch"]) + 1
+        state["target"] = ck.get("target")
+
+    def _train_and_evaluate(self, tracker: Any, paths: dict[str, Path]) -> dict[str, Any]:
+        cfg, ds = self.cfg, self.dataset
+        st = self._setup(tracker)
+        splits, model = st["splits"], st["model"]
+        eval_split = "holdout" if len(splits.y_holdout) else "test"
+        x_eval, y_eval = (
+            (splits.x_holdout, splits.y_holdout)
+            if eval_split == "holdout"
+            else (splits.x_test, splits.y_test)
+        )
+        started = time.perf_counter()
+        with tracker.phase("train"):
+            for epoch in range(st["start_epoch"], cfg.epochs + 1):
+                if st["target"] is not None:
+                    break
+                t0 = time.perf_counter()
+                lr_now = st["optimizer"].param_groups[0]["lr"]
+                with tracker.phase(f"epoch_{epoch}"):
+                    bar = self._bar(epoch, st["steps"])
+                    train_loss, train_acc = loop.train_epoch(
+                        model,
+                        splits.x_train,
+                        splits.y_train,
+                        optimizer=st["optimizer"],
+                        schedule=st["schedule"],
+                        scaler=st["scaler"],
+                        generator=st["generator"],
+                        batch_size=cfg.batch_size,
+                        mean=ds.mean,
+                        std=ds.std,
+                        precision=cfg.precision,
+                        do_augment=cfg.augment,
+                        label_smoothing=cfg.label_smoothing,
+                        channels_last=cfg.channels_last,
+                        on_batch=bar.update_from,
+                    )
+                    eval_loss, eval_acc = self._evaluate(model, x_eval, y_eval)
+                    bar.close(train_loss, train_acc, eval_split, eval_acc)
+                live = self._cumulative(tracker)
+                row = {
+                    "epoch": epoch,
+                    "train_loss": round(train_loss, 6),
+                    "train_acc_pct": round(train_acc, 4),
+                    "eval_split": eval_split,
+                    "eval_loss": round(eval_loss, 6),
+                    "eval_acc_pct": round(eval_acc, 4),
+                    "lr": lr_now,
+                    "seconds": round(time.perf_counter() - t0, 3),
+                    "energy_kwh": live["energy_kwh"],
+                    "co2_kg": live["co2_kg"],
+                }
+                if (
+                    cfg.target_accuracy is not None
+                    and eval_split == "holdout"
+                    and eval_acc >= cfg.target_accuracy
+                ):
+                    st["target"] = {
+                        "epoch": epoch,
+                        "holdout_acc_pct": eval_acc,
+                        "energy_kwh": live["energy_kwh"],
+                        "co2_kg": live["co2_kg"],
+                        "duration_s": live["duration_s"],
+                    }
+                self._end_epoch(row, st, paths, tracker)
+        train_seconds = time.perf_counter() - started
+        with tracker.phase("eval"):
+            test_loss, test_acc = self._evaluate(model, splits.x_test, splits.y_test)
+            holdout = self._evaluate(model, splits.x_holdout, splits.y_holdout)
+            weights_bytes = ckpt_mod.save_weights(paths["weights"], st["net"])
+        return {
+            "state": st,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "holdout_acc": holdout[1],
+            "weights_bytes": weights_bytes,
+            "train_seconds_this_piece": train_seconds,
+        }
+
+    def _evaluate(self, model: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        ds = self.dataset
+        return loop.evaluate(
+            model, x, y, mean=ds.mean, std=ds.std, precision=self.cfg.precision,
+            channels_last=self.cfg.channels_last,
+        )  # fmt: skip
+
+    def _cumulative(self, tracker: Any) -> dict[str, Any]:
+        """Energy so far over all pieces (earlier processes, data load, this one live)."""
+        pieces = self._pieces_so_far(tracker.snapshot())
+        return {
+            "energy_kwh": sum(p["energy_kwh"] for p in pieces),
+            "co2_kg": sum(p["co2_kg"] for p in pieces),
+            "duration_s": sum(p["duration_s"] for p in pieces),
+        }
+
+    def _pieces_so_far(self, measurement: Any) -> list[dict[str, Any]]:
+        return [*self.pieces, self.data_piece, results.piece_from_measurement(measurement)]
+
+    def _end_epoch(
+        self, row: dict[str, Any], st: dict[str, Any], paths: dict[str, Path], tracker: Any
+    ) -> None:
+        """Log the epoch (CSV, store, MLflow), then checkpoint it (CSV first: a kill between the
+        two leaves a row the resumed run rewrites, never a checkpoint without its row)."""
+        self.log_rows = [r for r in self.log_rows if r["epoch"] < row["epoch"]] + [row]
+        write_training_log(paths["training_log"], self.log_rows)
+        if self.store is not None:
+            metrics = {k: v for k, v in row.items() if k != "epoch" and _finite(v)}
+            if row["eval_split"] == "test":
+                metrics["test_acc"] = row["eval_acc_pct"]
+            self.store.add_epoch(self.run_id, row["epoch"], metrics)
+        if self.mlflow is not None:
+            self.mlflow.log_metrics(
+                {k: v for k, v in row.items() if isinstance(v, float) and _finite(v)},
+                step=row["epoch"],
+            )
+        rng = {"torch": torch.get_rng_state(), "data": st["generator"].get_state()}
+        ckpt_mod.save_checkpoint(
+            paths["checkpoint"],
+            {
+                "run_id": self.run_id,
+                "variant": self.variant,
+                "parent_run_id": self.parent_run_id,
+                "group": self.group,
+                "epoch": row["epoch"],
+                "config": self.cfg.to_dict(),
+                "num_classes": self.dataset.num_classes,
+                "model_state": st["net"].state_dict(),
+                "optimizer_state": st["optimizer"].state_dict(),
+                "schedule_state": st["schedule"].state_dict(),
+                "scaler_state": st["scaler"].state_dict(),
+                "rng": rng,
+                "energy_pieces": self._pieces_so_far(tracker.snapshot()),
+                "log_rows": self.log_rows,
+                "target": st["target"],
+            },
+        )
+
+    def _inference(self, st: dict[str, Any]) -> dict[str, Any] | None:
+        """Latency, throughput and energy per 1,000 images of the trained model on the CPU
+        (``experiments/evaluate.py``), measured after the training meter stopped."""
+        try:
+            from greenai.experiments import evaluate
+        except ImportError:  # pragma: no cover - evaluate.py is another module of this layer
+            return None
+        import copy
+
+        net = copy.deepcopy(st["net"]).to("cpu").eval()
+        ds = self.dataset
+        sample = data_mod.normalize(st["splits"].x_test[:256].cpu(), ds.mean, ds.std, torch.float32)
+
+        @torch.no_grad()
+        def predict(x: torch.Tensor) -> torch.Tensor:
+            return net(x)
+
+        speed = evaluate.speed(predict, sample)
+        energy = evaluate.inference_energy(
+            predict, sample, carbon=self.carbon, run_id=f"{self.run_id}-inference"
+        )
+        return {**speed.to_dict(), **energy}
+
+    def _bar(self, epoch: int, steps: int) -> _EpochBar:
+        return _EpochBar(self, epoch, steps)
+
+    # -- the result ------------------------------------------------------------------------------
+
+    def _result(
+        self, outcome: dict[str, Any], measurement: Any, paths: dict[str, Path]
+    ) -> dict[str, Any]:
+        cfg, st = self.cfg, outcome["state"]
+        pieces = self._pieces_so_far(measurement)
+        step = results.sum_pieces(pieces, measurement.pue)
+        life = results.lifecycle(step, self.parent_result)
+        params = count_params(st["net"])
+        nonzero = sum(int((p != 0).sum()) for p in st["net"].parameters())
+        ckpt_bytes = paths["checkpoint"].stat().st_size if paths["checkpoint"].exists() else None
+        weights_bytes = outcome["weights_bytes"]
+        test_acc = outcome["test_acc"]
+        intensity = measurement.intensity
+        target = st["target"]
+        splits = st["splits"]
+        return {
+            "schema_version": results.SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "parent_run_id": self.parent_run_id,
+            "variant": self.variant,
+            "group": self.group,
+            "dataset": cfg.dataset,
+            "model": cfg.model,
+            "device": self.device.type,
+            "precision": cfg.precision,
+            "hyperparameters": {
+                k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "download")
+            },
+            "metrics": {
+                "test_accuracy_pct": test_acc,
+                "test_loss": outcome["test_loss"],
+                "holdout_accuracy_pct": _or_none(outcome["holdout_acc"]),
+                "params": params,
+                "nonzero_params": nonzero,
+                "file_size_bytes": weights_bytes,
+                "file_size_mib": weights_bytes / 2**20,
+                "dense_size_bytes": weights_bytes,
+                "checkpoint_size_bytes": ckpt_bytes,
+                "test_images": len(splits.y_test),
+            },
+            "training": {
+                "epochs_run": len(self.log_rows),
+                "train_images": len(splits.y_train),
+                "holdout_images": len(splits.y_holdout),
+                "stopped_early": target is not None and target["epoch"] < cfg.epochs,
+                "target_accuracy_pct": cfg.target_accuracy,
+                "target_reached": target,
+                "data_source": self.dataset.source,
+                "data_note": self.dataset.note or None,
+            },
+            "inference": None,
+            "energy": {"step": step, "lifecycle": life},
+            "carbon": {
+                "intensity_g_per_kwh": intensity.g_per_kwh,
+                "intensity_source": intensity.source,
+                "country_iso3": intensity.country_iso3,
+                "pue": measurement.pue,
+            },
+            "efficiency": results.efficiency(test_acc, step["co2_kg"], life["co2_kg"]),
+            "break_even": None,
+            "software": runinfo.software(),
+            "artifacts": {
+                name: str(path.relative_to(self.out_dir))
+                for name, path in (
+                    ("model", paths["checkpoint"]),
+                    ("weights", paths["weights"]),
+                    ("training_log", paths["training_log"]),
+                    ("emissions_csv", paths["emissions_csv"]),
+                )
+            },
+            "created_at": results.utc_now(),
+        }
+
+
+class _EpochBar:
+    """A tqdm bar over one epoch's batches: loss, accuracy, power (W) and energy so far (kWh)."""
+
+    def __init__(self, session: TrainingSession, epoch: int, steps: int) -> None:
+        from tqdm import tqdm
+
+        self.session = session
+        self.bar = tqdm(
+            total=steps,
+            desc=f"epoch {epoch}/{session.cfg.epochs}",
+            disable=not session.progress,
+            unit="batch",
+            leave=True,
+        )
+        self.done = 0
+        self.last_t: float | None = None
+        self.last_j: float | None = None
+        self.power_w = math.nan
+
+    def update_from(self, batch_index: int, loss: float, acc: float) -> None:
+        self.bar.update(batch_index + 1 - self.done)
+        self.done = batch_index + 1
+        if self.bar.disable:
+            return
+        snap = self.session.tracker.snapshot()
+        now = snap.duration_s
+        if self.last_t is not None and now > self.last_t:
+            self.power_w = (snap.energy_total_j - self.last_j) / (now - self.last_t)
+        self.last_t, self.last_j = now, snap.energy_total_j
+        energy = self.session._cumulative(self.session.tracker)["energy_kwh"]
+        self.bar.set_postfix(
+            loss=f"{loss:.3f}", acc=f"{acc:.1f}%", W=f"{self.power_w:.0f}", kWh=f"{energy:.5f}"
+        )
+
+    def close(self, loss: float, acc: float, split: str, eval_acc: float) -> None:
+        self.bar.update(self.bar.total - self.done)
+        if not self.bar.disable:
+            self.bar.set_postfix(
+                loss=f"{loss:.3f}", acc=f"{acc:.1f}%", **{split: f"{eval_acc:.1f}%"}
+            )
+        self.bar.close()
+
+
+def _is_done(store: Any, run_id: str) -> bool:
+    return store.get_run(run_id).status == "done"
+
+
+def _exists(out_dir: Path, store: Any, run_id: str) -> bool:
+    if paths_for(out_dir, run_id)["checkpoint"].exists():
+        return True
+    return store is not None and not callable(store) and store.has_run(run_id)
+
+
+def _finite(v: Any) -> bool:
+    return not isinstance(v, float) or math.isfinite(v)
+
+
+def _or_none(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def _flat_metrics(result: dict[str, Any]) -> dict[str, float]:
+    m = result["metrics"]
+    return {
+        "test_accuracy_pct": m["test_accuracy_pct"],
+        "energy_kwh": result["energy"]["step"]["energy_kwh"],
+        "co2_kg": result["energy"]["step"]["co2_kg"],
+        "file_size_bytes": float(m["file_size_bytes"]),
+    }

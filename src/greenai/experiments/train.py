@@ -1,0 +1,176 @@
+"""Training runs: ``TrainConfig`` and ``train_run``, which trains, meters, checkpoints and records.
+
+``train_run`` writes, under ``out_dir``: ``logs/training_log_<run>.csv`` (one row per epoch, rewritten
+atomically), ``logs/emissions.csv`` (the meter's), ``models/<run>.pt`` (a checkpoint, atomically every
+epoch), ``models/<run>_weights.pt`` (the bare state_dict a user deploys) and
+``results/<dataset>_<variant>_<run>.json``; and records the run in the store as it goes.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from greenai.errors import UsageError
+from greenai.fsutil import atomic_write_text
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "onecycle", "cosine")
+PRECISIONS = ("fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "gpu")
+LOG_FIELDS = (
+    "epoch", "train_loss", "train_acc_pct", "eval_split", "eval_loss", "eval_acc_pct", "lr",
+    "seconds", "energy_kwh", "co2_kg",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run. Defaults are the study's baseline recipe."""
+
+    model: str = "seed_cnn"
+    dataset: str = "cifar10"
+    data_dir: str | None = None
+    download: bool = False
+    device: str = "auto"  # auto | cpu | gpu
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 0.001
+    seed: int = 0
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast)
+    optimizer: str = "adam"  # adam | adamw | sgd (Nesterov momentum)
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # constant | onecycle | cosine, stepped per batch
+    label_smoothing: float = 0.0
+    channels_last: bool = False
+    augment: bool = True  # random crop (4 px padding) + horizontal flip, on whole batches
+    holdout_fraction: float = 0.0  # part of the TRAINING images held out for early stopping
+    target_accuracy: float | None = None  # stop once held-out accuracy (%) reaches this
+    limit_train: int | None = None  # use at most this many training images
+    limit_test: int | None = None  # evaluate on at most this many test images
+    width: float = 1.0  # channel-width multiplier passed to the model
+    compile: bool = False  # torch.compile the model
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> TrainConfig:
+        """Raise one UsageError line for the first impossible setting; returns self."""
+        checks = [
+            (self.epochs >= 1, f"epochs must be a positive integer, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch size must be a positive integer, got {self.batch_size}"),
+            (math.isfinite(self.lr) and self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
+            (
+                self.device in DEVICES,
+                f"unknown device {self.device!r}; choose {', '.join(DEVICES)}",
+            ),
+            (self.precision in PRECISIONS, f"unknown precision {self.precision!r}"),
+            (self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}"),
+            (self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}"),
+            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
+            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
+            (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
+            (0 <= self.holdout_fraction < 1, "hold-out fraction must be in [0, 1)"),
+            (self.width > 0, f"width must be > 0, got {self.width}"),
+            (self.limit_train is None or self.limit_train >= 1, "--limit-train must be >= 1"),
+            (self.limit_test is None or self.limit_test >= 1, "--limit-test must be >= 1"),
+        ]
+        if self.target_accuracy is not None:
+            checks += [
+                (0 < self.target_accuracy <= 100, "target accuracy must be in (0, 100] percent"),
+                (
+                    self.holdout_fraction > 0,
+                    "--target-accuracy needs a held-out split (--holdout-fraction > 0); "
+                    "the test set is never used to stop training",
+                ),
+            ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+        from greenai.experiments.data import check_dataset_name
+        from greenai.experiments.models import check_model_name
+
+        check_dataset_name(self.dataset)
+        check_model_name(self.model)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise UsageError(f"unknown training settings: {', '.join(unknown)}")
+        return cls(**d)
+
+
+def log_csv_text(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=LOG_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k) for k in LOG_FIELDS})
+    return buf.getvalue()
+
+
+def write_training_log(path: Path, rows: list[dict[str, Any]]) -> None:
+    atomic_write_text(path, log_csv_text(rows))
+
+
+def paths_for(out_dir: Path, run_id: str) -> dict[str, Path]:
+    return {
+        "checkpoint": out_dir / "models" / f"{run_id}.pt",
+        "weights": out_dir / "models" / f"{run_id}_weights.pt",
+        "training_log": out_dir / "logs" / f"training_log_{run_id}.csv",
+        "emissions_csv": out_dir / "logs" / "emissions.csv",
+    }
+
+
+def train_run(
+    cfg: TrainConfig,
+    *,
+    out_dir: str | Path,
+    store: Any,
+    carbon: Any,
+    variant: str = "baseline",
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
+    group: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    mlflow: Any = None,
+    measure_inference: bool = True,
+) -> dict[str, Any]:
+    """Train ``cfg`` with the meter running, write every artifact and return the result dict.
+
+    ``store``: a ``RunStore``, None (no store), or a callable returning one, called only once the
+    data has loaded (so bad data leaves no store file behind); ``carbon``: a ``CarbonConfig``.
+    ``resume=True`` continues ``run_id`` from ``models/<run_id>.pt`` (its config wins over ``cfg``).
+    ``mlflow``: an object with ``log_params(dict)`` and ``log_metrics(dict, step=int)`` (e.g. the
+    ``mlflow`` module), or None. ``measure_inference``: fill the result's ``inference`` section
+    (latency, throughput, J per 1,000 images on the CPU; a few seconds; off for search trials).
+    Bad settings and missing data raise before anything is written.
+    """
+    from greenai.experiments.session import TrainingSession
+
+    session = TrainingSession.prepare(
+        cfg,
+        out_dir=Path(out_dir),
+        store=store,
+        carbon=carbon,
+        variant=variant,
+        run_id=run_id,
+        parent_run_id=parent_run_id,
+        group=group,
+        resume=resume,
+        progress=progress,
+        mlflow=mlflow,
+        measure_inference=measure_inference,
+    )
+    return session.run()
