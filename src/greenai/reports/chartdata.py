@@ -106,7 +106,7 @@ def power(run: RunInput) -> PowerData | None:
     return PowerData(title, tuple(trace.elapsed_s), series, top)
 
 
-ACCURACY_KEYS = ("test_acc", "test_accuracy_pct", "val_acc", "accuracy")
+ACCURACY_KEYS = ("test_acc", "eval_acc_pct", "test_accuracy_pct", "val_acc", "accuracy")
 LOSS_KEYS = ("train_loss", "loss", "test_loss")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from greenai.errors import DataError, UsageError
-from greenai.reports.inputs import EpochPoint, RunInput
+from greenai.reports.inputs import EpochPoint, PhaseSpan, PowerTrace, RunInput
 
 SCHEMA_VERSION = 1
 
@@ -93,4 +93,49 @@ def from_results_dir(results_dir: Path, run_ids: Sequence[str] = ()) -> list[Run
         unknown = sorted(set(run_ids) - {r.run_id for r in runs})
         if unknown:
             raise UsageError(f"no result for run id {', '.join(unknown)} in {results_dir}")
+    return runs
+
+
+def power_trace(
+    samples: Sequence[Any], phases: Sequence[Any], started_at: float
+) -> PowerTrace | None:
+    """A ``PowerTrace`` from the store's ``Sample`` and ``PhaseResult`` records of one run."""
+    if not samples:
+        return None
+    origin = samples[0].timestamp - samples[0].elapsed_s if samples else started_at
+    components = sorted({c for s in samples for c in s.power_w})
+    return PowerTrace(
+        elapsed_s=tuple(float(s.elapsed_s) for s in samples),
+        power_w={c: tuple(float(s.power_w.get(c, 0.0)) for s in samples) for c in components},
+        phases=tuple(
+            PhaseSpan(p.path, p.start_time - origin, p.start_time - origin + p.duration_s)
+            for p in phases
+        ),
+    )
+
+
+def from_store(store: Any, group: str | None = None, run_ids: Sequence[str] = ()) -> list[RunInput]:
+    """Runs from the run store: ``run_ids`` (unknown ids are a UsageError), else the ``group``,
+    else every run. Failed, interrupted and running runs are included, with their status."""
+    records = [store.get_run(rid) for rid in run_ids] if run_ids else store.list_runs(group=group)
+    runs = []
+    for rec in records:
+        epochs = tuple(EpochPoint(e.epoch, e.metrics) for e in store.epochs(rec.run_id))
+        trace = power_trace(store.samples(rec.run_id), store.phases(rec.run_id), rec.started_at)
+        if rec.status == "done" and rec.result:
+            runs.append(RunInput.from_result(rec.result, epochs=epochs, power=trace))
+            continue
+        runs.append(
+            RunInput(
+                run_id=rec.run_id,
+                variant=rec.variant or rec.name,
+                device=rec.device or "?",
+                status="failed" if rec.status == "done" else rec.status,
+                error=rec.error or ("finished without a result" if rec.status == "done" else None),
+                model=rec.model,
+                parent_run_id=rec.parent_run_id,
+                epochs=epochs,
+                power=trace,
+            )
+        )
     return runs
