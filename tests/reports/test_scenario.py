@@ -57,3 +57,22 @@ def test_rows_without_inference_figures_are_named():
 def test_bad_volume_is_a_usage_error(bad):
     with pytest.raises(UsageError, match="--inferences"):
         scenario(_rows(), bad)
+
+
+def test_agrees_with_lineage_reductions():
+    """The scenario's totals are the same sums ``experiments.lineage.reductions`` makes."""
+    lineage = pytest.importorskip("greenai.experiments.lineage")
+    results = {r["run_id"]: r for r in study_results()}
+    base = results["20261125-040000-aaaaaa"]
+    ptq = results["20261125-042000-cccccc"]
+    base["carbon"]["pue"] = ptq["carbon"]["pue"] = 1.5  # inference J already include PUE
+    # lineage recomputes lifecycles from step figures: make them consistent with the files
+    ptq["energy"]["lifecycle"]["co2_kg"] = 0.005 + 0.00001
+    n = 1_000_000
+    red = lineage.reductions(ptq, base, lineage.resolver_from_results(results), inferences=n)
+    lines = {
+        ln.row.variant: ln
+        for ln in scenario(build_rows(map(RunInput.from_result, results.values())), n).lines
+    }
+    ours = 100.0 * (1 - lines["quantized_ptq"].total_co2_kg / lines["baseline"].total_co2_kg)
+    assert ours == pytest.approx(red["lifecycle_pct"])

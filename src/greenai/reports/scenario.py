@@ -1,8 +1,9 @@
 """Deployment scenarios: each variant's lifecycle CO2 once it has served N inferences.
 
-total(N) = lifecycle CO2 (own step + ancestors) + N x inference energy per image x PUE x grid intensity.
-The inference energy per 1,000 images in a result is device energy before PUE, like every meter figure;
-the run's own PUE and intensity are applied, so a variant is charged at the grid it was measured on.
+total(N) = lifecycle CO2 (own step + ancestors) + N x inference energy per image x grid intensity.
+The inference energy per 1,000 images in a result is grid energy (PUE already applied, like
+``energy.step.energy_kwh``; the convention of ``experiments.lineage``), so only the run's own grid
+intensity is applied: a variant is charged at the grid it was measured on.
 """
 
 from __future__ import annotations
@@ -35,9 +36,8 @@ def inference_co2_kg(row: ReportRow, inferences: int) -> float | None:
     """CO2 of ``inferences`` predictions with this row's model, or ``None`` without the figures."""
     if row.inference_j_per_1000 is None or row.intensity_g_per_kwh is None:
         return None
-    pue = row.pue if row.pue is not None else 1.0
     kwh = row.inference_j_per_1000 / 1000.0 * inferences / JOULES_PER_KWH
-    return kwh * pue * row.intensity_g_per_kwh / 1000.0
+    return kwh * row.intensity_g_per_kwh / 1000.0
 
 
 def scenario(rows: Sequence[ReportRow], inferences: int) -> Scenario:
