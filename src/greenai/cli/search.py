@@ -98,6 +98,11 @@ def register(subparsers: Any) -> None:
     o.add_argument("--pue", default=None)
     o.add_argument("--intensity", default=None, help="grid intensity, gCO2e/kWh")
     o.add_argument("--progress", action="store_true", help="show per-epoch progress bars")
+    o.add_argument(
+        "--measure-inference",
+        action="store_true",
+        help="also measure each trial's inference latency and energy (slower; not an objective)",
+    )
     p.set_defaults(func=run)
 
 
@@ -201,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
             out_dir=out_dir,
             study_name=name,
             progress=args.progress,
+            measure_inference=args.measure_inference,
         )
         before = len(study.trials)
         print(

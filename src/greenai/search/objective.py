@@ -94,6 +94,7 @@ class TrialObjective:
         study_name: str,
         train: TrainFn | None = None,
         progress: bool = False,
+        measure_inference: bool = False,
         log: Callable[[str], None] = print,
     ) -> None:
         if objective not in OBJECTIVES:
@@ -112,6 +113,7 @@ class TrialObjective:
         self.study_name = study_name
         self.train = train or default_train()
         self.progress = progress
+        self.measure_inference = measure_inference
         self.log = log
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -137,6 +139,7 @@ class TrialObjective:
                 run_id=run_id,
                 group=self.study_name,
                 progress=self.progress,
+                measure_inference=self.measure_inference,
             )
             values = objective_value(result, self.objective)
         except BaseException as exc:

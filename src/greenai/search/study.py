@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,13 +159,15 @@ def _storage(url: str, on_stale: Callable[[Any, Any], None] | None) -> Any:
         engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     elif url.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": 60}
-    return optuna.storages.RDBStorage(
-        url,
-        engine_kwargs=engine_kwargs,
-        heartbeat_interval=HEARTBEAT_S,
-        grace_period=GRACE_S,
-        heartbeat_stale_trial_callback=on_stale,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=HEARTBEAT_S,
+            grace_period=GRACE_S,
+            heartbeat_stale_trial_callback=on_stale,
+        )
 
 
 def open_study(

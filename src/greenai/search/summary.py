@@ -105,7 +105,7 @@ def format_summary(summary: SearchSummary) -> str:
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
         lines.append(
             f"Pareto-optimal trials ({len(summary.pareto)} of {len(summary.completed)} completed, "
-            f"highest accuracy for the {summary.objective}):"
+            f"no other trial is both more accurate and cheaper):"
         )
         for row in [header, *body]:
             lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
