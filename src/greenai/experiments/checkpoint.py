@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,12 @@ def _load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
-        raise DataError(f"{path}: refused: not a plain checkpoint ({first[:200]})") from None
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found:  # weights_only refused an object: maybe a malicious pickle
+            raise DataError(
+                f"{path}: refused: it refers to {found.group(1)}, which a checkpoint never holds"
+            ) from None
+        raise DataError(f"{path}: not a readable checkpoint (not a torch.save file)") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
         raise DataError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
 

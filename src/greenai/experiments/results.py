@@ -103,7 +103,9 @@ def sum_pieces(pieces: list[dict[str, Any]], pue: float) -> dict[str, Any]:
         "by_component_kwh": {c: kwh(j) * pue for c, j in energy_j.items()},
         "methods": methods,
         "phases": [{"path": path, **vals} for path, vals in phases.items()],
-        "pieces": len(pieces),
+        "pieces": [
+            {k: p[k] for k in ("duration_s", "energy_kwh", "co2_kg")} for p in pieces
+        ],  # one per process and meter window (the data load, the training; more after a resume)
         "includes_pue": True,
     }
 

@@ -23,7 +23,7 @@ from greenai.experiments import checkpoint as ckpt_mod
 from greenai.experiments import data as data_mod
 from greenai.experiments import loop, results, runinfo
 from greenai.experiments.models import count_params, create_model
-from greenai.experiments.train import TrainConfig, paths_for, write_training_log
+from greenai.experiments.train import TrainConfig, check_run_id, paths_for, write_training_log
 
 
 def _tracker(name: str, run_id: str, carbon: Any, sinks: list[Any], emissions_csv: Path | None):
@@ -77,6 +77,8 @@ class TrainingSession:
         measure_inference: bool = True,
     ) -> TrainingSession:
         resume_from = None
+        if run_id is not None:
+            check_run_id(run_id)
         if callable(store) and (resume or parent_run_id is not None or run_id is not None):
             store = store()  # needed now to check ids; otherwise opened once the data has loaded
         if resume:

@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,16 @@ class TrainConfig:
         if unknown:
             raise UsageError(f"unknown training settings: {', '.join(unknown)}")
         return cls(**d)
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_run_id(run_id: str) -> str:
+    """Run ids become file names: letters, digits, '.', '_', '-' only (at most 64)."""
+    if not _RUN_ID.fullmatch(run_id):
+        raise UsageError(f"bad run id {run_id!r}: use at most 64 letters, digits, '.', '_' or '-'")
+    return run_id
 
 
 def log_csv_text(rows: list[dict[str, Any]]) -> str:
