@@ -46,7 +46,7 @@ def _looks_like_result(path: Path) -> bool:
     return '"schema_version"' in head or path.name.count("_") >= 2
 
 
-def _epochs_from_log(result: Mapping[str, Any], base: Path) -> tuple[EpochPoint, ...]:
+def epochs_from_log(result: Mapping[str, Any], base: Path) -> tuple[EpochPoint, ...]:
     """Per-epoch metrics from the run's training-log CSV, when the file is there."""
     rel = (result.get("artifacts") or {}).get("training_log")
     if not rel:
@@ -85,7 +85,7 @@ def from_results_dir(results_dir: Path, run_ids: Sequence[str] = ()) -> list[Run
         if not _looks_like_result(path):
             continue
         result = _load_result_file(path)
-        run = RunInput.from_result(result, epochs=_epochs_from_log(result, results_dir))
+        run = RunInput.from_result(result, epochs=epochs_from_log(result, results_dir))
         if run_ids and run.run_id not in run_ids:
             continue
         runs.append(run)

@@ -1,0 +1,164 @@
+"""``greenai study``: baseline -> pruned -> quantized -> distilled with energy measured, then the report.
+
+Steps whose results already exist for the same configuration are reused, so an interrupted study
+continues where it stopped; a failed step is reported as failed and the others go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from greenai.cli import common
+from greenai.cli.report import add_report_args
+
+VARIANTS = (
+    "baseline",
+    "pruned_unstructured",
+    "pruned_structured",
+    "quantized_ptq",
+    "quantized_qat",
+    "distilled",
+)  # mirrors greenai.study.plan.VARIANTS (kept here so the help needs no import)
+
+
+def variant_list(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    for name in names:
+        if name not in VARIANTS:
+            raise argparse.ArgumentTypeError(
+                f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}"
+            )
+    return names
+
+
+def _allow_both_devices(p: argparse.ArgumentParser) -> None:
+    """``add_training_args`` offers auto|cpu|gpu; a study can also run the set on both."""
+    for action in p._actions:
+        if "--device" in action.option_strings:
+            action.choices = ("auto", "cpu", "gpu", "both")
+            action.help = "auto (default): CUDA if present, else CPU; both: the set on CPU and GPU"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "study", help="run the whole lifecycle study and write its report", description=__doc__
+    )
+    common.add_training_args(p)
+    _allow_both_devices(p)
+    g = p.add_argument_group("study")
+    g.add_argument(
+        "--variants", type=variant_list, nargs="+", default=None, metavar="VARIANT",
+        help=f"subset to run, space or comma separated (default: all of {', '.join(VARIANTS)})",
+    )  # fmt: skip
+    g.add_argument(
+        "--name", default="study", help="study name: the runs' group in the store (default study)"
+    )
+    g.add_argument("--sparsity", type=common.fraction, default=0.3, help="pruning (default 0.3)")
+    g.add_argument(
+        "--finetune-epochs", "--finetune_epochs", dest="finetune_epochs",
+        type=common.nonneg_int, default=1, help="fine-tuning after pruning (default 1)",
+    )  # fmt: skip
+    g.add_argument(
+        "--calib-batches", "--calib_batches", dest="calib_batches",
+        type=common.positive_int, default=10, help="PTQ calibration batches (default 10)",
+    )  # fmt: skip
+    g.add_argument(
+        "--qat-epochs", "--qat_epochs", dest="qat_epochs",
+        type=common.positive_int, default=1, help="quantization-aware fine-tuning (default 1)",
+    )  # fmt: skip
+    g.add_argument("--student", default="seed_cnn", help="distillation student model")
+    g.add_argument(
+        "--student-width", "--student_width", dest="student_width",
+        type=common.positive_float, default=0.5, help="student width multiplier (default 0.5)",
+    )  # fmt: skip
+    g.add_argument(
+        "--distill-epochs", "--distill_epochs", dest="distill_epochs",
+        type=common.positive_int, default=None, help="default: --epochs",
+    )  # fmt: skip
+    g.add_argument("--temperature", type=common.positive_float, default=4.0)
+    g.add_argument("--alpha", type=common.fraction, default=0.7, help="weight of the soft loss")
+    add_report_args(p)
+    common.add_carbon_args(p)
+    common.add_output_args(p)
+    p.set_defaults(func=run)
+
+
+def _devices(choice: str) -> tuple[str, ...]:
+    from greenai.errors import UsageError
+    from greenai.experiments.loop import resolve_device
+
+    if choice == "both":
+        try:
+            resolve_device("gpu")
+        except UsageError:
+            raise UsageError("--device both: no CUDA GPU is available here") from None
+        return ("cpu", "gpu")
+    return ("gpu" if resolve_device(choice).type == "cuda" else "cpu",)
+
+
+def build_config(args: argparse.Namespace) -> object:
+    """A validated ``StudyConfig`` from the flags; raises one UsageError line for bad input."""
+    from greenai.experiments.train import TrainConfig
+    from greenai.study.plan import StudyConfig
+
+    train = {k: v for k, v in common.train_config_kwargs(args).items() if k != "device"}
+    TrainConfig(**train, device="cpu").validate()
+    variants = tuple(v for group in (args.variants or [list(VARIANTS)]) for v in group)
+    settings = {
+        "sparsity": args.sparsity,
+        "finetune_epochs": args.finetune_epochs,
+        "calib_batches": args.calib_batches,
+        "qat_epochs": args.qat_epochs,
+        "student": {"model": args.student, "width": args.student_width},
+        "distill_epochs": args.distill_epochs or args.epochs,
+        "temperature": args.temperature,
+        "alpha": args.alpha,
+    }
+    carbon = {"country": args.country, "pue": args.pue, "intensity": args.intensity}
+    return StudyConfig(
+        name=args.name,
+        devices=_devices(args.device),
+        variants=variants,
+        train=train,
+        variant_settings=settings,
+        carbon=carbon,
+    ).validate()
+
+
+def run(args: argparse.Namespace) -> int:
+    from greenai.study.pipeline import run_and_report
+    from greenai.study.steps import default_steps
+
+    cfg = build_config(args)
+    carbon = common.carbon_config(args)
+    if args.dataset == "cifar10":
+        from greenai.experiments.data import locate_cifar10
+
+        locate_cifar10(args.data_dir, args.download)  # missing data: one line, nothing written
+    out = Path(args.out)
+    with common.open_output_store(args) as store:
+        outcome, files = run_and_report(
+            cfg,
+            out,
+            default_steps(),
+            store=store,
+            carbon=carbon,
+            inferences=args.inferences,
+            log=lambda m: print(m, file=sys.stderr),
+            progress=args.progress,
+        )
+    print(files.terminal_text)
+    print(f"wrote {files.markdown}, {files.html}")
+    for path in files.charts.values():
+        print(f"wrote {path}")
+    failed = outcome.failed
+    if failed:
+        print(
+            f"greenai study: {len(failed)} of {len(outcome.records)} steps did not finish: "
+            + ", ".join(f"{r.key} ({r.status})" for r in failed),
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -1,0 +1,66 @@
+"""``greenai study`` as a function: run the steps, then write the report over exactly those steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from greenai.reports.build import ReportFiles, write_report
+from greenai.reports.inputs import RunInput
+from greenai.reports.sources import epochs_from_log, from_store
+from greenai.study.plan import StudyConfig
+from greenai.study.runner import StepFn, StudyOutcome, run_study
+from greenai.study.state import DONE
+
+
+def study_inputs(outcome: StudyOutcome, out_dir: Path, store: Any = None) -> list[RunInput]:
+    """One ``RunInput`` per step: finished ones with their result (plus the store's samples and
+    epochs when there is a store), the others with their status and reason."""
+    done = [r for r in outcome.records if r.status == DONE]
+    stored: dict[str, RunInput] = {}
+    if store is not None:
+        ids = [r.run_id for r in done if r.run_id and store.has_run(r.run_id)]
+        stored = {run.run_id: run for run in from_store(store, run_ids=ids)}
+    runs = []
+    for rec in outcome.records:
+        if rec.status == DONE:
+            result = outcome.results[rec.key]
+            from_db = stored.get(str(rec.run_id))
+            if from_db is not None and from_db.result is not None:
+                runs.append(from_db)
+            else:
+                epochs = epochs_from_log(result, out_dir / "results")
+                runs.append(RunInput.from_result(result, epochs=epochs))
+        else:
+            runs.append(
+                RunInput(
+                    run_id=rec.run_id or rec.key,
+                    variant=rec.variant,
+                    device=rec.device,
+                    status=rec.status,
+                    error=rec.error,
+                )
+            )
+    return runs
+
+
+def run_and_report(
+    cfg: StudyConfig,
+    out_dir: Path,
+    steps: Mapping[str, StepFn],
+    *,
+    store: Any = None,
+    carbon: Any = None,
+    inferences: int | None = None,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+) -> tuple[StudyOutcome, ReportFiles]:
+    outcome = run_study(cfg, out_dir, steps, store=store, carbon=carbon, log=log, progress=progress)
+    runs = study_inputs(outcome, out_dir, store)
+    where = f"study {cfg.name!r} in {out_dir}"
+    files = write_report(
+        runs, Path(out_dir) / "results", inferences=inferences, source=where,
+        title=f"greenai study: {cfg.name}",
+    )  # fmt: skip
+    return outcome, files
