@@ -98,6 +98,8 @@ class Tracker:
         self._stack: list[str] = []
         self._phases: list[PhaseResult] = []
         self._origin_j: dict[str, float] = {}
+        self._last_good: dict[int, dict[str, float]] = {}
+        self._failed: set[int] = set()
         self._methods: dict[str, Method] = {}
         self._start_time = 0.0
         self._t0 = 0.0
@@ -109,9 +111,24 @@ class Tracker:
 
     # -- reading -------------------------------------------------------------------------------
     def _raw_j(self) -> dict[str, float]:
+        """Sum of the sensors' cumulative readings. A sensor that fails mid-run keeps its last good
+        reading (its energy stops growing) and the failure is reported once on stderr."""
+        from greenai.sensors.base import SensorUnavailable
+
         totals = dict.fromkeys(COMPONENTS, 0.0)
-        for sensor in self._sensors:
-            for component, joules in sensor.read_j().items():
+        for index, sensor in enumerate(self._sensors):
+            try:
+                reading = sensor.read_j()
+                self._last_good[index] = reading
+            except SensorUnavailable as exc:
+                reading = self._last_good.get(index, dict.fromkeys(sensor.components, 0.0))
+                if index not in self._failed:
+                    self._failed.add(index)
+                    print(
+                        f"greenai: warning: {exc.reason}; its energy is frozen at the last reading",
+                        file=sys.stderr,
+                    )
+            for component, joules in reading.items():
                 totals[component] = totals.get(component, 0.0) + joules
         return totals
 
@@ -176,16 +193,14 @@ class Tracker:
         return self
 
     def _hardware(self) -> dict[str, Any]:
-        hw: dict[str, Any] = {}
+        from greenai.sensors.cpu_model import read_cpuinfo
+
+        hw: dict[str, Any] = {"cpu_model": read_cpuinfo().model_name, "gpu_count": 0}
         for sensor in self._sensors:
-            power = getattr(sensor, "power", None)
-            if power is not None and hasattr(power, "match"):
-                hw["cpu_model"] = getattr(sensor, "model_name", "") or power.match.row or ""
             names = getattr(sensor, "gpu_names", None)
             if callable(names):
                 hw["gpu_model"] = ", ".join(names())
                 hw["gpu_count"] = len(names())
-        hw.setdefault("gpu_count", 0)
         return hw
 
     def _loop(self) -> None:

@@ -25,7 +25,8 @@ def kwh(joules: float) -> float:
 class Method:
     """How one component's energy was obtained.
 
-    ``kind`` is ``"measured"`` (a hardware counter or power sensor) or ``"estimated"`` (a model);
+    ``kind`` is ``"measured"`` (a hardware counter or power sensor), ``"estimated"`` (a model), or
+    ``"none"`` (no such device here, e.g. no GPU: its energy is 0 J by absence, not by measurement);
     ``source`` names the sensor or model, ``detail`` its inputs (e.g. "AMD EPYC 7B13 matched
     'AMD EPYC 7B13' in cpu_tdp_watts.csv: 240 W / 64 cores = 3.75 W per busy core").
     """

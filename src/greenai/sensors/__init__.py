@@ -15,7 +15,7 @@ from greenai.sensors.cpu_model import cpu_power, read_cpuinfo
 from greenai.sensors.estimate import CpuTimeEstimate, RamEstimate
 from greenai.sensors.nvml import NvmlSensor
 from greenai.sensors.proctree import ProcessTree
-from greenai.sensors.rapl import RaplSensor
+from greenai.sensors.rapl import Opener, RaplSensor
 
 __all__ = [
     "CpuTimeEstimate",
@@ -46,19 +46,20 @@ def default_sensors(
     warn: Callable[[str], None] = _warn_once,
     tree: ProcessTree | None = None,
     nvidia_driver: str | os.PathLike[str] | None = "/proc/driver/nvidia",
+    opener: Opener = open,
 ) -> list[Sensor]:
     """Sensors covering cpu, gpu and ram: RAPL, else the estimate; NVML, else a null GPU.
 
     ``pid`` is the process tree the estimate follows (None: this process). An unreadable RAPL counter
     is reported through ``warn`` with its fix; a machine without powercap falls back quietly (the
     method labels say so). Without ``nvidia_driver`` (a path the NVIDIA driver creates; None skips the
-    check) pynvml is not even imported.
+    check) pynvml is not even imported. ``opener`` opens the powercap files (the hardware boundary).
     """
     sensors: list[Sensor] = []
     tree = tree or ProcessTree(pid)
     covered: set[str] = set()
     try:
-        rapl = RaplSensor(powercap_root or env.get("GREENAI_POWERCAP_ROOT"))
+        rapl = RaplSensor(powercap_root or env.get("GREENAI_POWERCAP_ROOT"), opener=opener)
         sensors.append(rapl)
         covered.update(rapl.components)
     except SensorUnavailable as exc:

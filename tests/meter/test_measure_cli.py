@@ -1,0 +1,121 @@
+"""``greenai measure`` end to end, through a real subprocess."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from greenai.cli.main import main
+
+GREENAI = [sys.executable, "-m", "greenai", "measure"]
+
+
+def _env(tmp_path):
+    env = dict(os.environ)
+    env["GREENAI_POWERCAP_ROOT"] = str(tmp_path / "no-powercap")
+    for key in ("GREENAI_COUNTRY", "GREENAI_PUE", "GREENAI_INTENSITY", "GREENAI_STORE"):
+        env.pop(key, None)
+    return env
+
+
+def _measure(tmp_path, *args, **kw):
+    return subprocess.run(
+        [*GREENAI, *args], capture_output=True, text=True, env=_env(tmp_path), timeout=60, **kw
+    )
+
+
+def test_exit_code_is_forwarded_and_summary_printed(tmp_path):
+    out = tmp_path / "out"
+    proc = _measure(tmp_path, "--out", str(out), "--no-store", "--", "sh", "-c", "echo hi; exit 3")
+    assert proc.returncode == 3
+    assert proc.stdout == "hi\n"  # the command's stdout is left alone
+    err = proc.stderr
+    assert "exited with 3" in err
+    for part in ("cpu ", "gpu ", "ram ", "kWh", " J)", "CO2", "gCO2e/kWh", "world average"):
+        assert part in err
+    assert "estimated: CPU time" in err and "0.375 W/GB" in err
+    rows = (out / "emissions.csv").read_text().splitlines()
+    assert rows[0].startswith("timestamp,project_name,run_id") and rows[-1].count(",total,") == 1
+
+
+def test_run_is_recorded_in_the_default_store(tmp_path):
+    out = tmp_path / "out"
+    proc = _measure(tmp_path, "--out", str(out), "--country", "NZ", "--", "sh", "-c", "exit 0")
+    assert proc.returncode == 0, proc.stderr
+    assert "New Zealand" in proc.stderr
+    from greenai.storage import open_store
+
+    store = open_store(None, default_dir=out)
+    runs = store.list_runs()
+    assert len(runs) == 1 and runs[0].status == "done" and runs[0].name == "sh"
+    store.close()
+
+
+def test_sigterm_is_forwarded_to_the_command(tmp_path):
+    script = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    proc = subprocess.Popen(
+        [*GREENAI, "--out", str(tmp_path / "o"), "--no-store", "--", sys.executable, "-c", script],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+    )  # fmt: skip
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 7, err
+    assert "exited with 7" in err
+
+
+def test_killed_command_exits_128_plus_signal(tmp_path):
+    proc = _measure(
+        tmp_path, "--out", str(tmp_path / "o"), "--no-store", "--", "sh", "-c", "kill -9 $$"
+    )
+    assert proc.returncode == 137
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no command to measure"),
+        (["--"], "no command to measure"),
+        (["--country", "ZZZ", "--", "true"], "unknown country code"),
+        (["--pue", "-1", "--", "true"], "PUE"),
+        (["--intensity", "-3", "--", "true"], "intensity"),
+        (["--interval", "-1", "--", "true"], "interval"),
+        (["--interval", "0", "--", "true"], "interval"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_nothing_written(
+    tmp_path, monkeypatch, capsys, args, message
+):
+    for key, value in _env(tmp_path).items():
+        if key.startswith("GREENAI"):
+            monkeypatch.setenv(key, value)
+    for key in ("GREENAI_COUNTRY", "GREENAI_PUE", "GREENAI_INTENSITY", "GREENAI_STORE"):
+        monkeypatch.delenv(key, raising=False)
+    out = tmp_path / "out"
+    assert main(["measure", "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("greenai: error: ")
+    assert not out.exists()
+
+
+def test_unwritable_out_exits_2_and_writes_nothing(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = _measure(tmp_path, "--out", str(blocker / "sub"), "--", "true")
+    assert proc.returncode == 2 and "--out" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+    proc = _measure(tmp_path, "--out", str(blocker), "--", "true")
+    assert proc.returncode == 2 and "not a folder" in proc.stderr
+
+
+def test_missing_command_exits_127(tmp_path):
+    proc = _measure(tmp_path, "--out", str(tmp_path / "o"), "--", "no-such-command-xyz")
+    assert proc.returncode == 127 and "command not found" in proc.stderr
+    assert not (tmp_path / "o").exists()
