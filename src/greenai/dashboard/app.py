@@ -85,6 +85,7 @@ def create_app(store: Any, trusted_hosts: Sequence[str] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.globals["greenai_version"] = __version__
     app.jinja_env.filters["num"] = _format_number
+    app.jinja_env.filters["sig"] = _format_significant
     app.jinja_env.filters["when"] = _format_time
 
     @app.before_request
@@ -218,6 +219,13 @@ def _format_time(timestamp: float | None) -> str:
     if timestamp is None:
         return "—"
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _format_significant(value: Any, digits: int = 3) -> str:
+    """A small figure (kWh, kg) for a table cell: ``—`` when unknown, else significant digits."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:.{digits}g}"
 
 
 def _format_number(value: Any, digits: int = 3) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 import threading
 from typing import Any, TextIO
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, get_sockaddr, make_server, select_address_family
 
 from greenai.errors import UsageError
 
@@ -25,14 +26,25 @@ def is_loopback(host: str) -> bool:
 
 
 def bind(app: Any, host: str, port: int) -> BaseWSGIServer:
-    """A threaded server for ``app`` listening on ``host:port`` (port 0: any free port)."""
+    """A threaded server for ``app`` listening on ``host:port`` (port 0: any free port).
+
+    The socket is bound here, not by werkzeug, so that a busy port or a foreign address is one
+    ``UsageError`` line (werkzeug would print and ``sys.exit``).
+    """
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    family = select_address_family(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        return make_server(host, port, app, threaded=True)
-    except OSError as error:
-        reason = error.strerror or str(error)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(get_sockaddr(host, port, family))
+        sock.listen(128)
+        return make_server(host, port, app, threaded=True, fd=sock.fileno())
+    except (OSError, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
         raise UsageError(f"cannot listen on {host}:{port}: {reason}") from None
+    finally:
+        sock.close()  # the server holds its own duplicate of the descriptor
 
 
 def url_of(server: BaseWSGIServer) -> str:

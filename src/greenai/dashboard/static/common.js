@@ -55,11 +55,11 @@ const greenai = (() => {
     return Object.assign(
       {
         title: { text: plain(title), x: 0.02, font: { size: 15 } },
-        margin: { l: 60, r: 60, t: 44, b: 48 },
+        margin: { l: 64, r: 64, t: 44, b: 40 },
         paper_bgcolor: "#ffffff",
         plot_bgcolor: "#ffffff",
         font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#263238" },
-        legend: { orientation: "h", y: -0.22 },
+        legend: { orientation: "h", x: 0, y: -0.32, yanchor: "top" },
         hovermode: "x unified",
       },
       extra || {}

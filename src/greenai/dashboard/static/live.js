@@ -46,9 +46,10 @@
 
     g.draw("chart-energy", [
       { x: s.elapsed_s, y: s.energy_kwh.map((v) => v * 1000), name: "energy (Wh, before PUE)",
-        type: "scatter", mode: "lines", line: { color: "#2b7bb9", width: 2 } },
-      { x: s.elapsed_s, y: s.co2_kg.map((v) => v * 1000), name: "CO₂ (g)", yaxis: "y2",
-        type: "scatter", mode: "lines", line: { color: "#6a9e3f", width: 2, dash: "dot" } },
+        type: "scatter", mode: "lines", fill: "tozeroy", fillcolor: "rgba(43,123,185,0.18)",
+        line: { color: "#2b7bb9", width: 2 } },
+      { x: s.elapsed_s, y: s.co2_kg.map((v) => v * 1000), name: "CO₂ (g, right axis)", yaxis: "y2",
+        type: "scatter", mode: "lines", line: { color: "#2e7d32", width: 2, dash: "dash" } },
     ], g.layout("Cumulative energy and CO₂", {
       xaxis: { title: { text: "elapsed (s)" } },
       yaxis: { title: { text: "Wh" }, rangemode: "tozero" },
@@ -67,7 +68,7 @@
     g.draw("chart-epochs", epochTraces, g.layout("Epochs: loss and accuracy", {
       xaxis: { title: { text: "epoch" }, dtick: 1 },
       yaxis: { title: { text: "loss" }, rangemode: "tozero" },
-      yaxis2: { title: { text: "accuracy (%)" }, overlaying: "y", side: "right" },
+      yaxis2: { title: { text: "accuracy (%)" }, overlaying: "y", side: "right", tickformat: ".1f" },
     }));
     return run.status === "running";
   }
