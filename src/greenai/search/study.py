@@ -15,10 +15,11 @@ process that joins with a different one is refused (one line, exit 2) rather tha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ GRACE_S = 120
 CONNECT_TIMEOUT_S = 5
 ATTR_OBJECTIVE = "greenai_objective"
 ATTR_SPACE = "greenai_space"
+_PG_CREATE_LOCK = 6_140_377  # any constant: the advisory lock id for creating studies
 
 
 def import_optuna() -> Any:
@@ -189,26 +191,51 @@ def open_study(
     check_storage(url, must_exist=not create)
     if create and url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    storage = _storage(url, on_stale)
     if create:
-        study = optuna.create_study(
-            study_name=name,
-            storage=storage,
-            sampler=sampler,
-            directions=list(DIRECTIONS),
-            load_if_exists=True,
-        )
-    else:
-        try:
-            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-        except KeyError:
-            known = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-            listed = ", ".join(known) if known else "none"
-            raise UsageError(
-                f"no study {name!r} in {display_url(url)} (studies there: {listed})"
-            ) from None
+        with _creation_lock(url):
+            storage = _storage(url, on_stale)
+            study = optuna.create_study(
+                study_name=name,
+                storage=storage,
+                sampler=sampler,
+                directions=list(DIRECTIONS),
+                load_if_exists=True,
+            )
+            _check_attrs(study, objective=objective, space=space, url=url)
+        return study
+    storage = _storage(url, on_stale)
+    try:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    except KeyError:
+        known = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        listed = ", ".join(known) if known else "none"
+        raise UsageError(
+            f"no study {name!r} in {display_url(url)} (studies there: {listed})"
+        ) from None
     _check_attrs(study, objective=objective, space=space, url=url)
     return study
+
+
+@contextlib.contextmanager
+def _creation_lock(url: str) -> Iterator[None]:
+    """On PostgreSQL, serialise table and study creation across processes (an advisory lock):
+    several workers starting at once on a fresh database would otherwise race in CREATE TABLE."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _PG_CREATE_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_CREATE_LOCK})
+                conn.commit()
+    finally:
+        engine.dispose()
 
 
 def _check_attrs(study: Any, *, objective: str | None, space: SearchSpace | None, url: str) -> None:
