@@ -38,13 +38,19 @@ def _read_data(name: str) -> str:
     return resources.files("greenai").joinpath("data", name).read_text(encoding="utf-8")
 
 
+def _rows(name: str) -> list[dict[str, str]]:
+    lines = _read_data(name).splitlines()
+    if any('"' in line for line in lines):  # quoted fields: let csv handle them
+        return list(csv.DictReader(io.StringIO("\n".join(lines))))
+    header = lines[0].split(",")
+    return [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
+
+
 @functools.lru_cache(maxsize=1)
 def _table() -> dict[str, CountryIntensity]:
-    iso2_of = {
-        r["iso3"]: r["iso2"] for r in csv.DictReader(io.StringIO(_read_data("country_codes.csv")))
-    }
+    iso2_of = {r["iso3"]: r["iso2"] for r in _rows("country_codes.csv")}
     table: dict[str, CountryIntensity] = {}
-    for row in csv.DictReader(io.StringIO(_read_data(TABLE_NAME))):
+    for row in _rows(TABLE_NAME):
         iso3 = row["iso3"].upper()
         table[iso3] = CountryIntensity(
             iso3=iso3,

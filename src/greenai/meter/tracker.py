@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import secrets
+import os
 import sys
 import threading
 import time
@@ -31,7 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def make_run_id(now: float | None = None) -> str:
     """A sortable, unique run id such as ``20261125-043012-a1b2c3`` (UTC)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
-    return f"{stamp}-{secrets.token_hex(3)}"
+    return f"{stamp}-{os.urandom(3).hex()}"
 
 
 def _check_interval(interval_s: float) -> float:

@@ -39,16 +39,28 @@ def normalise(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def tdp_table() -> tuple[tuple[str, float], ...]:
-    """(name, TDP watts) rows of the package's TDP table, read once, on first use."""
+def _table_lines() -> tuple[str, ...]:
     text = resources.files("greenai").joinpath("data", TABLE_NAME).read_text(encoding="utf-8")
+    return tuple(text.splitlines()[1:])
+
+
+def _parse(lines: list[str] | tuple[str, ...]) -> tuple[tuple[str, float], ...]:
     rows = []
-    for row in csv.DictReader(io.StringIO(text)):
+    for line in lines:
+        name, _, tdp = line.rpartition(",")  # the TDP never holds a comma; some names do
+        if name.startswith('"'):
+            name = next(csv.reader([name]))[0]
         try:
-            rows.append((row["Name"], float(row["TDP"])))
+            rows.append((name, float(tdp)))
         except ValueError:  # four old Celerons list a range such as "27.29.5": not usable
             continue
     return tuple(rows)
+
+
+@functools.lru_cache(maxsize=1)
+def tdp_table() -> tuple[tuple[str, float], ...]:
+    """(name, TDP watts) rows of the package's TDP table, read once, on first use."""
+    return _parse(_table_lines())
 
 
 @dataclass(frozen=True)
@@ -95,14 +107,18 @@ class TdpMatch:
 @functools.lru_cache(maxsize=8)
 def match_tdp(model_name: str, table: tuple[tuple[str, float], ...] | None = None) -> TdpMatch:
     """Find ``model_name`` in the TDP table (see the module docstring for the rules)."""
-    rows = tdp_table() if table is None else table
     wanted = normalise(model_name)
     words = set(wanted.split())
     numbers = [w for w in words if any(c.isdigit() for c in w)]
     # Only rows holding the model number (or, without one, the whole name) can match: a cheap
-    # substring filter keeps the first start fast (normalising all 4,900 names takes ~50 ms).
+    # substring filter keeps the first start fast (parsing and normalising all 4,900 rows: ~50 ms).
     keys = numbers or [wanted]
-    candidates = [(n, t) for n, t in rows if any(k in n.lower() for k in keys)] if keys[0] else []
+    if not keys[0]:
+        candidates: tuple[tuple[str, float], ...] = ()
+    elif table is None:  # filter the raw lines first: parsing only the few that can match
+        candidates = _parse([ln for ln in _table_lines() if any(k in ln.lower() for k in keys)])
+    else:
+        candidates = tuple((n, t) for n, t in table if any(k in n.lower() for k in keys))
     best: tuple[str, float, int] | None = None
     family: list[float] = []
     for name, tdp in candidates:

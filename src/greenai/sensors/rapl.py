@@ -132,6 +132,8 @@ class RaplSensor(Sensor):
         for component in self.components:
             zones = [f"{z.path.name} ({z.name})" for z in self._zones if z.component == component]
             out[component] = Method(
-                "measured", "RAPL powercap", f"{', '.join(zones)} under {self.root}"
+                "measured",
+                "RAPL powercap",
+                f"{', '.join(zones)} under {self.root}; whole package: every process on it counts",
             )
         return out

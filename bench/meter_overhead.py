@@ -1,0 +1,170 @@
+"""Wall-time overhead of the meter: greenai vs CodeCarbon on the same CPU-bound workload.
+
+Each round runs the workload three ways, in a rotating order (speed here drifts up to 3x, so the three
+are interleaved and compared within a round):
+
+* untracked;
+* tracked by greenai: ``Tracker(interval_s=1.0)`` started before and stopped after the workload;
+* tracked by CodeCarbon: ``OfflineEmissionsTracker(country_iso_code=..., measure_power_secs=1,
+  save_to_file=False, log_level="error")``, likewise.
+
+Reported: per round, tracked/untracked wall-time ratios, "work" (the workload alone, trackers
+running) and "total" (start + work + stop); then medians over rounds. Separately, in fresh
+interpreters, ``import`` + the first ``start()`` for both (median of several), timed inside the
+interpreter (Python's own start-up excluded).
+
+    .venv/bin/python bench/meter_overhead.py              # ~2-3 minutes
+    .venv/bin/python bench/meter_overhead.py --rounds 3 --work-s 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+IMPORT_GREENAI = (
+    "import time; t = time.perf_counter()\n"
+    "import greenai\n"
+    "tr = greenai.Tracker('x', interval_s=1.0, country='{country}').start()\n"
+    "print(time.perf_counter() - t); tr.stop()\n"
+)
+IMPORT_CODECARBON = (
+    "import time; t = time.perf_counter()\n"
+    "from codecarbon import OfflineEmissionsTracker\n"
+    "tr = OfflineEmissionsTracker(country_iso_code='{country}', measure_power_secs=1,\n"
+    "                             save_to_file=False, log_level='error')\n"
+    "tr.start()\n"
+    "print(time.perf_counter() - t); tr.stop()\n"
+)
+
+
+def workload(n: int) -> int:
+    """Pure-Python CPU-bound work (one thread)."""
+    acc = 0
+    for i in range(n):
+        acc = (acc + i * i) % 1_000_003
+    return acc
+
+
+def calibrate(target_s: float) -> int:
+    n = 100_000
+    while True:
+        t = time.perf_counter()
+        workload(n)
+        took = time.perf_counter() - t
+        if took > 0.2:
+            return max(1, int(n * target_s / took))
+        n *= 2
+
+
+def run_untracked(n: int) -> tuple[float, float]:
+    t = time.perf_counter()
+    workload(n)
+    took = time.perf_counter() - t
+    return took, took
+
+
+def run_greenai(n: int, country: str) -> tuple[float, float]:
+    import greenai
+
+    t0 = time.perf_counter()
+    tracker = greenai.Tracker("bench", interval_s=1.0, country=country).start()
+    t1 = time.perf_counter()
+    workload(n)
+    t2 = time.perf_counter()
+    tracker.stop()
+    return t2 - t1, time.perf_counter() - t0
+
+
+def run_codecarbon(n: int, country: str) -> tuple[float, float]:
+    from codecarbon import OfflineEmissionsTracker
+
+    t0 = time.perf_counter()
+    tracker = OfflineEmissionsTracker(
+        country_iso_code=country, measure_power_secs=1, save_to_file=False, log_level="error"
+    )
+    tracker.start()
+    t1 = time.perf_counter()
+    workload(n)
+    t2 = time.perf_counter()
+    tracker.stop()
+    return t2 - t1, time.perf_counter() - t0
+
+
+def first_start_s(code: str, country: str, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", code.format(country=country)],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )  # fmt: skip
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--work-s", type=float, default=5.0, help="untracked workload length")
+    parser.add_argument("--country", default="NZL")
+    parser.add_argument("--start-repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    try:
+        import codecarbon
+    except ImportError:
+        print("codecarbon is not installed: pip install 'greenai[dev]'", file=sys.stderr)
+        return 2
+    import greenai
+
+    print(f"greenai {greenai.__version__}, codecarbon {codecarbon.__version__}, "
+          f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")  # fmt: skip
+    g_start = first_start_s(IMPORT_GREENAI, args.country, args.start_repeats)
+    c_start = first_start_s(IMPORT_CODECARBON, args.country, args.start_repeats)
+    print(f"import + first start(), median of {args.start_repeats} fresh interpreters: "
+          f"greenai {statistics.median(g_start):.3f} s (min {min(g_start):.3f}), "
+          f"codecarbon {statistics.median(c_start):.3f} s (min {min(c_start):.3f})")  # fmt: skip
+
+    n = calibrate(args.work_s)
+    run_greenai(
+        n // 50, args.country
+    )  # warm-up: imports and the TDP table, as a real user has them
+    run_codecarbon(n // 50, args.country)
+    runners = {
+        "untracked": lambda: run_untracked(n),
+        "greenai": lambda: run_greenai(n, args.country),
+        "codecarbon": lambda: run_codecarbon(n, args.country),
+    }
+    names = list(runners)
+    ratios: dict[str, dict[str, list[float]]] = {
+        k: {"work": [], "total": []} for k in ("greenai", "codecarbon")
+    }
+    print(
+        f"workload: {n} iterations (~{args.work_s:g} s untracked), {args.rounds} rounds, interleaved"
+    )
+    for r in range(args.rounds):
+        order = names[r % 3 :] + names[: r % 3]
+        got = {name: runners[name]() for name in order}
+        base = got["untracked"][0]
+        line = [f"round {r + 1}: untracked {base:.3f} s"]
+        for k in ("greenai", "codecarbon"):
+            work, total = got[k]
+            ratios[k]["work"].append(work / base)
+            ratios[k]["total"].append(total / base)
+            line.append(f"{k} work {work / base:.4f} total {total / base:.4f}")
+        print("; ".join(line), flush=True)
+    print("median tracked/untracked wall-time ratio (1.0000 = no overhead):")
+    for k in ("greenai", "codecarbon"):
+        w, t = statistics.median(ratios[k]["work"]), statistics.median(ratios[k]["total"])
+        print(
+            f"  {k:<10} work {w:.4f} ({(w - 1) * 100:+.2f}%)   total {t:.4f} ({(t - 1) * 100:+.2f}%)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
