@@ -121,3 +121,12 @@ def test_empty_input_is_one_clear_error(tmp_path: Path):
     with pytest.raises(UsageError, match="no runs to report on"):
         write_report([], tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_phase_recorded_in_two_pieces_is_shaded_once():
+    trace = _power_trace()
+    pieces = (PhaseSpan("data", -0.2, 0.0), PhaseSpan("data", 0.04, 0.05), *trace.phases[1:])
+    run = RunInput(
+        "r", "baseline", "cpu", "done", power=PowerTrace(trace.elapsed_s, trace.power_w, pieces)
+    )
+    assert chartdata.power(run).phases[0] == PhaseSpan("data", -0.2, 0.05)

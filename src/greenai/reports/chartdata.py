@@ -101,9 +101,22 @@ def power(run: RunInput) -> PowerData | None:
     }
     if not series:
         return None
-    top = tuple(p for p in trace.phases if "/" not in p.path)
+    top = _merge_phases([p for p in trace.phases if "/" not in p.path])
     title = f"Power over time: {variant_name(run.variant)} ({run.run_id})"
     return PowerData(title, tuple(trace.elapsed_s), series, top)
+
+
+def _merge_phases(phases: Sequence[PhaseSpan], gap_s: float = 1.0) -> tuple[PhaseSpan, ...]:
+    """Join consecutive spans of the same phase less than ``gap_s`` apart (a phase recorded in
+    two pieces, e.g. before and after the tracker started), so each is shaded and named once."""
+    merged: list[PhaseSpan] = []
+    for p in sorted(phases, key=lambda p: p.start_s):
+        last = merged[-1] if merged else None
+        if last is not None and last.path == p.path and p.start_s - last.end_s < gap_s:
+            merged[-1] = PhaseSpan(p.path, last.start_s, max(last.end_s, p.end_s))
+        else:
+            merged.append(p)
+    return tuple(merged)
 
 
 ACCURACY_KEYS = ("test_acc", "eval_acc_pct", "test_accuracy_pct", "val_acc", "accuracy")

@@ -183,9 +183,13 @@ def power_png(data: PowerData) -> bytes:
             fontsize=8,
         )
     for comp, vals in data.power_w.items():
-        ax.plot(data.elapsed_s, vals, label=comp.upper(), color=_COMPONENT_COLOURS.get(comp))
+        # each sample is the mean power over the interval that ends at its time
+        ax.plot(
+            data.elapsed_s, vals, label=comp.upper(), color=_COMPONENT_COLOURS.get(comp),
+            drawstyle="steps-pre",
+        )  # fmt: skip
     ax.set_xlabel("Time since start of run (s)")
-    ax.set_ylabel("Power (W)")
+    ax.set_ylabel("Power (W, mean per sampling interval)")
     ax.set_ylim(bottom=0)
     ax.set_title(data.title, pad=16)
     ax.grid(alpha=0.3)

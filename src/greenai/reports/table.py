@@ -56,7 +56,12 @@ def short_methods(row: ReportRow) -> str:
     """``cpu: estimated: TDP; ram: ...`` without the detail in parentheses (the footnotes have it)."""
     if not row.step_methods:
         return NA
-    return "; ".join(f"{c}: {m.split(' (')[0]}" for c, m in row.step_methods.items())
+    parts = [
+        f"{c}: {m.split(' (')[0]}"
+        for c, m in row.step_methods.items()
+        if not m.startswith("none")  # a component absent on this machine (e.g. no GPU)
+    ]
+    return "; ".join(parts) or NA
 
 
 @dataclass(frozen=True)
