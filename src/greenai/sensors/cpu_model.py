@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
 import re
 from dataclasses import dataclass
 from importlib import resources
