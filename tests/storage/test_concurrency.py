@@ -11,7 +11,7 @@ from greenai.storage import open_store
 WRITER = Path(__file__).with_name("writer.py")
 PROCESSES = 8
 RUNS_EACH = 50
-SAMPLES_EACH = 3
+SAMPLES_EACH = 2
 
 
 def _write_concurrently(url: str, tmp_path: Path) -> None:

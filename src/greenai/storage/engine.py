@@ -156,7 +156,7 @@ def _postgres_engine(url: URL, shown: str) -> Engine:
 
 def _generic_engine(url: URL, shown: str, connect_args: dict | None = None) -> Engine:
     try:
-        engine = sa.create_engine(url, connect_args=connect_args or {}, pool_pre_ping=True)
+        engine = sa.create_engine(url, connect_args=connect_args or {}, pool_recycle=3600)
     except exc.NoSuchModuleError:
         raise UsageError(
             f"unsupported store URL {shown} (use sqlite:/// or postgresql://)"
@@ -204,8 +204,8 @@ def write_connection(engine: Engine) -> Iterator[sa.Connection]:
 
 
 def is_locked(error: BaseException) -> bool:
-    """True for SQLite's transient "database is locked/busy" and PostgreSQL's serialization or
-    deadlock failures: errors that succeed when simply tried again."""
+    """True for errors that succeed when simply tried again: SQLite's "database is locked/busy",
+    PostgreSQL's serialization or deadlock failures, and a connection the server dropped."""
     text = str(getattr(error, "orig", error)).lower()
     if (
         "database is locked" in text
@@ -213,6 +213,8 @@ def is_locked(error: BaseException) -> bool:
         or "database table is locked" in text
     ):
         return True
+    if getattr(error, "connection_invalidated", False):
+        return True  # the server dropped the connection (e.g. restarted); the pool reconnects
     code = getattr(getattr(error, "orig", None), "sqlstate", None)
     return code in {"40001", "40P01"}
 

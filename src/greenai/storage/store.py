@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
 from greenai.errors import UsageError
@@ -150,17 +151,19 @@ class RunStore:
             "config": _dumps(dict(config or {}), "config"),
         }
 
-        def write() -> None:
+        def write() -> RunRecord:
             with write_connection(self.engine) as conn:
-                exists = conn.execute(
-                    sa.select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)
-                ).first()
-                if exists:
+                if self._exists(conn, run_id):
                     raise UsageError(f"run {run_id} already exists in the store {self.url}")
                 conn.execute(schema.runs.insert().values(**row))
+                return _run_record(
+                    conn.execute(sa.select(schema.runs).where(schema.runs.c.run_id == run_id)).one()
+                )
 
-        retrying(write)
-        return self.get_run(run_id)
+        try:
+            return retrying(write)
+        except exc.IntegrityError:  # PostgreSQL: another process inserted the same id just now
+            raise UsageError(f"run {run_id} already exists in the store {self.url}") from None
 
     def resume_run(self, run_id: str) -> RunRecord:
         """Set a run back to "running", now owned by this process (for ``--resume``)."""
@@ -185,13 +188,12 @@ class RunStore:
 
         def write() -> None:
             with write_connection(self.engine) as conn:
-                self._require(conn, run_id)
+                self._beat(conn, run_id, now)
                 e = schema.epochs
                 conn.execute(e.delete().where(e.c.run_id == run_id, e.c.epoch == epoch))
                 conn.execute(
                     e.insert().values(run_id=run_id, epoch=epoch, metrics=text, recorded_at=now)
                 )
-                self._beat(conn, run_id, now)
 
         retrying(write)
 
@@ -209,9 +211,8 @@ class RunStore:
 
         def write() -> None:
             with write_connection(self.engine) as conn:
-                self._require(conn, sample.run_id)
-                conn.execute(schema.samples.insert().values(**row))
                 self._beat(conn, sample.run_id, time.time())
+                conn.execute(schema.samples.insert().values(**row))
 
         retrying(write)
 
@@ -230,9 +231,8 @@ class RunStore:
 
         def write() -> None:
             with write_connection(self.engine) as conn:
-                self._require(conn, phase.run_id)
-                conn.execute(schema.phases.insert().values(**row))
                 self._beat(conn, phase.run_id, time.time())
+                conn.execute(schema.phases.insert().values(**row))
 
         retrying(write)
 
@@ -434,33 +434,33 @@ class RunStore:
 
     def _children(self, run_id: str, query: sa.Select, make: Callable[[Any], T]) -> list[T]:
         with self.engine.connect() as conn:
-            if not self._exists(conn, run_id):
+            rows = conn.execute(query).all()
+            if not rows and not self._exists(conn, run_id):
                 raise UsageError(f"no run {run_id!r} in the store {self.url}")
-            return [make(row) for row in conn.execute(query)]
+        return [make(row) for row in rows]
 
     def _update(self, run_id: str, values: dict[str, Any]) -> None:
         def write() -> None:
             with write_connection(self.engine) as conn:
-                self._require(conn, run_id)
-                conn.execute(
-                    schema.runs.update().where(schema.runs.c.run_id == run_id).values(**values)
-                )
+                r = schema.runs
+                done = conn.execute(r.update().where(r.c.run_id == run_id).values(**values))
+                if done.rowcount == 0:
+                    raise UsageError(f"no run {run_id!r} in the store {self.url}")
 
         retrying(write)
-
-    def _require(self, conn: sa.Connection, run_id: str) -> None:
-        if not self._exists(conn, run_id):
-            raise UsageError(f"no run {run_id!r} in the store {self.url}")
 
     @staticmethod
     def _exists(conn: sa.Connection, run_id: str) -> bool:
         r = schema.runs
         return conn.execute(sa.select(r.c.run_id).where(r.c.run_id == run_id)).first() is not None
 
-    @staticmethod
-    def _beat(conn: sa.Connection, run_id: str, now: float) -> None:
+    def _beat(self, conn: sa.Connection, run_id: str, now: float) -> None:
+        """Bump the run's heartbeat; ``UsageError`` (rolling the transaction back) if there is no
+        such run. Done first in a write, it also takes the run's row lock early on PostgreSQL."""
         r = schema.runs
-        conn.execute(r.update().where(r.c.run_id == run_id).values(heartbeat_at=now))
+        done = conn.execute(r.update().where(r.c.run_id == run_id).values(heartbeat_at=now))
+        if done.rowcount == 0:
+            raise UsageError(f"no run {run_id!r} in the store {self.url}")
 
 
 def _check_id(run_id: object, what: str = "run id") -> None:
