@@ -9,15 +9,19 @@ from torch import nn
 class TinyNet(nn.Module):
     """conv-bn-relu-pool x2, flatten, linear-relu-linear: the shape of the study's seed_cnn, smaller."""
 
-    def __init__(self, width: int = 16, num_classes: int = 10) -> None:
+    def __init__(self, width: int = 16, num_classes: int = 10, batchnorm: bool = True) -> None:
         super().__init__()
+
+        def norm(c: int) -> nn.Module:
+            return nn.BatchNorm2d(c) if batchnorm else nn.Identity()
+
         self.features = nn.Sequential(
             nn.Conv2d(3, width, 3, padding=1),
-            nn.BatchNorm2d(width),
+            norm(width),
             nn.ReLU(),
             nn.MaxPool2d(2),
             nn.Conv2d(width, 2 * width, 3, padding=1),
-            nn.BatchNorm2d(2 * width),
+            norm(2 * width),
             nn.ReLU(),
             nn.MaxPool2d(2),
         )

@@ -63,7 +63,7 @@ def prune_unstructured(
     achieved = {}
     for name, weight in prunable_weights(model, include_linear):
         flat = weight.view(-1)
-        k = int(round(sparsity * flat.numel()))
+        k = round(sparsity * flat.numel())
         if k:
             idx = torch.argsort(flat.abs(), stable=True)[:k]
             flat[idx] = 0.0
@@ -313,7 +313,7 @@ def prune_structured(
     for plan in plans:
         conv = model.get_submodule(plan.conv)
         c = conv.out_channels
-        keep_n = max(1, c - int(round(sparsity * c)))
+        keep_n = max(1, c - round(sparsity * c))
         if keep_n == c:
             changed[plan.conv] = (c, c)
             continue
