@@ -7,8 +7,9 @@ import pytest
 
 from greenai.cli.main import main
 from greenai.search import study as study_mod
-from greenai.search.objective import VARIANT, TrialObjective
+from greenai.search.objective import VARIANT, TrialObjective, close_stale_run
 from greenai.search.space import build_space
+from greenai.search.summary import STALE_REASON, format_summary, summarise
 from greenai.storage import open_store
 
 TINY = [
@@ -146,3 +147,37 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path):
         by_id = {r.run_id: r for r in done}
         for t in (study.trials[0], study.trials[2]):
             assert by_id[t.user_attrs["run_id"]].co2_kg == pytest.approx(t.values[1])
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_trial_whose_worker_died_is_failed_and_its_run_closed(tmp_path):
+    import time
+
+    url = study_mod.storage_url(None, tmp_path)
+    with open_store(None, default_dir=tmp_path) as store:
+        on_stale = close_stale_run(store, log=lambda _line: None)
+        study = study_mod.open_study(
+            "crash",
+            url,
+            objective="energy",
+            space=None,
+            on_stale=on_stale,
+            heartbeat_s=1,
+            grace_s=1,
+        )
+        # A worker started a trial and its run, sent one heartbeat, then was killed.
+        trial = study.ask()
+        trial.set_user_attr("run_id", "20261125-000000-dead00")
+        store.create_run("20261125-000000-dead00", variant=VARIANT, group="crash")
+        study._storage.record_heartbeat(trial._trial_id)
+        time.sleep(2.5)
+        # The next worker to start a trial fails it (what study.optimize does first).
+        optuna.storages.fail_stale_trials(study)
+        assert study.trials[0].state == optuna.trial.TrialState.FAIL
+        run = store.get_run("20261125-000000-dead00")
+        assert run.status == "failed"
+        assert "heartbeats" in run.error
+    summary = summarise(study, "energy")
+    assert summary.failures == [(0, STALE_REASON)]
+    assert "trial #0 failed: its worker stopped" in format_summary(summary)

@@ -154,7 +154,9 @@ def make_sampler(name: str, seed: int | None, population_size: int = DEFAULT_POP
     raise UsageError(f"unknown sampler {name!r} (choose from {', '.join(SAMPLERS)})")
 
 
-def _storage(url: str, on_stale: Callable[[Any, Any], None] | None) -> Any:
+def _storage(
+    url: str, on_stale: Callable[[Any, Any], None] | None, heartbeat_s: int, grace_s: int
+) -> Any:
     optuna = import_optuna()
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("postgresql"):
@@ -166,8 +168,8 @@ def _storage(url: str, on_stale: Callable[[Any, Any], None] | None) -> Any:
         return optuna.storages.RDBStorage(
             url,
             engine_kwargs=engine_kwargs,
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=GRACE_S,
+            heartbeat_interval=heartbeat_s,
+            grace_period=grace_s,
             heartbeat_stale_trial_callback=on_stale,
         )
 
@@ -181,6 +183,8 @@ def open_study(
     sampler: Any = None,
     on_stale: Callable[[Any, Any], None] | None = None,
     create: bool = True,
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
 ) -> optuna.Study:
     """Create the study or join the existing one of that name; refuse a mismatched objective/space.
 
@@ -193,7 +197,7 @@ def open_study(
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     if create:
         with _creation_lock(url):
-            storage = _storage(url, on_stale)
+            storage = _storage(url, on_stale, heartbeat_s, grace_s)
             study = optuna.create_study(
                 study_name=name,
                 storage=storage,
@@ -203,7 +207,7 @@ def open_study(
             )
             _check_attrs(study, objective=objective, space=space, url=url)
         return study
-    storage = _storage(url, on_stale)
+    storage = _storage(url, on_stale, heartbeat_s, grace_s)
     try:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
     except KeyError:
