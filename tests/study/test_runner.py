@@ -175,7 +175,12 @@ def test_report_covers_every_step_including_failures(tmp_path: Path):
     cfg = _cfg()
     _, files = run_and_report(cfg, tmp_path, steps, log=lambda m: None, inferences=1000)
     md = files.markdown.read_text(encoding="utf-8")
-    for name in ("Baseline", "Pruned (unstructured)", "Pruned (structured)", "Quantized (PTQ INT8)"):
+    for name in (
+        "Baseline",
+        "Pruned (unstructured)",
+        "Pruned (structured)",
+        "Quantized (PTQ INT8)",
+    ):
         assert f"| {name} | CPU | 50.00% |" in md
     assert "| Distilled | CPU | FAILED | RuntimeError: teacher mismatch |" in md
     assert files.markdown == tmp_path / "results" / "study_report.md"
