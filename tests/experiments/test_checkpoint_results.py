@@ -69,6 +69,7 @@ def test_bad_checkpoints_are_one_line_data_errors(tmp_path, content, match):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_plain_pickle_file_is_refused(tmp_path):
     path = tmp_path / "p.pt"
     path.write_bytes(pickle.dumps(_Evil()))

@@ -26,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="id for the new run (default: generated)",
     )  # fmt: skip
     p.add_argument("--group", default=None, help="group name (a study or search) for the store")
+    p.add_argument(
+        "--inference-images", "--inference_images", dest="inference_images",
+        type=common.nonneg_int, default=2048,
+        help="images for the inference energy figure (default 2048; 0: skip it)",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             group=args.group,
             resume=bool(args.resume),
             progress=args.progress,
+            inference_images=args.inference_images,
         )
     finally:
         for store in opened:

@@ -110,6 +110,10 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
         "--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
         help="autocast precision (default fp32)",
     )  # fmt: skip
+    g.add_argument(
+        "--threads", type=positive_int, default=None,
+        help="CPU threads for torch (default: torch's choice, usually one per core)",
+    )  # fmt: skip
 
 
 def add_training_args(
@@ -188,7 +192,7 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "model", "dataset", "data_dir", "download", "device", "epochs", "batch_size", "lr", "seed",
         "precision", "optimizer", "weight_decay", "schedule", "label_smoothing", "channels_last",
         "augment", "holdout_fraction", "target_accuracy", "limit_train", "limit_test", "width",
-        "compile",
+        "compile", "threads",
     )  # fmt: skip
     return {n: getattr(args, n) for n in names if hasattr(args, n)}
 

@@ -257,10 +257,10 @@ def augment(x: torch.Tensor, generator: torch.Generator, pad_px: int = 4) -> tor
     padded = torch.nn.functional.pad(x, (pad_px, pad_px, pad_px, pad_px))
     dy = torch.randint(0, 2 * pad_px + 1, (b,), device=x.device, generator=generator)
     dx = torch.randint(0, 2 * pad_px + 1, (b,), device=x.device, generator=generator)
-    rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])[:, None, None, :]
-    bi = torch.arange(b, device=x.device)[:, None, None, None]
-    ci = torch.arange(c, device=x.device)[None, :, None, None]
-    cropped = padded[bi, ci, rows, cols]
+    # two gathers (rows, then columns) crop every image at its own offset in one pass each
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cropped = padded.gather(2, rows.expand(b, c, h, w + 2 * pad_px))
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    cropped = cropped.gather(3, cols.expand(b, c, h, w))
     flip = torch.rand(b, device=x.device, generator=generator) < 0.5
     return torch.where(flip[:, None, None, None], cropped.flip(3), cropped)

@@ -55,7 +55,7 @@ class TrainingSession:
     log_rows: list[dict[str, Any]] = field(default_factory=list)
     data_phases: tuple[Any, ...] = ()  # the data-load tracker's PhaseResults, copied to the store
     tracker: Any = None  # the running meter, once ``run`` started it
-    measure_inference: bool = True
+    inference_images: int = 2048  # images for the inference energy figure; 0: no inference section
 
     # -- preparation: nothing is written here ----------------------------------------------------
 
@@ -74,17 +74,17 @@ class TrainingSession:
         resume: bool,
         progress: bool,
         mlflow: Any,
-        measure_inference: bool = True,
+        inference_images: int = 2048,
     ) -> TrainingSession:
         resume_from = None
         if run_id is not None:
             check_run_id(run_id)
-        if callable(store) and (resume or parent_run_id is not None or run_id is not None):
-            store = store()  # needed now to check ids; otherwise opened once the data has loaded
         if resume:
             if not run_id:
                 raise UsageError("--resume needs the id of the run to continue")
             resume_from = ckpt_mod.load_checkpoint(paths_for(out_dir, run_id)["checkpoint"])
+            if callable(store):
+                store = store()
             cfg = TrainConfig.from_dict(dict(resume_from["config"]))
             variant = resume_from.get("variant") or variant
             parent_run_id = resume_from.get("parent_run_id")
@@ -96,6 +96,8 @@ class TrainingSession:
         cfg.validate()
         device = loop.resolve_device(cfg.device)
         parent_result = None
+        if parent_run_id is not None and callable(store):
+            store = store()
         if parent_run_id is not None and store is not None:
             parent_result = store.get_run(parent_run_id).result  # UsageError when unknown
         if cfg.dataset == "cifar10":
@@ -128,7 +130,7 @@ class TrainingSession:
             parent_result=parent_result,
             resume_from=resume_from,
             data_phases=tuple(data_measurement.phases),
-            measure_inference=measure_inference,
+            inference_images=inference_images,
         )
         if resume_from is not None:
             session.pieces = list(resume_from.get("energy_pieces", []))
@@ -156,7 +158,7 @@ class TrainingSession:
             measurement = tracker.stop()
             stopped = True
             result = self._result(outcome, measurement, paths)
-            if self.measure_inference:
+            if self.inference_images > 0:
                 result["inference"] = self._inference(outcome["state"])
             results.write_result(self.out_dir, self.variant, self.run_id, result)
             if self.store is not None:
@@ -200,6 +202,8 @@ class TrainingSession:
 
     def _setup(self, tracker: Any) -> dict[str, Any]:
         cfg, ds = self.cfg, self.dataset
+        if cfg.threads is not None:
+            torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         with tracker.phase("data"):
             splits = data_mod.make_splits(
@@ -407,9 +411,10 @@ class TrainingSession:
         def predict(x: torch.Tensor) -> torch.Tensor:
             return net(x)
 
-        speed = evaluate.speed(predict, sample)
+        n = self.inference_images
+        speed = evaluate.speed(predict, sample, repeats=7 if n >= 2048 else 3)
         energy = evaluate.inference_energy(
-            predict, sample, carbon=self.carbon, run_id=f"{self.run_id}-inference"
+            predict, sample, carbon=self.carbon, n_images=n, run_id=f"{self.run_id}-inference"
         )
         return {**speed.to_dict(), **energy}
 
@@ -461,6 +466,7 @@ class TrainingSession:
             "training": {
                 "epochs_run": len(self.log_rows),
                 "train_images": len(splits.y_train),
+                "threads": torch.get_num_threads(),
                 "holdout_images": len(splits.y_holdout),
                 "stopped_early": target is not None and target["epoch"] < cfg.epochs,
                 "target_accuracy_pct": cfg.target_accuracy,

@@ -57,6 +57,7 @@ class TrainConfig:
     limit_test: int | None = None  # evaluate on at most this many test images
     width: float = 1.0  # channel-width multiplier passed to the model
     compile: bool = False  # torch.compile the model
+    threads: int | None = None  # torch intra-op CPU threads (None: torch's default)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
@@ -79,6 +80,7 @@ class TrainConfig:
             (self.width > 0, f"width must be > 0, got {self.width}"),
             (self.limit_train is None or self.limit_train >= 1, "--limit-train must be >= 1"),
             (self.limit_test is None or self.limit_test >= 1, "--limit-test must be >= 1"),
+            (self.threads is None or self.threads >= 1, "--threads must be >= 1"),
         ]
         if self.target_accuracy is not None:
             checks += [
@@ -156,7 +158,7 @@ def train_run(
     resume: bool = False,
     progress: bool = True,
     mlflow: Any = None,
-    measure_inference: bool = True,
+    inference_images: int = 2048,
 ) -> dict[str, Any]:
     """Train ``cfg`` with the meter running, write every artifact and return the result dict.
 
@@ -164,8 +166,9 @@ def train_run(
     data has loaded (so bad data leaves no store file behind); ``carbon``: a ``CarbonConfig``.
     ``resume=True`` continues ``run_id`` from ``models/<run_id>.pt`` (its config wins over ``cfg``).
     ``mlflow``: an object with ``log_params(dict)`` and ``log_metrics(dict, step=int)`` (e.g. the
-    ``mlflow`` module), or None. ``measure_inference``: fill the result's ``inference`` section
-    (latency, throughput, J per 1,000 images on the CPU; a few seconds; off for search trials).
+    ``mlflow`` module), or None. ``inference_images``: how many images the result's ``inference``
+    section (latency, throughput, J per 1,000 images on the CPU) is measured over; 0 skips it
+    (search trials).
     Bad settings and missing data raise before anything is written.
     """
     from greenai.experiments.session import TrainingSession
@@ -182,6 +185,6 @@ def train_run(
         resume=resume,
         progress=progress,
         mlflow=mlflow,
-        measure_inference=measure_inference,
+        inference_images=inference_images,
     )
     return session.run()

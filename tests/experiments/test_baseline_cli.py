@@ -1,0 +1,249 @@
+"""``greenai baseline`` end to end: artifacts, the store row, bad input, crash and resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from greenai.cli.main import main
+from greenai.experiments import checkpoint, results
+from greenai.storage import open_store
+
+SMALL = ["--dataset", "synthetic", "--limit-train", "256", "--limit-test", "128", "--device", "cpu"]
+
+
+def _greenai(*args: str, env_extra: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    env.pop("GREENAI_STORE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "greenai", *args], capture_output=True, text=True, env=env, **kw
+    )
+
+
+def test_synthetic_run_writes_every_artifact_and_the_store_row(tmp_path):
+    out = tmp_path / "out"
+    proc = _greenai("baseline", *SMALL, "--epochs", "1", "--batch_size", "64", "--out", str(out),
+                    "--no-progress", "--run-id", "e2e-1", "--country", "NZL", "--inference-images", "256")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "means nothing" in proc.stdout
+
+    result = results.load_result(out / "results" / "synthetic_baseline_e2e-1.json")
+    assert result["run_id"] == "e2e-1" and result["variant"] == "baseline"
+    assert (
+        result["model"] == "seed_cnn"
+        and result["device"] == "cpu"
+        and result["precision"] == "fp32"
+    )
+    assert (
+        result["hyperparameters"]["batch_size"] == 64 and result["hyperparameters"]["epochs"] == 1
+    )
+    m = result["metrics"]
+    assert 0 <= m["test_accuracy_pct"] <= 100 and m["params"] == 620_362
+    weights = out / result["artifacts"]["weights"]
+    assert m["file_size_bytes"] == weights.stat().st_size
+    assert m["file_size_mib"] == pytest.approx(weights.stat().st_size / 2**20)
+    assert m["checkpoint_size_bytes"] == (out / "models" / "e2e-1.pt").stat().st_size
+    step = result["energy"]["step"]
+    assert step["energy_kwh"] > 0 and step["co2_kg"] > 0 and step["duration_s"] > 0
+    assert step["energy_kwh"] == pytest.approx(sum(p["energy_kwh"] for p in step["pieces"]))
+    assert step["co2_kg"] == pytest.approx(
+        step["energy_kwh"] * result["carbon"]["intensity_g_per_kwh"] / 1000
+    )
+    paths = [p["path"] for p in step["phases"]]
+    assert {"data", "train", "train/epoch_1", "eval"} <= set(paths)
+    assert set(step["methods"]) == {"cpu", "gpu", "ram"}
+    assert all(
+        label.split(":")[0] in ("measured", "estimated", "none")
+        for label in step["methods"].values()
+    )
+    assert result["carbon"]["country_iso3"] == "NZL" and result["carbon"]["intensity_source"]
+    assert result["energy"]["lifecycle"]["energy_kwh"] == step["energy_kwh"]
+    assert result["efficiency"]["acc_per_kg_co2_step"] == pytest.approx(
+        m["test_accuracy_pct"] / step["co2_kg"]
+    )
+    assert result["software"]["torch"] and "git_commit" in result["software"]
+    assert result["training"]["data_note"] and "means nothing" in result["training"]["data_note"]
+    inf = result["inference"]
+    assert inf is None or inf["energy_j_per_1000_images"] > 0
+
+    with open(out / "logs" / "training_log_e2e-1.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and rows[0]["epoch"] == "1" and rows[0]["eval_split"] == "test"
+    assert float(rows[0]["energy_kwh"]) > 0 and float(rows[0]["lr"]) == 0.001
+    with open(out / "logs" / "emissions.csv") as f:
+        emissions = list(csv.DictReader(f))
+    assert any(r["run_id"] == "e2e-1" for r in emissions)
+
+    model, ck = checkpoint.model_from_checkpoint(out / "models" / "e2e-1.pt")
+    assert ck["epoch"] == 1 and ck["config"]["limit_train"] == 256
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+    store = open_store(None, default_dir=out)
+    run = store.get_run("e2e-1")
+    assert run.status == "done" and run.variant == "baseline" and run.model == "seed_cnn"
+    assert run.accuracy == pytest.approx(m["test_accuracy_pct"])
+    assert run.energy_kwh == pytest.approx(step["energy_kwh"])
+    assert run.result["run_id"] == "e2e-1"
+    assert [e.epoch for e in store.epochs("e2e-1")] == [1]
+    assert store.samples("e2e-1")
+    assert {"data", "train", "eval"} <= {p.path for p in store.phases("e2e-1")}
+    store.close()
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        return int(exc.code)
+
+
+def _corrupt_cifar(tmp_path: Path) -> Path:
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    np.savez(
+        folder / "cifar10_train.npz", x=np.zeros((2, 32, 32, 3), np.uint8), y=np.zeros(2, np.int64)
+    )
+    (folder / "cifar10_test.npz").write_bytes((folder / "cifar10_train.npz").read_bytes()[:100])
+    return folder
+
+
+BAD = {
+    "zero-epochs": (["--epochs", "0"], "positive integer"),
+    "negative-batch": (["--batch-size", "-1"], "positive integer"),
+    "zero-lr": (["--lr", "0"], "number > 0"),
+    "nan-lr": (["--lr", "nan"], "number > 0"),
+    "unknown-model": (["--model", "vgg99"], "unknown model 'vgg99'"),
+    "unknown-dataset": (["--dataset", "mnist"], "invalid choice"),
+    "gpu-without-cuda": (["--device", "gpu"], "no CUDA GPU"),
+    "missing-data": (["--dataset", "cifar10", "--data-dir", "{tmp}/nowhere"], "CIFAR-10 not found"),
+    "corrupt-data": (["--dataset", "cifar10", "--data-dir", "{corrupt}"], "cifar10_test.npz"),
+    "resume-unknown": (["--resume", "nosuchrun"], "no such checkpoint"),
+    "target-without-holdout": (["--target-accuracy", "50"], "held-out split"),
+    "bad-holdout": (["--holdout-fraction", "1.5"], "fraction"),
+    "unknown-country": (["--country", "XXX"], "XXX"),
+    "bad-pue": (["--pue", "0.5"], "PUE"),
+    "bad-run-id": (["--run-id", "../escape"], "bad run id"),
+    "bad-width": (["--width", "0"], "number > 0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, case):
+    if "gpu" in case and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    args, message = BAD[case]
+    args = [
+        a.format(tmp=tmp_path, corrupt=_corrupt_cifar(tmp_path) if "{corrupt}" in a else "")
+        for a in args
+    ]
+    out = tmp_path / "out"
+    base = [
+        "baseline",
+        "--dataset",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    code = _run(base + args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_bad_input_exits_2_from_a_real_process(tmp_path):
+    proc = _greenai("baseline", "--epochs", "0", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+    proc = _greenai(
+        "baseline", "--dataset", "synthetic", "--model", "nope", "--out", str(tmp_path / "out")
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("greenai: error: unknown model")
+    assert not (tmp_path / "out").exists()
+
+
+def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path):
+    out = tmp_path / "out"
+    ckpt_path = out / "models" / "crash-1.pt"
+    args = ["baseline", "--dataset", "synthetic", "--device", "cpu", "--epochs", "3", "--limit-train", "384", "--limit-test", "64",
+            "--batch-size", "32", "--no-progress", "--out", str(out), "--run-id", "crash-1",
+            "--inference-images", "0"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("GREENAI_STORE", None)
+    proc = subprocess.Popen([sys.executable, "-m", "greenai", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not ckpt_path.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "no checkpoint after 240 s"
+        time.sleep(0.02)
+    time.sleep(0.3)  # into epoch 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    killed = checkpoint.load_checkpoint(ckpt_path)  # whole, not torn
+    assert 1 <= killed["epoch"] < 3, "the run finished before it was killed"
+    killed_pieces = killed["energy_pieces"]
+    assert not list((out / "results").glob("*.json")) if (out / "results").exists() else True
+
+    store = open_store(None, default_dir=out)  # marks the dead run as interrupted
+    assert store.get_run("crash-1").status == "interrupted"
+    samples_before = len(store.samples("crash-1"))
+    assert samples_before > 0
+    store.close()
+
+    proc2 = _greenai(
+        "baseline",
+        "--resume",
+        "crash-1",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--inference-images",
+        "0",
+    )
+    assert proc2.returncode == 0, proc2.stderr
+    result = results.load_result(out / "results" / "synthetic_baseline_crash-1.json")
+    step = result["energy"]["step"]
+    pieces = step["pieces"]
+    assert len(pieces) == len(killed_pieces) + 2  # + the resumed data load and training
+    assert [p["energy_kwh"] for p in pieces[: len(killed_pieces)]] == [
+        p["energy_kwh"] for p in killed_pieces
+    ]
+    assert step["energy_kwh"] == pytest.approx(sum(p["energy_kwh"] for p in pieces))
+    assert step["co2_kg"] == pytest.approx(sum(p["co2_kg"] for p in pieces))
+    assert step["energy_kwh"] > sum(p["energy_kwh"] for p in killed_pieces)
+    assert result["training"]["epochs_run"] == 3
+
+    with open(out / "logs" / "training_log_crash-1.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    energies = [float(r["energy_kwh"]) for r in rows]
+    assert energies == sorted(energies)
+
+    store = open_store(None, default_dir=out)
+    run = store.get_run("crash-1")
+    assert run.status == "done"
+    assert run.energy_kwh == pytest.approx(step["energy_kwh"])
+    assert [e.epoch for e in store.epochs("crash-1")] == [1, 2, 3]
+    assert len(store.samples("crash-1")) > samples_before
+    store.close()
+
+    again = _greenai("baseline", "--resume", "crash-1", "--out", str(out))
+    assert again.returncode == 2 and "already finished" in again.stderr
+    json.loads((out / "results" / "synthetic_baseline_crash-1.json").read_text())
