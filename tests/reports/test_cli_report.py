@@ -110,7 +110,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys, argv, message):
     open_store(str(tmp_path / "empty.db")).close()
     (tmp_path / "emptydir").mkdir()
     (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "cifar10_baseline_x.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "bad" / "cifar10_baseline_20261125-040000-abcdef.json").write_text(
+        "{not json", encoding="utf-8"
+    )
     (tmp_path / "newer").mkdir()
     (tmp_path / "newer" / "cifar10_baseline_y.json").write_text(
         '{"schema_version": 99}', encoding="utf-8"

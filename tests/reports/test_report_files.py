@@ -130,3 +130,9 @@ def test_a_phase_recorded_in_two_pieces_is_shaded_once():
         "r", "baseline", "cpu", "done", power=PowerTrace(trace.elapsed_s, trace.power_w, pieces)
     )
     assert chartdata.power(run).phases[0] == PhaseSpan("data", -0.2, 0.05)
+
+
+def test_other_json_beside_results_is_not_read_as_a_result(results_dir: Path):
+    (results_dir / "study_state_study.json").write_text('{"version": 1}', encoding="utf-8")
+    (results_dir / "search_x_summary.json").write_text("[1, 2]", encoding="utf-8")
+    assert len(from_results_dir(results_dir)) == len(study_results())

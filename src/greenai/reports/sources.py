@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,16 +35,19 @@ def _load_result_file(path: Path) -> dict[str, Any]:
     return data
 
 
+RESULT_NAME = re.compile(r"^[A-Za-z0-9]+_[a-z0-9_]+_\d{8}-\d{6}-[0-9a-f]+\.json$")
+
+
 def _looks_like_result(path: Path) -> bool:
-    """Result files are ``<dataset>_<variant>_<run_id>.json``; other JSON files (a study's state,
-    a search's summary) live beside them and are not results."""
-    if path.name.startswith(("study_", ".")):
-        return False
+    """Result files are ``<dataset>_<variant>_<run_id>.json``, or any JSON with a schema_version;
+    other JSON files beside them (a study's state, a search's summary) are not results."""
+    if RESULT_NAME.match(path.name):
+        return True
     try:
         head = path.read_text(encoding="utf-8", errors="replace")[:4096]
     except OSError:
         return False
-    return '"schema_version"' in head or path.name.count("_") >= 2
+    return '"schema_version"' in head
 
 
 def epochs_from_log(result: Mapping[str, Any], base: Path) -> tuple[EpochPoint, ...]:
