@@ -153,16 +153,15 @@ class RunStore:
 
         def write() -> RunRecord:
             with write_connection(self.engine) as conn:
-                if self._exists(conn, run_id):
-                    raise UsageError(f"run {run_id} already exists in the store {self.url}")
-                conn.execute(schema.runs.insert().values(**row))
-                return _run_record(
-                    conn.execute(sa.select(schema.runs).where(schema.runs.c.run_id == run_id)).one()
-                )
+                r = schema.runs
+                if self.engine.dialect.insert_returning:
+                    return _run_record(conn.execute(r.insert().values(**row).returning(r)).one())
+                conn.execute(r.insert().values(**row))
+                return _run_record(conn.execute(sa.select(r).where(r.c.run_id == run_id)).one())
 
         try:
             return retrying(write)
-        except exc.IntegrityError:  # PostgreSQL: another process inserted the same id just now
+        except exc.IntegrityError:  # the primary key: the id is taken
             raise UsageError(f"run {run_id} already exists in the store {self.url}") from None
 
     def resume_run(self, run_id: str) -> RunRecord:
@@ -176,8 +175,7 @@ class RunStore:
             "finished_at": None,
             "error": None,
         }
-        self._update(run_id, values)
-        return self.get_run(run_id)
+        return self._update(run_id, values)
 
     def add_epoch(self, run_id: str, epoch: int, metrics: Mapping[str, Any]) -> None:
         """Record one epoch's metrics (replacing that epoch's earlier record, e.g. after a resume)."""
@@ -286,8 +284,7 @@ class RunStore:
             chosen = given if given is not None else summary.get(key)
             if chosen is not None:
                 values[key] = float(chosen)
-        self._update(run_id, values)
-        return self.get_run(run_id)
+        return self._update(run_id, values)
 
     def mark_interrupted(self, *, now: float | None = None) -> list[str]:
         """Mark runs that are "running" but whose process is gone as "interrupted"; return their ids.
@@ -297,7 +294,7 @@ class RunStore:
         """
         moment = time.time() if now is None else now
         r = schema.runs
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 sa.select(r.c.run_id, r.c.host, r.c.pid, r.c.heartbeat_at).where(
                     r.c.status == RUNNING
@@ -331,14 +328,14 @@ class RunStore:
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run ``run_id``; ``UsageError`` naming the id and the store if there is none."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(sa.select(schema.runs).where(schema.runs.c.run_id == run_id)).first()
         if row is None:
             raise UsageError(f"no run {run_id!r} in the store {self.url}")
         return _run_record(row)
 
     def has_run(self, run_id: str) -> bool:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return self._exists(conn, run_id)
 
     def list_runs(
@@ -355,7 +352,7 @@ class RunStore:
             query = query.where(r.c.variant == variant)
         if status is not None:
             query = query.where(r.c.status == status)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [_run_record(row) for row in conn.execute(query)]
 
     def samples(self, run_id: str) -> list[Sample]:
@@ -412,7 +409,7 @@ class RunStore:
         Stops at a parent that is not in this store (or at a cycle)."""
         chain = [self.get_run(run_id)]
         seen = {run_id}
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             while (parent := chain[-1].parent_run_id) is not None and parent not in seen:
                 row = conn.execute(
                     sa.select(schema.runs).where(schema.runs.c.run_id == parent)
@@ -427,32 +424,51 @@ class RunStore:
         """Runs whose parent is ``run_id``, oldest first."""
         r = schema.runs
         query = sa.select(r).where(r.c.parent_run_id == run_id).order_by(r.c.started_at, r.c.run_id)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [_run_record(row) for row in conn.execute(query)]
 
     # -- helpers --------------------------------------------------------------------------------
 
     def _children(self, run_id: str, query: sa.Select, make: Callable[[Any], T]) -> list[T]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(query).all()
             if not rows and not self._exists(conn, run_id):
                 raise UsageError(f"no run {run_id!r} in the store {self.url}")
         return [make(row) for row in rows]
 
-    def _update(self, run_id: str, values: dict[str, Any]) -> None:
-        def write() -> None:
+    def _update(self, run_id: str, values: dict[str, Any]) -> RunRecord:
+        """Update the run's row and return the run as it now is, in one transaction."""
+
+        def write() -> RunRecord:
             with write_connection(self.engine) as conn:
                 r = schema.runs
-                done = conn.execute(r.update().where(r.c.run_id == run_id).values(**values))
-                if done.rowcount == 0:
+                update = r.update().where(r.c.run_id == run_id).values(**values)
+                if self.engine.dialect.update_returning:
+                    row = conn.execute(update.returning(r)).first()
+                else:
+                    done = conn.execute(update)
+                    row = (
+                        None
+                        if done.rowcount == 0
+                        else conn.execute(sa.select(r).where(r.c.run_id == run_id)).one()
+                    )
+                if row is None:
                     raise UsageError(f"no run {run_id!r} in the store {self.url}")
+                return _run_record(row)
 
-        retrying(write)
+        return retrying(write)
 
     @staticmethod
     def _exists(conn: sa.Connection, run_id: str) -> bool:
         r = schema.runs
         return conn.execute(sa.select(r.c.run_id).where(r.c.run_id == run_id)).first() is not None
+
+    def _read(self) -> sa.Connection:
+        """A connection for reads. On PostgreSQL in autocommit: no BEGIN/ROLLBACK round trips."""
+        conn = self.engine.connect()
+        if self.engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn
 
     def _beat(self, conn: sa.Connection, run_id: str, now: float) -> None:
         """Bump the run's heartbeat; ``UsageError`` (rolling the transaction back) if there is no
