@@ -50,6 +50,11 @@ def run(args: argparse.Namespace) -> int:
     from greenai.experiments.loop import resolve_device
 
     resolve_device(cfg.device)
+    if args.resume:
+        print(
+            f"greenai: resuming run {args.resume} with the settings in its checkpoint",
+            file=sys.stderr,
+        )
     if cfg.dataset == "cifar10" and not args.resume:
         locate_cifar10(cfg.data_dir, cfg.download)  # missing data: one line, nothing written
     opened = []
