@@ -30,7 +30,7 @@ IMPORT_GREENAI = (
     "import time; t = time.perf_counter()\n"
     "import greenai\n"
     "tr = greenai.Tracker('x', interval_s=1.0, country='{country}').start()\n"
-    "print(time.perf_counter() - t); tr.stop()\n"
+    "print(time.perf_counter() - t, time.process_time()); tr.stop()\n"
 )
 IMPORT_CODECARBON = (
     "import time; t = time.perf_counter()\n"
@@ -38,7 +38,7 @@ IMPORT_CODECARBON = (
     "tr = OfflineEmissionsTracker(country_iso_code='{country}', measure_power_secs=1,\n"
     "                             save_to_file=False, log_level='error')\n"
     "tr.start()\n"
-    "print(time.perf_counter() - t); tr.stop()\n"
+    "print(time.perf_counter() - t, time.process_time()); tr.stop()\n"
 )
 
 
@@ -95,16 +95,34 @@ def run_codecarbon(n: int, country: str) -> tuple[float, float]:
     return t2 - t1, time.perf_counter() - t0
 
 
-def first_start_s(code: str, country: str, repeats: int) -> list[float]:
-    times = []
+def first_start_s(code: str, country: str, repeats: int) -> tuple[list[float], list[float]]:
+    """Wall seconds of import + first start(), and the interpreter's CPU seconds at that point
+    (start-up included: a figure that the machine's load does not inflate)."""
+    times, cpu = [], []
     for _ in range(repeats):
         out = subprocess.run(
             [sys.executable, "-c", code.format(country=country)],
             capture_output=True, text=True, check=True,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )  # fmt: skip
-        times.append(float(out.stdout.strip().splitlines()[-1]))
-    return times
+        wall_s, cpu_s = out.stdout.strip().splitlines()[-1].split()
+        times.append(float(wall_s))
+        cpu.append(float(cpu_s))
+    return times, cpu
+
+
+def sample_cost_s(country: str, n: int = 300) -> float:
+    """CPU seconds one greenai sample costs (all sensors read, record built): the sampling thread's
+    work per interval, measured as process CPU time so the machine's load does not inflate it."""
+    import greenai
+
+    tracker = greenai.Tracker("cost", interval_s=None, country=country).start()
+    t = time.process_time()
+    for _ in range(n):
+        tracker.sample()
+    cost = (time.process_time() - t) / n
+    tracker.stop()
+    return cost
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,11 +141,20 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"greenai {greenai.__version__}, codecarbon {codecarbon.__version__}, "
           f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")  # fmt: skip
-    g_start = first_start_s(IMPORT_GREENAI, args.country, args.start_repeats)
-    c_start = first_start_s(IMPORT_CODECARBON, args.country, args.start_repeats)
-    print(f"import + first start(), median of {args.start_repeats} fresh interpreters: "
-          f"greenai {statistics.median(g_start):.3f} s (min {min(g_start):.3f}), "
-          f"codecarbon {statistics.median(c_start):.3f} s (min {min(c_start):.3f})")  # fmt: skip
+    g_start, g_cpu = first_start_s(IMPORT_GREENAI, args.country, args.start_repeats)
+    c_start, c_cpu = first_start_s(IMPORT_CODECARBON, args.country, args.start_repeats)
+    print(
+        f"import + first start(), median of {args.start_repeats} fresh interpreters: "
+        f"greenai {statistics.median(g_start):.3f} s wall (min {min(g_start):.3f}), "
+        f"codecarbon {statistics.median(c_start):.3f} s wall (min {min(c_start):.3f})"
+    )
+    print(f"  CPU seconds of those interpreters (Python start-up included): "
+          f"greenai {statistics.median(g_cpu):.3f} s, codecarbon {statistics.median(c_cpu):.3f} s")  # fmt: skip
+
+    cost = sample_cost_s(args.country)
+    print(f"greenai sampling cost: {cost * 1e6:.0f} µs CPU per sample = {cost * 100:.3f}% of one CPU "
+          "at 1 s sampling (the work it adds per interval; with the GIL, about the wall-time cost for a "
+          "one-thread Python workload)")  # fmt: skip
 
     n = calibrate(args.work_s)
     run_greenai(

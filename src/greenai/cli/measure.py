@@ -1,4 +1,4 @@
-"""``greenai measure [options] -- COMMAND ARGS...``: the energy and CO2 of any command.
+"""Run a command and report its energy and CO2: greenai measure [options] -- COMMAND ARGS...
 
 Runs the command (its whole process tree is followed), forwards SIGINT/SIGTERM/SIGHUP to it, exits
 with its exit code (128+N when killed by signal N), and prints a summary on stderr (stdout stays the
@@ -35,14 +35,28 @@ def register(subparsers: Any) -> None:
         help="run a command and report its energy and CO2",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
-    p.add_argument("--country", help="ISO 3166 code (NZL or NZ) for the grid's carbon intensity")
-    p.add_argument("--pue", help="data centre power usage effectiveness, >= 1.0 (default 1.0)")
-    p.add_argument("--intensity", help="grid carbon intensity in gCO2e/kWh (overrides --country)")
-    p.add_argument("--interval", default="1.0", help="sampling interval in seconds (default 1)")
-    p.add_argument("--out", default=".", help="folder for emissions.csv and the default store")
+    p.add_argument(
+        "--country", metavar="ISO", help="ISO 3166 code (NZL or NZ) for the grid's carbon intensity"
+    )
+    p.add_argument(
+        "--pue", metavar="X", help="data centre power usage effectiveness, >= 1.0 (default 1.0)"
+    )
+    p.add_argument(
+        "--intensity",
+        metavar="G_PER_KWH",
+        help="grid carbon intensity in gCO2e/kWh (overrides --country)",
+    )
+    p.add_argument(
+        "--interval", metavar="S", default="1.0", help="sampling interval in seconds (default 1)"
+    )
+    p.add_argument(
+        "--out", metavar="DIR", default=".", help="folder for emissions.csv and the default store"
+    )
     p.add_argument("--name", help="run name (default: the command's name)")
     p.add_argument(
-        "--store", help="run store URL (default $GREENAI_STORE, else sqlite:///<out>/greenai.db)"
+        "--store",
+        metavar="URL",
+        help="run store URL (default $GREENAI_STORE, else sqlite:///<out>/greenai.db)",
     )
     p.add_argument("--no-store", action="store_true", help="do not record the run in the store")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")

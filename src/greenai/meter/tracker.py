@@ -3,7 +3,8 @@
 Energy is read from the sensors (``greenai.sensors``) at start, at every sample, at each phase's edges
 and at stop; a window's energy is the cumulative reading at its end minus that at its start, so short
 windows are exact to the sensors' resolution, not to the sampling interval. Sensor reads happen under
-one lock, so phases, ``snapshot()`` and the sampling thread may run concurrently.
+one lock, so phases, ``snapshot()`` and the sampling thread may run concurrently; sinks are called
+under another, one record at a time (a sink needs no locking of its own).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class Tracker:
         self._sensors: list[Sensor] = []
         self._clock, self._monotonic = clock, monotonic
         self._lock = threading.RLock()
+        self._sink_lock = threading.Lock()
         self._stack: list[str] = []
         self._phases: list[PhaseResult] = []
         self._origin_j: dict[str, float] = {}
@@ -144,6 +146,10 @@ class Tracker:
 
     # -- sinks ---------------------------------------------------------------------------------
     def _emit(self, method: str, *args: Any) -> None:
+        with self._sink_lock:  # the sampling thread and phases must not interleave a sink's writes
+            self._emit_locked(method, *args)
+
+    def _emit_locked(self, method: str, *args: Any) -> None:
         for sink in list(self._sinks):
             try:
                 getattr(sink, method)(*args)
