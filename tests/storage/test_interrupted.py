@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from greenai.storage import open_store
+from greenai.storage.store import pid_alive
 
 WRITER = Path(__file__).with_name("writer.py")
 SAMPLES = 5
@@ -46,3 +47,17 @@ def test_killed_run_is_marked_interrupted_and_keeps_its_samples(
         assert [s.elapsed_s for s in samples] == [float(k) for k in range(SAMPLES)]
         assert samples[-1].energy_j["cpu"] == 10.0 * SAMPLES
         assert store.mark_interrupted() == []  # already settled: nothing more to mark
+
+
+def test_pid_alive_tells_a_live_owner_from_a_dead_or_reused_pid() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.1)
+        assert pid_alive(child.pid)
+        assert pid_alive(child.pid, since=time.time())  # started before this moment: the owner
+        # A run last heard from an hour ago cannot belong to a process that started just now.
+        assert not pid_alive(child.pid, since=time.time() - 3600)
+    finally:
+        child.kill()
+        child.wait()
+    assert not pid_alive(child.pid)

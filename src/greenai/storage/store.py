@@ -147,7 +147,7 @@ class RunStore:
             "host": self.host,
             "pid": os.getpid(),
             "started_at": now,
-            "heartbeat_at": now,
+            "heartbeat_at": time.time(),  # a sign of life now, whatever started_at says
             "config": _dumps(dict(config or {}), "config"),
         }
 
@@ -289,8 +289,10 @@ class RunStore:
     def mark_interrupted(self, *, now: float | None = None) -> list[str]:
         """Mark runs that are "running" but whose process is gone as "interrupted"; return their ids.
 
-        Gone means: on this host, its pid no longer exists; on another host (where pids mean
-        nothing), its heartbeat is older than ``stale_after_s``.
+        Gone means: on this host, no process has its pid (or the one that has it started after the
+        run's last heartbeat: the pid was reused); on another host, where pids mean nothing, its
+        heartbeat is older than ``stale_after_s``. A run resumed or heard from between the check and
+        the update is left alone.
         """
         moment = time.time() if now is None else now
         r = schema.runs
@@ -301,28 +303,38 @@ class RunStore:
                 )
             ).all()
         dead = [
-            row.run_id
+            row
             for row in rows
-            if (row.host == self.host and not _pid_alive(row.pid))
+            if (row.host == self.host and not pid_alive(row.pid, since=row.heartbeat_at))
             or (row.host != self.host and moment - row.heartbeat_at > self.stale_after_s)
         ]
         if not dead:
             return []
 
-        def write() -> None:
+        def write() -> list[str]:
+            marked = []
             with write_connection(self.engine) as conn:
-                conn.execute(
-                    r.update()
-                    .where(r.c.run_id.in_(dead), r.c.status == RUNNING)
-                    .values(
-                        status=INTERRUPTED,
-                        finished_at=r.c.heartbeat_at,
-                        error="interrupted: the process stopped without finishing the run",
+                for row in dead:
+                    done = conn.execute(
+                        r.update()
+                        .where(
+                            r.c.run_id == row.run_id,
+                            r.c.status == RUNNING,
+                            r.c.host == row.host,
+                            r.c.pid == row.pid,
+                            r.c.heartbeat_at == row.heartbeat_at,
+                        )
+                        .values(
+                            status=INTERRUPTED,
+                            finished_at=r.c.heartbeat_at,
+                            error="interrupted: the process stopped without finishing the run",
+                        )
                     )
-                )
+                    if done.rowcount:
+                        marked.append(row.run_id)
+            return marked
 
-        retrying(write)
-        return dead
+        return retrying(write)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -551,8 +563,12 @@ def _run_record(row: Any) -> RunRecord:
     )
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host (a zombie counts as gone)."""
+def pid_alive(pid: int, since: float | None = None) -> bool:
+    """Whether a live process with this pid exists on this host (a zombie counts as gone).
+
+    With ``since`` (Unix seconds), a process that started after that moment is not the one we
+    are asking about (its pid was reused), so the answer is False.
+    """
     if pid <= 0:
         return False
     try:
@@ -560,9 +576,29 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # exists, owned by someone else
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+            fields = handle.read().rsplit(")", 1)[-1].split()
     except OSError:
-        return True
+        return True  # no /proc (not Linux): the pid exists, that is all we can tell
+    if fields[0] == "Z":
+        return False
+    if since is not None:
+        started = _process_start_time(int(fields[19]))
+        if started is not None and started > since + _START_TOLERANCE_S:
+            return False
+    return True
+
+
+_START_TOLERANCE_S = 2.0  # /proc/stat's boot time is whole seconds
+
+
+def _process_start_time(start_ticks: int) -> float | None:
+    """Unix time at which a process started, from its /proc/<pid>/stat start time (clock ticks)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            boot_s = next(float(line.split()[1]) for line in handle if line.startswith("btime "))
+        return boot_s + start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError):
+        return None
