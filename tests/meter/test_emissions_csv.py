@@ -102,3 +102,23 @@ def test_columns_constant_matches_codecarbon_when_installed():
     emissions_data = pytest.importorskip("codecarbon.output_methods.emissions_data")
     names = [f.name for f in dataclasses.fields(emissions_data.EmissionsData)]
     assert list(COLUMNS[:38]) == names == CODECARBON_38
+
+
+def test_a_killed_process_leaves_its_samples_on_disk(tmp_path):
+    """Rows are flushed as they are taken: SIGKILL loses at most the current interval."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "emissions.csv"
+    script = (
+        "import os, signal, time, greenai\n"
+        f"t = greenai.Tracker('crash', interval_s=0.05, emissions_csv={str(path)!r}).start()\n"
+        "while len(t.samples) < 3: time.sleep(0.01)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {"GREENAI_POWERCAP_ROOT": str(tmp_path / "none"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, timeout=60)
+    assert proc.returncode == -9
+    rows = _rows(path)
+    assert len(rows) >= 3 and {r["row_kind"] for r in rows} == {"sample"}
+    assert all(r["run_name"] == "crash" for r in rows)

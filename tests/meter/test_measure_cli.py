@@ -53,10 +53,11 @@ def test_run_is_recorded_in_the_default_store(tmp_path):
     store.close()
 
 
-def test_sigterm_is_forwarded_to_the_command(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signals_are_forwarded_to_the_command(tmp_path, signum):
     script = (
         "import signal, sys, time\n"
-        "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+        f"signal.signal({int(signum)}, lambda *a: sys.exit(7))\n"
         "print('ready', flush=True)\n"
         "time.sleep(30)\n"
     )
@@ -65,7 +66,7 @@ def test_sigterm_is_forwarded_to_the_command(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
     )  # fmt: skip
     assert proc.stdout.readline() == "ready\n"
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 7, err
     assert "exited with 7" in err
@@ -119,3 +120,23 @@ def test_missing_command_exits_127(tmp_path):
     proc = _measure(tmp_path, "--out", str(tmp_path / "o"), "--", "no-such-command-xyz")
     assert proc.returncode == 127 and "command not found" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_grandchildren_cpu_time_is_counted(tmp_path):
+    """The command's shell starts a busy grandchild; its CPU seconds must reach the record."""
+    import csv
+
+    from greenai.sensors.cpu_model import cpu_power, read_cpuinfo
+
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\n"
+    out = tmp_path / "out"
+    proc = _measure(
+        tmp_path, "--out", str(out), "--no-store", "--interval", "0.1", "--",
+        "sh", "-c", f'{sys.executable} -c "{busy}" & wait',
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with open(out / "emissions.csv", newline="") as handle:
+        total = next(r for r in csv.DictReader(handle) if r["row_kind"] == "total")
+    w_per_cpu = cpu_power(read_cpuinfo()).w_per_cpu
+    cpu_s = float(total["cpu_energy"]) * 3.6e6 / w_per_cpu
+    assert cpu_s >= 0.5
