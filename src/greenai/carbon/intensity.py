@@ -9,7 +9,7 @@ import csv
 import functools
 import io
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 from greenai.errors import UsageError
 
@@ -34,8 +34,13 @@ class CountryIntensity:
         )
 
 
+# Package data sits beside the code (greenai/data); a plain path avoids importing importlib.resources
+# and zipfile on every first start.
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
 def _read_data(name: str) -> str:
-    return resources.files("greenai").joinpath("data", name).read_text(encoding="utf-8")
+    return (DATA_DIR / name).read_text(encoding="utf-8")
 
 
 def _rows(name: str) -> list[dict[str, str]]:

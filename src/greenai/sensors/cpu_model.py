@@ -20,10 +20,10 @@ import csv
 import functools
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 TABLE_NAME = "cpu_tdp_watts.csv"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"  # package data, beside the code
 #: Watts per busy logical CPU when the TDP cannot be used: CodeCarbon's own default for an unknown CPU
 #: (``DEFAULT_POWER_PER_CORE = 4`` W per thread, codecarbon/core/cpu.py, 3.x). It is also close to what
 #: current server parts give (AMD EPYC 7763: 280 W / 128 threads = 2.2 W; Xeon Platinum 8380: 270 W /
@@ -38,9 +38,25 @@ def normalise(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _table_lines() -> tuple[str, ...]:
-    text = resources.files("greenai").joinpath("data", TABLE_NAME).read_text(encoding="utf-8")
-    return tuple(text.splitlines()[1:])
+def _table_text() -> tuple[str, str]:
+    text = (DATA_DIR / TABLE_NAME).read_text(encoding="utf-8")
+    return text, text.lower()
+
+
+def _lines_containing(keys: list[str]) -> list[str]:
+    """Data lines of the table holding any of ``keys`` (lower case), found without a per-line scan."""
+    text, low = _table_text()
+    found: dict[int, str] = {}
+    for key in keys:
+        pos = low.find(key)
+        while pos != -1:
+            start = text.rfind("\n", 0, pos) + 1
+            end = text.find("\n", pos)
+            end = len(text) if end == -1 else end
+            if start > 0:  # not the header
+                found[start] = text[start:end]
+            pos = low.find(key, end)
+    return [found[k] for k in sorted(found)]
 
 
 def _parse(lines: list[str] | tuple[str, ...]) -> tuple[tuple[str, float], ...]:
@@ -59,7 +75,7 @@ def _parse(lines: list[str] | tuple[str, ...]) -> tuple[tuple[str, float], ...]:
 @functools.lru_cache(maxsize=1)
 def tdp_table() -> tuple[tuple[str, float], ...]:
     """(name, TDP watts) rows of the package's TDP table, read once, on first use."""
-    return _parse(_table_lines())
+    return _parse(_table_text()[0].splitlines()[1:])
 
 
 @dataclass(frozen=True)
@@ -115,7 +131,7 @@ def match_tdp(model_name: str, table: tuple[tuple[str, float], ...] | None = Non
     if not keys[0]:
         candidates: tuple[tuple[str, float], ...] = ()
     elif table is None:  # filter the raw lines first: parsing only the few that can match
-        candidates = _parse([ln for ln in _table_lines() if any(k in ln.lower() for k in keys)])
+        candidates = _parse(_lines_containing(keys))
     else:
         candidates = tuple((n, t) for n, t in table if any(k in n.lower() for k in keys))
     best: tuple[str, float, int] | None = None
