@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from greenai.cli import common
+
 DEFAULT_TRIALS = 30
 
 # Narrowing flags: flag dest -> search-space dimension.
@@ -53,7 +55,9 @@ def register(subparsers: Any) -> None:
     g.add_argument(
         "--population", type=int, default=None, help="NSGA-II generation size (default 10)"
     )
-    g.add_argument("--seed", type=int, default=0, help="sampler and training seed (default 0)")
+    g.add_argument(
+        "--seed", type=common.nonneg_int, default=0, help="sampler and training seed (default 0)"
+    )
     g.add_argument(
         "--storage",
         default=None,
@@ -75,35 +79,33 @@ def register(subparsers: Any) -> None:
     s.add_argument("--precisions", nargs="+", metavar="P", help="fp32, bf16")
     s.add_argument("--sparsities", nargs="+", type=float, metavar="S")
     s.add_argument("--quantization", nargs="+", metavar="off|on")
-    t = p.add_argument_group("training (fixed for every trial)")
-    t.add_argument("--model", default="seed_cnn")
-    t.add_argument("--dataset", default="cifar10", help="cifar10 or synthetic")
-    t.add_argument("--data-dir", default=None)
-    t.add_argument("--device", default="auto", help="auto, cpu or gpu")
-    t.add_argument("--optimizer", default="adam")
-    t.add_argument("--schedule", default="constant")
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--limit-train", type=int, default=None, help="use at most N training images")
-    t.add_argument("--limit-test", type=int, default=None, help="evaluate on at most N test images")
-    t.add_argument("--no-augment", dest="augment", action="store_false")
-    o = p.add_argument_group("output, store and carbon")
-    o.add_argument("--out", default=".", help="output folder (default: current folder)")
-    o.add_argument(
-        "--store",
-        default=None,
-        help="run store URL (default $GREENAI_STORE, else the PostgreSQL --storage, "
-        "else <out>/greenai.db)",
-    )
-    o.add_argument("--country", default=None, help="ISO3 country for grid carbon intensity")
-    o.add_argument("--pue", default=None)
-    o.add_argument("--intensity", default=None, help="grid intensity, gCO2e/kWh")
-    o.add_argument("--progress", action="store_true", help="show per-epoch progress bars")
-    o.add_argument(
-        "--measure-inference",
-        action="store_true",
-        help="also measure each trial's inference latency and energy (slower; not an objective)",
+    _add_fixed_training_args(p)
+    common.add_data_args(p)
+    common.add_carbon_args(p)
+    common.add_output_args(p)
+    p.add_argument(
+        "--inference-images",
+        type=common.nonneg_int,
+        default=0,
+        help="also measure each trial's inference energy on N images (default 0: no; slower, "
+        "and not an objective)",
     )
     p.set_defaults(func=run)
+
+
+def _add_fixed_training_args(p: argparse.ArgumentParser) -> None:
+    """The training flags that stay the same in every trial (the searched ones are in the space)."""
+    t = p.add_argument_group("training (the same for every trial)")
+    t.add_argument("--model", default="seed_cnn", help="registered model name (default seed_cnn)")
+    t.add_argument(
+        "--device", choices=("auto", "cpu", "gpu"), default="auto",
+        help="auto (default): CUDA if present, else CPU",
+    )  # fmt: skip
+    t.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
+    t.add_argument("--weight-decay", dest="weight_decay", type=common.nonneg_float, default=0.0)
+    t.add_argument("--schedule", choices=("constant", "onecycle", "cosine"), default="constant")
+    t.add_argument("--label-smoothing", dest="label_smoothing", type=common.fraction, default=0.0)
+    t.add_argument("--no-augment", dest="augment", action="store_false", help="no crop / flip")
 
 
 def _space_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -126,25 +128,15 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 
 def _base_config(args: argparse.Namespace) -> Any:
-    from greenai.experiments.train import TrainConfig
+    """The fixed part of every trial's TrainConfig (the searched fields are replaced per trial)."""
+    cfg = common.train_config(args)
+    from greenai.experiments.loop import resolve_device
 
-    cfg = TrainConfig(
-        model=args.model,
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        device=args.device,
-        seed=args.seed,
-        optimizer=args.optimizer,
-        schedule=args.schedule,
-        weight_decay=args.weight_decay,
-        limit_train=args.limit_train,
-        limit_test=args.limit_test,
-        augment=args.augment,
-    ).validate()
+    resolve_device(cfg.device)  # "gpu" without CUDA: one line now
     if cfg.dataset == "cifar10":
         from greenai.experiments.data import locate_cifar10
 
-        locate_cifar10(cfg.data_dir)  # DataError (exit 2) now, rather than in every trial
+        locate_cifar10(cfg.data_dir, cfg.download)  # missing data: one line now, not every trial
     return cfg
 
 
@@ -175,11 +167,7 @@ def run(args: argparse.Namespace) -> int:
     # Validate everything before writing anything.
     space = space_mod.build_space(args.space, _space_flags(args))
     base = _base_config(args)
-    from greenai.carbon import CarbonConfig
-
-    carbon = CarbonConfig.resolve(
-        country=args.country, pue=args.pue, intensity_g_per_kwh=args.intensity
-    )
+    carbon = common.carbon_config(args)
     study_mod.check_storage(url)
     sampler = study_mod.make_sampler(
         args.sampler, args.seed, args.population or study_mod.DEFAULT_POPULATION
@@ -206,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
             out_dir=out_dir,
             study_name=name,
             progress=args.progress,
-            measure_inference=args.measure_inference,
+            inference_images=args.inference_images,
         )
         before = len(study.trials)
         print(

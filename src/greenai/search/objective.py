@@ -94,7 +94,7 @@ class TrialObjective:
         study_name: str,
         train: TrainFn | None = None,
         progress: bool = False,
-        measure_inference: bool = False,
+        inference_images: int = 0,
         log: Callable[[str], None] = print,
     ) -> None:
         if objective not in OBJECTIVES:
@@ -113,7 +113,7 @@ class TrialObjective:
         self.study_name = study_name
         self.train = train or default_train()
         self.progress = progress
-        self.measure_inference = measure_inference
+        self.inference_images = inference_images
         self.log = log
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -139,7 +139,7 @@ class TrialObjective:
                 run_id=run_id,
                 group=self.study_name,
                 progress=self.progress,
-                measure_inference=self.measure_inference,
+                inference_images=self.inference_images,
             )
             values = objective_value(result, self.objective)
         except BaseException as exc:
