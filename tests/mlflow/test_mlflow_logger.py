@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from greenai.errors import MissingExtraError, UsageError
-from greenai.integrations.mlflow import MlflowLogger, NullMlflowLogger, is_enabled
+from greenai.integrations.mlflow import MlflowError, MlflowLogger, NullMlflowLogger, is_enabled
 from greenai.meter.types import PhaseResult
 
 
@@ -121,6 +121,7 @@ def test_resumed_run_reopens_the_same_mlflow_run(tracking_uri, experiment):
     again = MlflowLogger.create(tracking_uri=tracking_uri, experiment=experiment)  # new process
     assert again.start_run("run-1", "baseline", {"lr": 0.01, "resumed_from": 1}) == mlflow_id
     again.log_epoch(1, {"test_acc": 45.0})
+    again.log_params({"lr": 0.01})  # the trainer logs its config again on resume: no conflict
     again.end("done")
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -130,6 +131,26 @@ def test_resumed_run_reopens_the_same_mlflow_run(tracking_uri, experiment):
     assert run.info.status == "FINISHED"
     assert run.data.params == {"lr": "0.01", "resumed_from": "1"}
     assert history(client, mlflow_id, "test_acc") == [(0, 30.0), (1, 45.0)]
+
+
+def test_stands_in_for_the_mlflow_module_in_the_trainer(tracking_uri, experiment):
+    """train_run(..., mlflow=logger) calls log_params(dict) and log_metrics(dict, step=...)."""
+    mlf = MlflowLogger.create(tracking_uri=tracking_uri, experiment=experiment)
+    mlflow_id = mlf.start_run("r", "baseline", {})
+    mlf.log_params({"lr": 0.001, "epochs": 3, "augment": True})
+    mlf.log_metrics({"train_loss": 1.2, "eval_acc_pct": 40.0}, step=0)
+    mlf.log_metrics({"train_loss": 0.8, "eval_acc_pct": 52.0}, step=1)
+    mlf.log_metrics({"test_accuracy_pct": 52.0, "energy_kwh": 0.001})
+    mlf.end("done")
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.get_run(mlflow_id)
+    assert run.data.params == {"lr": "0.001", "epochs": "3", "augment": "True"}
+    assert history(client, mlflow_id, "eval_acc_pct") == [(0, 40.0), (1, 52.0)]
+    assert run.data.metrics["energy_kwh"] == 0.001
+    mlf.start_run("r", "baseline", {})
+    with pytest.raises(MlflowError, match=r"^MLflow: .*lr") as refused:
+        mlf.log_params({"lr": 0.1})  # params are immutable in MLflow: one line, not a traceback
+    assert "\n" not in str(refused.value)
 
 
 def test_bad_calls_are_one_line_usage_errors(tracking_uri, experiment, tmp_path):

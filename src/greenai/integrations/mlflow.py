@@ -91,6 +91,14 @@ class NullMlflowLogger:
     ) -> None:
         return None
 
+    def log_params(self, params: Mapping[str, Any], run_id: str | None = None) -> None:
+        return None
+
+    def log_metrics(
+        self, metrics: Mapping[str, Any], step: int | None = None, run_id: str | None = None
+    ) -> None:
+        return None
+
     def log_epoch(self, step: int, metrics: Mapping[str, Any], run_id: str | None = None) -> None:
         return None
 
@@ -212,26 +220,32 @@ class MlflowLogger:
         if existing is not None:  # --resume: one MLflow run per greenai run
             self.client.update_run(existing, status="RUNNING")
             mlflow_id = existing
-            logged = set(self.client.get_run(existing).data.params)
         else:
             mlflow_id = self.client.create_run(self.experiment_id, run_name=name).info.run_id
-            logged = set()
-        from mlflow.entities import Param, RunTag
+        from mlflow.entities import RunTag
 
-        new_params = [
-            Param(k, v) for k, v in flatten_params(params or {}).items() if k not in logged
-        ]
-        tag_list = [RunTag(k, v) for k, v in all_tags.items()]
-        for i in range(0, max(len(new_params), len(tag_list)), _BATCH):
-            self.client.log_batch(
-                mlflow_id, params=new_params[i : i + _BATCH], tags=tag_list[i : i + _BATCH]
-            )
+        self.client.log_batch(mlflow_id, tags=[RunTag(k, v) for k, v in all_tags.items()])
+        self._log_params(mlflow_id, params or {})
         with self._lock:
             self._runs[run_id] = mlflow_id
             if run_id in self._stack:
                 self._stack.remove(run_id)
             self._stack.append(run_id)
         return mlflow_id
+
+    @_translated
+    def log_params(self, params: Mapping[str, Any], run_id: str | None = None) -> None:
+        """Parameters of the current (or given) run, nested keys joined with dots. Values already
+        logged are skipped (a resumed run logs its config again); MLflow refuses a changed one."""
+        self._log_params(self._mlflow_id(run_id), params)
+
+    @_translated
+    def log_metrics(
+        self, metrics: Mapping[str, Any], step: int | None = None, run_id: str | None = None
+    ) -> None:
+        """Numeric metrics of the current (or given) run at ``step`` (default 0); like
+        ``mlflow.log_metrics``, so this logger can stand in for the ``mlflow`` module."""
+        self._log_metrics(self._mlflow_id(run_id), _numeric(metrics), step=int(step or 0))
 
     @_translated
     def log_epoch(self, step: int, metrics: Mapping[str, Any], run_id: str | None = None) -> None:
@@ -349,6 +363,14 @@ class MlflowLogger:
     def _greenai_id(self, mlflow_id: str) -> str:
         with self._lock:
             return next(g for g, m in self._runs.items() if m == mlflow_id)
+
+    def _log_params(self, mlflow_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        logged = self.client.get_run(mlflow_id).data.params
+        items = [Param(k, v) for k, v in flatten_params(params).items() if logged.get(k) != v]
+        for i in range(0, len(items), _BATCH):
+            self.client.log_batch(mlflow_id, params=items[i : i + _BATCH])
 
     def _log_metrics(self, mlflow_id: str, metrics: Mapping[str, float], step: int) -> None:
         from mlflow.entities import Metric
