@@ -16,7 +16,6 @@ Two kinds:
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -183,17 +182,18 @@ def _single_user(node: torch.fx.Node) -> torch.fx.Node | None:
     return users[0] if len(users) == 1 else None
 
 
-def _plan(gm: torch.fx.GraphModule) -> list[_Plan]:
+def _plan(gm: torch.fx.GraphModule, include_linear: bool = True) -> list[_Plan]:
     mods = dict(gm.named_modules())
     plans = []
     for node in gm.graph.nodes:
-        if node.op != "call_module" or not isinstance(mods[node.target], nn.Conv2d):
-            continue
-        if mods[node.target].groups != 1:
+        producer = mods.get(node.target) if node.op == "call_module" else None
+        is_conv = isinstance(producer, nn.Conv2d) and producer.groups == 1
+        is_linear = include_linear and isinstance(producer, nn.Linear)
+        if not (is_conv or is_linear):
             continue
         bns: list[str] = []
         cur = _single_user(node)
-        flattened = False
+        flattened = is_linear
         plan = None
         while cur is not None:
             mod = mods.get(cur.target) if cur.op == "call_module" else None
@@ -217,8 +217,6 @@ def _plan(gm: torch.fx.GraphModule) -> list[_Plan]:
                 pass
             elif cur.op == "call_method" and cur.target in ("flatten", "view", "reshape"):
                 flattened = True
-            elif cur.op == "call_function" and cur.target is operator.getitem:
-                break
             else:
                 break
             cur = _single_user(cur)
@@ -272,14 +270,22 @@ def _copy_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> nn.BatchNorm2d:
     return new
 
 
-def _copy_linear(lin: nn.Linear, channels: int, idx: torch.Tensor) -> nn.Linear:
-    per = lin.in_features // channels
-    cols = (idx[:, None] * per + torch.arange(per)[None, :]).reshape(-1)
-    w = lin.weight.detach()[:, cols]
-    new = nn.Linear(w.shape[1], lin.out_features, bias=lin.bias is not None)
+def _copy_linear(
+    lin: nn.Linear, channels: int, idx: torch.Tensor | None, out_idx: torch.Tensor | None = None
+) -> nn.Linear:
+    w = lin.weight.detach()
+    b = lin.bias.detach() if lin.bias is not None else None
+    if idx is not None:
+        per = lin.in_features // channels
+        cols = (idx[:, None] * per + torch.arange(per)[None, :]).reshape(-1)
+        w = w[:, cols]
+    if out_idx is not None:
+        w = w[out_idx]
+        b = b[out_idx] if b is not None else None
+    new = nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
     new.weight.data.copy_(w)
-    if lin.bias is not None:
-        new.bias.data.copy_(lin.bias.detach())
+    if b is not None:
+        new.bias.data.copy_(b)
     return new
 
 
@@ -289,13 +295,15 @@ def prune_structured(
     sparsity: float,
     example_input: torch.Tensor,
     norm: int = 1,
+    include_linear: bool = True,
 ) -> dict[str, tuple[int, int]]:
-    """Remove the ``sparsity`` fraction of output channels (lowest L``norm`` filter norm) per conv.
+    """Remove the ``sparsity`` fraction of output channels (lowest L``norm`` filter norm) per layer.
 
     In place on ``model`` (its conv/BN/linear submodules are replaced by smaller ones). Only convs
-    whose output feeds, through BN/activations/pooling/flatten, exactly one conv or linear layer are
-    pruned. Returns ``{conv_name: (channels_before, channels_after)}``. Raises UsageError when the
-    model cannot be traced or has no prunable conv.
+    (and, with ``include_linear``, hidden linear layers) whose output feeds, through
+    BN/activations/pooling/dropout/flatten, exactly one conv or linear layer are pruned; the final
+    classifier keeps its outputs. Returns ``{layer_name: (channels_before, channels_after)}``.
+    Raises UsageError when the model cannot be traced or has nothing to prune.
     """
     check_sparsity(sparsity)
     if norm not in (1, 2):
@@ -306,20 +314,24 @@ def prune_structured(
         gm = torch.fx.symbolic_trace(model)
     except Exception as exc:  # fx raises many types; the user needs one line
         raise UsageError(f"structured pruning cannot trace this model: {exc}") from None
-    plans = _plan(gm)
+    plans = _plan(gm, include_linear)
     if not plans:
         raise UsageError("structured pruning found no conv layer whose channels can be removed")
     changed = {}
     for plan in plans:
         conv = model.get_submodule(plan.conv)
-        c = conv.out_channels
+        c = conv.weight.shape[0]
         keep_n = max(1, c - round(sparsity * c))
         if keep_n == c:
             changed[plan.conv] = (c, c)
             continue
         scores = conv.weight.detach().flatten(1).norm(p=norm, dim=1)
         idx = torch.sort(torch.argsort(scores, descending=True, stable=True)[:keep_n]).values
-        _set_module(model, plan.conv, _copy_conv(conv, idx, None))
+        if isinstance(conv, nn.Linear):
+            # its input side may already have been cut by an earlier plan: re-read the module
+            _set_module(model, plan.conv, _copy_linear(conv, 1, None, idx))
+        else:
+            _set_module(model, plan.conv, _copy_conv(conv, idx, None))
         for bn in plan.bns:
             _set_module(model, bn, _copy_bn(model.get_submodule(bn), idx))
         if plan.next_conv is not None:

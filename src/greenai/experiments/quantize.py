@@ -74,6 +74,11 @@ def _pt2e() -> Any:
     return pt2e, quantize_pt2e, xiq
 
 
+def check_available() -> None:
+    """Raise MissingExtraError when torchao (the ``quant`` extra) is not installed."""
+    _pt2e()
+
+
 def _export(model: nn.Module, example_input: torch.Tensor) -> torch.fx.GraphModule:
     example = example_input[:2].clone()
     if example.shape[0] < 2:

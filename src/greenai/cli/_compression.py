@@ -1,0 +1,66 @@
+"""Flags and setup shared by ``prune``, ``quantize``, ``distill`` and ``export`` (no torch here)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from greenai.cli import common
+
+
+def add_parent_args(
+    p: argparse.ArgumentParser, flag: str = "--from", required: bool = True
+) -> None:
+    p.add_argument(
+        flag, dest="source", required=required, metavar="RUN_OR_CKPT",
+        help="parent run id (store or <out>/results) or a greenai model file",
+    )  # fmt: skip
+    g = p.add_argument_group("data")
+    g.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None)
+    g.add_argument("--limit-train", dest="limit_train", type=common.positive_int, default=None)
+    g.add_argument("--limit-test", dest="limit_test", type=common.positive_int, default=None)
+    p.add_argument("--group", default=None, help="group name (a study) for the store")
+    common.add_carbon_args(p)
+    common.add_output_args(p)
+
+
+def open_parent(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Validate and load everything before anything is written: (Context, Parent)."""
+    from pathlib import Path
+
+    from greenai.experiments import variants
+
+    out = Path(args.out)
+    carbon = common.carbon_config(args)
+    ctx = variants.Context(
+        out_dir=out, store=None, carbon=carbon, group=args.group, data_dir=args.data_dir,
+        limit_train=args.limit_train, limit_test=args.limit_test,
+    )  # fmt: skip
+    store = _existing_store(args)
+    try:
+        parent = variants.resolve_parent(args.source, out, store)
+        if parent.result is not None:
+            ctx.dataset = parent.result.get("dataset") or "cifar10"
+        variants.check_data(ctx)
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    ctx.store = store if store is not None else common.open_output_store(args)
+    return ctx, parent
+
+
+def _existing_store(args: argparse.Namespace) -> Any:
+    """The store, opened only if it already exists (a bad --from must not create one)."""
+    from greenai.errors import UsageError
+    from greenai.storage import open_store
+
+    try:
+        return open_store(args.store, default_dir=args.out, create=False)
+    except UsageError:
+        return None
+
+
+def close(ctx: Any) -> None:
+    if ctx is not None and ctx.store is not None:
+        ctx.store.close()
