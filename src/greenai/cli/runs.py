@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "runs",
         help="list the runs in the run store, or show one (runs show ID)",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="List the runs in the run store (id, variant, model, device, status, accuracy, "
+        "energy, CO2, parent), or show one run with its phases and lineage: greenai runs show ID.",
         epilog="An empty store prints a line saying so and exits 0; an unknown run id exits 2.",
     )
     _add_common(p, defaults=True)
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", default=None, help="only runs of this variant (e.g. baseline)")
     p.add_argument("--status", choices=STATUSES, default=None, help="only runs with this status")
     p.set_defaults(func=list_command)
-    sub = p.add_subparsers(dest="runs_command", metavar="show")
+    sub = p.add_subparsers(dest="runs_command", title="subcommand", metavar="show ID")
     show = sub.add_parser("show", help="one run with its phases, epochs and lineage")
     show.add_argument("run_id", metavar="ID", help="the run id (as listed by greenai runs)")
     _add_common(show, defaults=False)
