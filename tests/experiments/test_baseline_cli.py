@@ -169,14 +169,10 @@ def test_bad_input_exits_2_from_a_real_process(tmp_path):
     proc = _greenai("baseline", "--epochs", "0", "--out", str(tmp_path / "out"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
-    proc = _greenai(
-        "baseline", "--dataset", "synthetic", "--model", "nope", "--out", str(tmp_path / "out")
-    )
-    assert proc.returncode == 2 and proc.stderr.startswith("greenai: error: unknown model")
     assert not (tmp_path / "out").exists()
 
 
-def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path):
+def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path, capsys):
     out = tmp_path / "out"
     ckpt_path = out / "models" / "crash-1.pt"
     args = ["baseline", "--dataset", "synthetic", "--device", "cpu", "--epochs", "3", "--limit-train", "384", "--limit-test", "64",
@@ -244,6 +240,6 @@ def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path):
     assert len(store.samples("crash-1")) > samples_before
     store.close()
 
-    again = _greenai("baseline", "--resume", "crash-1", "--out", str(out))
-    assert again.returncode == 2 and "already finished" in again.stderr
+    assert _run(["baseline", "--resume", "crash-1", "--out", str(out)]) == 2
+    assert "already finished" in capsys.readouterr().err
     json.loads((out / "results" / "synthetic_baseline_crash-1.json").read_text())

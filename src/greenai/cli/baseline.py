@@ -50,11 +50,6 @@ def run(args: argparse.Namespace) -> int:
     from greenai.experiments.loop import resolve_device
 
     resolve_device(cfg.device)
-    if args.resume:
-        print(
-            f"greenai: resuming run {args.resume} with the settings in its checkpoint",
-            file=sys.stderr,
-        )
     if cfg.dataset == "cifar10" and not args.resume:
         locate_cifar10(cfg.data_dir, cfg.download)  # missing data: one line, nothing written
     opened = []
@@ -96,4 +91,9 @@ def _summary(result: dict) -> None:
         f"{result['carbon']['intensity_g_per_kwh']:g} gCO2e/kWh: {result['carbon']['intensity_source']})",
     ]
     lines += [f"  {c}: {label}" for c, label in step["methods"].items()]
+    if len(step["pieces"]) > 2:
+        lines.append(
+            f"  resumed (with the settings in its checkpoint): energy and CO2 are the sum of "
+            f"{len(step['pieces'])} metered pieces"
+        )
     print("\n".join(lines), file=sys.stdout)
