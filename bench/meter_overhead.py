@@ -8,8 +8,9 @@ are interleaved and compared within a round):
 * tracked by CodeCarbon: ``OfflineEmissionsTracker(country_iso_code=..., measure_power_secs=1,
   save_to_file=False, log_level="error")``, likewise.
 
-Reported: per round, tracked/untracked wall-time ratios, "work" (the workload alone, trackers
-running) and "total" (start + work + stop); then medians over rounds. Separately, in fresh
+Reported: per round, tracked/untracked ratios: wall time of the "work" (the workload alone, trackers
+running) and of the "total" (start + work + stop), and the process CPU seconds during the work
+(trackers' threads included; less inflated by other processes than wall time); then medians. Separately, in fresh
 interpreters, ``import`` + the first ``start()`` for both (median of several), timed inside the
 interpreter (Python's own start-up excluded).
 
@@ -61,26 +62,29 @@ def calibrate(target_s: float) -> int:
         n *= 2
 
 
-def run_untracked(n: int) -> tuple[float, float]:
-    t = time.perf_counter()
+Timing = tuple[float, float, float]  # work wall s, total wall s (start + work + stop), work CPU s
+
+
+def run_untracked(n: int) -> Timing:
+    t, c = time.perf_counter(), time.process_time()
     workload(n)
     took = time.perf_counter() - t
-    return took, took
+    return took, took, time.process_time() - c
 
 
-def run_greenai(n: int, country: str) -> tuple[float, float]:
+def run_greenai(n: int, country: str) -> Timing:
     import greenai
 
     t0 = time.perf_counter()
     tracker = greenai.Tracker("bench", interval_s=1.0, country=country).start()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     workload(n)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     tracker.stop()
-    return t2 - t1, time.perf_counter() - t0
+    return t2 - t1, time.perf_counter() - t0, c2 - c1
 
 
-def run_codecarbon(n: int, country: str) -> tuple[float, float]:
+def run_codecarbon(n: int, country: str) -> Timing:
     from codecarbon import OfflineEmissionsTracker
 
     t0 = time.perf_counter()
@@ -88,11 +92,11 @@ def run_codecarbon(n: int, country: str) -> tuple[float, float]:
         country_iso_code=country, measure_power_secs=1, save_to_file=False, log_level="error"
     )
     tracker.start()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     workload(n)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     tracker.stop()
-    return t2 - t1, time.perf_counter() - t0
+    return t2 - t1, time.perf_counter() - t0, c2 - c1
 
 
 def first_start_s(code: str, country: str, repeats: int) -> tuple[list[float], list[float]]:
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     names = list(runners)
     ratios: dict[str, dict[str, list[float]]] = {
-        k: {"work": [], "total": []} for k in ("greenai", "codecarbon")
+        k: {"work": [], "total": [], "cpu": []} for k in ("greenai", "codecarbon")
     }
     print(
         f"workload: {n} iterations (~{args.work_s:g} s untracked), {args.rounds} rounds, interleaved"
@@ -176,20 +180,23 @@ def main(argv: list[str] | None = None) -> int:
     for r in range(args.rounds):
         order = names[r % 3 :] + names[: r % 3]
         got = {name: runners[name]() for name in order}
-        base = got["untracked"][0]
+        base, _, base_cpu = got["untracked"]
         line = [f"round {r + 1}: untracked {base:.3f} s"]
         for k in ("greenai", "codecarbon"):
-            work, total = got[k]
+            work, total, cpu = got[k]
             ratios[k]["work"].append(work / base)
             ratios[k]["total"].append(total / base)
-            line.append(f"{k} work {work / base:.4f} total {total / base:.4f}")
+            ratios[k]["cpu"].append(cpu / base_cpu)
+            line.append(
+                f"{k} work {work / base:.4f} total {total / base:.4f} cpu {cpu / base_cpu:.4f}"
+            )
         print("; ".join(line), flush=True)
-    print("median tracked/untracked wall-time ratio (1.0000 = no overhead):")
+    print("median tracked/untracked ratios (1.0000 = no overhead); wall: work, total; "
+          "process CPU seconds during the work (trackers' threads included, less load-sensitive):")  # fmt: skip
     for k in ("greenai", "codecarbon"):
-        w, t = statistics.median(ratios[k]["work"]), statistics.median(ratios[k]["total"])
-        print(
-            f"  {k:<10} work {w:.4f} ({(w - 1) * 100:+.2f}%)   total {t:.4f} ({(t - 1) * 100:+.2f}%)"
-        )
+        w, t, c = (statistics.median(ratios[k][x]) for x in ("work", "total", "cpu"))
+        print(f"  {k:<10} work {w:.4f} ({(w - 1) * 100:+.2f}%)   total {t:.4f} ({(t - 1) * 100:+.2f}%)"
+              f"   cpu {c:.4f} ({(c - 1) * 100:+.2f}%)")  # fmt: skip
     return 0
 
 
