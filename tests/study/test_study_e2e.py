@@ -1,5 +1,6 @@
 """A small real ``greenai study`` on the synthetic data set, with every network socket blocked
-(issue #9: no connection unless --download), then run again to check that it reuses its steps."""
+(issue #9: no connection unless --download), then run again to check that it reuses its steps.
+The baseline is trained by ``train_run`` and pruned by ``greenai prune``, in the same process."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
 STUDY = [
     "study", "--dataset", "synthetic", "--epochs", "1", "--limit-train", "64", "--limit-test",
     "64", "--batch_size", "32", "--device", "cpu", "--no-progress", "--inferences", "1000",
-    "--variants", "baseline",
+    "--variants", "baseline", "pruned_unstructured",
 ]  # fmt: skip
 
 
@@ -79,9 +80,13 @@ def test_small_study_offline_then_reused(offline_env: dict[str, str], tmp_path: 
     results = tmp_path / "results"
     (result_file,) = results.glob("synthetic_baseline_*.json")
     result = json.loads(result_file.read_text(encoding="utf-8"))
+    (pruned_file,) = results.glob("synthetic_pruned_unstructured_*.json")
+    pruned = json.loads(pruned_file.read_text(encoding="utf-8"))
+    assert pruned["parent_run_id"] == result["run_id"]
     md = (results / "study_report.md").read_text(encoding="utf-8")
     acc = result["metrics"]["test_accuracy_pct"]
     assert f"| Baseline | CPU | {acc:.2f}% |" in md
+    assert f"| Pruned (unstructured) | CPU | {pruned['metrics']['test_accuracy_pct']:.2f}% |" in md
     assert "## Deployment scenario: 1,000 inferences" in md
     html = (results / "report.html").read_text(encoding="utf-8")
     assert "<td>Baseline</td>" in html and "https:" not in html
@@ -91,8 +96,10 @@ def test_small_study_offline_then_reused(offline_env: dict[str, str], tmp_path: 
     state = json.loads((results / "study_state_study.json").read_text(encoding="utf-8"))
     assert state["steps"]["cpu/baseline"]["status"] == "done"
     assert state["steps"]["cpu/baseline"]["run_id"] == result["run_id"]
+    assert state["steps"]["cpu/pruned_unstructured"]["run_id"] == pruned["run_id"]
 
     second = _greenai([*STUDY, "--out", str(tmp_path)], tmp_path, offline_env)
     assert second.returncode == 0, second.stderr[-2000:]
     assert f"cpu/baseline: reusing run {result['run_id']}" in second.stderr
-    assert list(results.glob("synthetic_baseline_*.json")) == [result_file]
+    assert f"cpu/pruned_unstructured: reusing run {pruned['run_id']}" in second.stderr
+    assert sorted(results.glob("synthetic_*.json")) == sorted([result_file, pruned_file])

@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=common.positive_int, default=None, help="default: --epochs",
     )  # fmt: skip
     g.add_argument("--temperature", type=common.positive_float, default=4.0)
-    g.add_argument("--alpha", type=common.fraction, default=0.7, help="weight of the soft loss")
+    g.add_argument("--alpha", type=common.fraction, default=0.9, help="weight of the soft loss")
     add_report_args(p)
     common.add_carbon_args(p)
     common.add_output_args(p)
@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             inferences=args.inferences,
             log=lambda m: print(m, file=sys.stderr),
             progress=args.progress,
+            store_url=args.store,
         )
     print(files.terminal_text)
     print(f"wrote {files.markdown}, {files.html}")

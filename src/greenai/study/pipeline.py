@@ -33,9 +33,11 @@ def study_inputs(outcome: StudyOutcome, out_dir: Path, store: Any = None) -> lis
                 epochs = epochs_from_log(result, out_dir / "results")
                 runs.append(RunInput.from_result(result, epochs=epochs))
         else:
+            # the runner's proposed id names a real run only if the step got as far as the store
+            real = store is not None and rec.run_id is not None and store.has_run(rec.run_id)
             runs.append(
                 RunInput(
-                    run_id=rec.run_id or rec.key,
+                    run_id=rec.run_id if real else rec.key,
                     variant=rec.variant,
                     device=rec.device,
                     status=rec.status,
@@ -55,8 +57,12 @@ def run_and_report(
     inferences: int | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    store_url: str | None = None,
 ) -> tuple[StudyOutcome, ReportFiles]:
-    outcome = run_study(cfg, out_dir, steps, store=store, carbon=carbon, log=log, progress=progress)
+    outcome = run_study(
+        cfg, out_dir, steps, store=store, carbon=carbon, log=log, progress=progress,
+        store_url=store_url,
+    )  # fmt: skip
     runs = study_inputs(outcome, out_dir, store)
     where = f"study {cfg.name!r} in {out_dir}"
     files = write_report(

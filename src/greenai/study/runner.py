@@ -42,6 +42,7 @@ class StepContext:
     store: Any = None
     carbon: Any = None
     progress: bool = True
+    store_url: str | None = None  # as the user gave it (None: $GREENAI_STORE or <out>/greenai.db)
 
 
 StepFn = Callable[[StepContext], Mapping[str, Any]]
@@ -96,6 +97,7 @@ def run_study(
     new_run_id: Callable[[], str] | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    store_url: str | None = None,
 ) -> StudyOutcome:
     """Run (or reuse) every planned step; a failed step is recorded and its children skipped."""
     if new_run_id is None:
@@ -130,7 +132,7 @@ def run_study(
         save_state(path, cfg.name, state)
         log(f"study: {step.key}: {'resuming' if resume else 'running'} run {rec.run_id}")
         ctx = StepContext(
-            step, out_dir, rec.run_id, resume, parent, cfg.name, store, carbon, progress
+            step, out_dir, rec.run_id, resume, parent, cfg.name, store, carbon, progress, store_url
         )
         try:
             result = steps[step.variant](ctx)
