@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from greenai.errors import UsageError
-from greenai.storage import ENV_VAR, open_store, resolve_url
+from greenai.storage import ENV_VAR, StoreError, open_store, resolve_url
 
 
 def test_url_comes_from_the_argument_then_the_environment_then_the_default_dir(
@@ -103,3 +105,23 @@ def test_postgresql_scheme_without_driver_name_works(postgres_url: str, tmp_path
     with open_store(plain, default_dir=tmp_path) as store:
         assert store.url.startswith("postgresql+psycopg://")
         assert isinstance(store.list_runs(), list)
+
+
+def test_a_read_only_store_can_be_read_and_writes_fail_with_one_line(
+    tmp_path: Path, capsys
+) -> None:
+    path = tmp_path / "ro.db"
+    code = (
+        "from greenai.storage import open_store; "
+        f"open_store({str(path)!r}, default_dir='.').create_run('left-running')"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)  # exits without finishing its run
+    url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    with open_store(url, default_dir=tmp_path) as store:
+        assert "could not mark interrupted runs" in capsys.readouterr().err
+        assert [r.status for r in store.list_runs()] == ["running"]
+        with pytest.raises(StoreError, match="readonly") as info:
+            store.create_run("new")
+        assert "\n" not in str(info.value)
+    with open_store(str(path), default_dir=tmp_path) as store:  # writable again: now marked
+        assert store.get_run("left-running").status == "interrupted"

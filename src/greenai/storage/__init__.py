@@ -12,7 +12,7 @@ store.finish_run(run_id, status="done", result=result_dict)
 ```
 """
 
-from greenai.storage.engine import ENV_VAR, resolve_url
+from greenai.storage.engine import ENV_VAR, StoreError, resolve_url
 from greenai.storage.records import (
     DONE,
     FAILED,
@@ -38,6 +38,7 @@ __all__ = [
     "EpochRecord",
     "RunRecord",
     "RunStore",
+    "StoreError",
     "StoreSink",
     "new_run_id",
     "open_store",

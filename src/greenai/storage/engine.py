@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.pool import StaticPool
 
-from greenai.errors import MissingExtraError, UsageError
+from greenai.errors import GreenAIError, MissingExtraError, UsageError
 from greenai.storage import schema
 
 ENV_VAR = "GREENAI_STORE"
@@ -65,6 +65,8 @@ def sqlite_path(url: URL) -> Path | None:
     """The database file of a SQLite URL, or None for an in-memory one."""
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
+    if url.database.startswith("file:"):  # a SQLite URI (``?uri=true``), e.g. with mode=ro
+        return Path(url.database[len("file:") :].split("?", 1)[0])
     return Path(url.database)
 
 
@@ -175,24 +177,47 @@ def _generic_engine(url: URL, shown: str, connect_args: dict | None = None) -> E
 
 
 def _create_schema(engine: Engine) -> None:
+    """Create whatever tables are missing, once, however many processes open the store at once.
+
+    A store that is already complete is only read (so read-only stores open too)."""
+    with engine.connect() as conn:
+        present = set(sa.inspect(conn).get_table_names())
+        version = _schema_version(conn) if schema.store_meta.name in present else None
+    if version is not None:
+        _check_version(engine, version)
+        if set(schema.metadata.tables) <= present and version == schema.SCHEMA_VERSION:
+            return
     with write_connection(engine) as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SCHEMA_LOCK})
         schema.metadata.create_all(conn)
-        row = conn.execute(
-            sa.select(schema.store_meta.c.value).where(schema.store_meta.c.key == "schema_version")
-        ).first()
-        if row is None:
+        version = _schema_version(conn)
+        if version is None:
             conn.execute(
                 schema.store_meta.insert().values(
                     key="schema_version", value=str(schema.SCHEMA_VERSION)
                 )
             )
-        elif int(row.value) > schema.SCHEMA_VERSION:
-            raise UsageError(
-                f"the run store {display_url(engine.url)} has schema version {row.value}, newer than "
-                f"this greenai understands ({schema.SCHEMA_VERSION}); upgrade greenai"
-            )
+        else:
+            _check_version(engine, version)
+
+
+def _schema_version(conn: sa.Connection) -> int | None:
+    meta = schema.store_meta
+    value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    return None if value is None else int(value)
+
+
+def _check_version(engine: Engine, version: int) -> None:
+    if version > schema.SCHEMA_VERSION:
+        raise UsageError(
+            f"the run store {display_url(engine.url)} has schema version {version}, newer than "
+            f"this greenai understands ({schema.SCHEMA_VERSION}); upgrade greenai"
+        )
+
+
+class StoreError(GreenAIError):
+    """The store failed underneath us (disk full, server gone, read-only file): one line, exit 1."""
 
 
 @contextlib.contextmanager

@@ -11,11 +11,13 @@ Contract (every backend, checked by one test suite in tests/storage):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import secrets
 import socket
+import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -30,8 +32,10 @@ from greenai.errors import UsageError
 from greenai.meter.types import PhaseResult, Sample, kwh
 from greenai.storage import schema
 from greenai.storage.engine import (
+    StoreError,
     create_engine,
     display_url,
+    first_line,
     resolve_url,
     retrying,
     write_connection,
@@ -49,6 +53,20 @@ from greenai.storage.records import (
 DEFAULT_STALE_AFTER_S = 15 * 60.0
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _store_errors(method: F) -> F:
+    """Turn a database failure inside a store method into one ``StoreError`` line naming the store."""
+
+    @functools.wraps(method)
+    def wrapper(self: RunStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except exc.DBAPIError as error:
+            raise StoreError(f"the run store {self.url} failed: {first_line(error)}") from error
+
+    return wrapper  # type: ignore[return-value]
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -76,7 +94,10 @@ def open_store(
     engine = create_engine(resolve_url(url, Path(default_dir)), create=create)
     store = RunStore(engine, stale_after_s=stale_after_s)
     if mark_stale:
-        store.mark_interrupted()
+        try:
+            store.mark_interrupted()
+        except StoreError as error:  # e.g. a read-only store: reading it still works
+            print(f"greenai: warning: could not mark interrupted runs: {error}", file=sys.stderr)
     return store
 
 
@@ -113,6 +134,7 @@ class RunStore:
 
     # -- writes ---------------------------------------------------------------------------------
 
+    @_store_errors
     def create_run(
         self,
         run_id: str,
@@ -164,6 +186,7 @@ class RunStore:
         except exc.IntegrityError:  # the primary key: the id is taken
             raise UsageError(f"run {run_id} already exists in the store {self.url}") from None
 
+    @_store_errors
     def resume_run(self, run_id: str) -> RunRecord:
         """Set a run back to "running", now owned by this process (for ``--resume``)."""
         now = time.time()
@@ -177,6 +200,7 @@ class RunStore:
         }
         return self._update(run_id, values)
 
+    @_store_errors
     def add_epoch(self, run_id: str, epoch: int, metrics: Mapping[str, Any]) -> None:
         """Record one epoch's metrics (replacing that epoch's earlier record, e.g. after a resume)."""
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
@@ -195,6 +219,7 @@ class RunStore:
 
         retrying(write)
 
+    @_store_errors
     def add_sample(self, sample: Sample) -> None:
         """Append one meter sample and bump the run's heartbeat, in one transaction."""
         row = {
@@ -214,6 +239,7 @@ class RunStore:
 
         retrying(write)
 
+    @_store_errors
     def add_phase(self, phase: PhaseResult) -> None:
         """Append one finished phase of a run."""
         row = {
@@ -234,6 +260,7 @@ class RunStore:
 
         retrying(write)
 
+    @_store_errors
     def record_measurement(
         self,
         run_id: str,
@@ -255,6 +282,7 @@ class RunStore:
             },
         )
 
+    @_store_errors
     def finish_run(
         self,
         run_id: str,
@@ -286,6 +314,7 @@ class RunStore:
                 values[key] = float(chosen)
         return self._update(run_id, values)
 
+    @_store_errors
     def mark_interrupted(self, *, now: float | None = None) -> list[str]:
         """Mark runs that are "running" but whose process is gone as "interrupted"; return their ids.
 
@@ -338,6 +367,7 @@ class RunStore:
 
     # -- reads ----------------------------------------------------------------------------------
 
+    @_store_errors
     def get_run(self, run_id: str) -> RunRecord:
         """The run ``run_id``; ``UsageError`` naming the id and the store if there is none."""
         with self._read() as conn:
@@ -346,10 +376,12 @@ class RunStore:
             raise UsageError(f"no run {run_id!r} in the store {self.url}")
         return _run_record(row)
 
+    @_store_errors
     def has_run(self, run_id: str) -> bool:
         with self._read() as conn:
             return self._exists(conn, run_id)
 
+    @_store_errors
     def list_runs(
         self, group: str | None = None, variant: str | None = None, status: str | None = None
     ) -> list[RunRecord]:
@@ -367,6 +399,7 @@ class RunStore:
         with self._read() as conn:
             return [_run_record(row) for row in conn.execute(query)]
 
+    @_store_errors
     def samples(self, run_id: str) -> list[Sample]:
         """The run's samples in the order they were taken."""
         s = schema.samples
@@ -384,6 +417,7 @@ class RunStore:
             ),
         )
 
+    @_store_errors
     def phases(self, run_id: str) -> list[PhaseResult]:
         """The run's finished phases, by start time."""
         p = schema.phases
@@ -401,6 +435,7 @@ class RunStore:
             ),
         )
 
+    @_store_errors
     def epochs(self, run_id: str) -> list[EpochRecord]:
         """The run's per-epoch metrics, by epoch."""
         e = schema.epochs
@@ -415,6 +450,7 @@ class RunStore:
             ),
         )
 
+    @_store_errors
     def lineage(self, run_id: str) -> list[RunRecord]:
         """The run and its ancestors, nearest first: ``[run, parent, grandparent, ...]``.
 
@@ -432,6 +468,7 @@ class RunStore:
                 chain.append(_run_record(row))
         return chain
 
+    @_store_errors
     def children(self, run_id: str) -> list[RunRecord]:
         """Runs whose parent is ``run_id``, oldest first."""
         r = schema.runs
