@@ -165,7 +165,10 @@ def safe_extract(path: Path, target: Path) -> None:
             if dest != target and target not in dest.parents:
                 raise DataError(f"{what}: refused: member {member.name!r} points outside {target}")
         try:
-            tar.extractall(target, members=members, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4: belt and braces
+                tar.extractall(target, members=members, filter="data")
+            else:  # pragma: no cover - every member was checked above
+                tar.extractall(target, members=members)
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{what}: extraction failed ({exc})") from None
 
