@@ -57,14 +57,16 @@ def test_search_records_runs_resumes_and_shows_the_front(tmp_path, capsys):
     assert len(study.trials) == 2
     assert study.user_attrs["greenai_objective"] == "energy"
 
-    # Resuming (same name, same storage) adds trials to the same study.
-    assert main([*argv, "--trials", "1", "--sampler", "tpe"]) == 0
+    # Resuming (same name, same storage) adds trials to the same study; --total-trials caps it.
+    assert main([*argv, "--trials", "5", "--total-trials", "3"]) == 0
     second = capsys.readouterr().out
     assert "(2 trials so far" in second
     study = load(out, "tiny")
     trials = study.trials
     assert [t.number for t in trials] == [0, 1, 2]
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    # The resumed sampler does not replay the first run's suggestions.
+    assert trials[2].params["lr"] not in (trials[0].params["lr"], trials[1].params["lr"])
 
     # Every trial is a run in the store: group = study, variant search_trial, params in its config.
     with open_store(None, default_dir=out, create=False) as store:
@@ -181,3 +183,8 @@ def test_a_trial_whose_worker_died_is_failed_and_its_run_closed(tmp_path):
     summary = summarise(study, "energy")
     assert summary.failures == [(0, STALE_REASON)]
     assert "trial #0 failed: its worker stopped" in format_summary(summary)
+
+
+def test_samplers():
+    assert isinstance(study_mod.make_sampler("nsga2", 1), optuna.samplers.NSGAIISampler)
+    assert isinstance(study_mod.make_sampler("tpe", 1), optuna.samplers.TPESampler)

@@ -56,8 +56,9 @@ def register(subparsers: Any) -> None:
         "--population", type=int, default=None, help="NSGA-II generation size (default 10)"
     )
     g.add_argument(
-        "--seed", type=common.nonneg_int, default=0, help="sampler and training seed (default 0)"
-    )
+        "--seed", type=common.nonneg_int, default=0,
+        help="sampler and training seed (default 0); give parallel workers different seeds",
+    )  # fmt: skip
     g.add_argument(
         "--storage",
         default=None,
@@ -169,9 +170,8 @@ def run(args: argparse.Namespace) -> int:
     base = _base_config(args)
     carbon = common.carbon_config(args)
     study_mod.check_storage(url)
-    sampler = study_mod.make_sampler(
-        args.sampler, args.seed, args.population or study_mod.DEFAULT_POPULATION
-    )
+    population = args.population or study_mod.DEFAULT_POPULATION
+    study_mod.make_sampler(args.sampler, args.seed, population)  # bad settings fail before writing
     from greenai.search.objective import TrialObjective, close_stale_run
     from greenai.storage import open_store
 
@@ -182,9 +182,12 @@ def run(args: argparse.Namespace) -> int:
             url,
             objective=args.objective,
             space=space,
-            sampler=sampler,
             on_stale=close_stale_run(store),
         )
+        before = len(study.trials)
+        # Seeded with --seed plus the trials already there, so a resumed search does not replay
+        # the suggestions it has already tried (its first generation, for NSGA-II).
+        study.sampler = study_mod.make_sampler(args.sampler, args.seed + before, population)
         objective = TrialObjective(
             space,
             base,
@@ -196,7 +199,6 @@ def run(args: argparse.Namespace) -> int:
             progress=args.progress,
             inference_images=args.inference_images,
         )
-        before = len(study.trials)
         print(
             f"search {name!r} in {study_mod.display_url(url)} ({before} trials so far; run store "
             f"{store.url}): maximise accuracy, minimise {args.objective}; sampler {args.sampler}, "
