@@ -1,0 +1,114 @@
+"""Training recipes: the study's `seed` and the efficient `green`, plus the few green-specific hooks.
+
+The hooks are small functions the general training loop calls when a recipe asks for them:
+`sgd_param_groups` (airbench's decoupled SGD hyperparameters), `triangle_lr` (its LR shape),
+`LookaheadEMA` (weight averaging copied back into the net) and `tta_logits` (flip/translate
+test-time augmentation). Evidence for each choice: bench/green_prototype.py and issue #8's note.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MOMENTUM = 0.85  # Nesterov momentum of airbench94
+BIAS_SCALER = (
+    64.0  # batch-norm biases learn 64x faster (no weight decay scaling): airbench94's tuning
+)
+EMA_EVERY = 5  # average every 5 steps: the EMA costs a state copy, amortised over steps
+EMA_START = 0.3  # start averaging after 30% of the steps (airbench: epoch 3 of 9.9)
+EMA_DECAY = 0.95  # per-step decay base, warmed up as (progress ** 3) so late steps average strongly
+
+
+def sgd_param_groups(
+    model: nn.Module, lr: float, weight_decay: float, batch_size: int
+) -> list[dict]:
+    """SGD groups from airbench's decoupled hyperparameters, for a loss SUMMED over the batch.
+
+    `lr` and `weight_decay` are per 1024 examples and independent of momentum; this converts them
+    to PyTorch's coupled form. Batch-norm biases get `BIAS_SCALER` x the LR (same absolute decay).
+    """
+    kilostep = 1024 * (1 + 1 / (1 - MOMENTUM))  # step size of Nesterov SGD relative to the gradient
+    lr_torch = lr / kilostep
+    wd_torch = weight_decay * batch_size / kilostep
+    norm_ids = {
+        id(p)
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        for p in m.parameters()
+    }
+    params = [p for p in model.parameters() if p.requires_grad]
+    norm = [p for p in params if id(p) in norm_ids]
+    other = [p for p in params if id(p) not in norm_ids]
+    lr_bias = lr_torch * BIAS_SCALER
+    return [
+        {"params": norm, "lr": lr_bias, "weight_decay": wd_torch / lr_bias},
+        {"params": other, "lr": lr_torch, "weight_decay": wd_torch / lr_torch},
+    ]
+
+
+def triangle_lr(
+    total_steps: int, start: float = 0.2, peak_at: float = 0.23, end: float = 0.07
+) -> list[float]:
+    """LR multipliers for steps 0..total_steps: linear warm-up to 1 at `peak_at`, then linear decay."""
+    peak = max(1, int(peak_at * total_steps))
+    out = []
+    for s in range(total_steps + 1):
+        if s <= peak:
+            out.append(start + (1 - start) * s / peak)
+        else:
+            out.append(1 + (end - 1) * (s - peak) / max(1, total_steps - peak))
+    return out
+
+
+class LookaheadEMA:
+    """Exponential moving average of the weights, copied back into the net (Lookahead-style).
+
+    Call `update(model, step)` every `EMA_EVERY` steps and `sync(model)` at the end of an epoch.
+    """
+
+    def __init__(self, model: nn.Module, total_steps: int) -> None:
+        self.total_steps = total_steps
+        self.state: dict[str, torch.Tensor] | None = None
+        self._model_keys = [k for k, v in model.state_dict().items() if v.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int, epoch: int | None = None) -> None:
+        """Blend the live weights into the average, then load the average back (no-op before start)."""
+        if step < EMA_START * self.total_steps:
+            return
+        sd = model.state_dict()
+        if self.state is None:
+            self.state = {k: sd[k].detach().clone() for k in self._model_keys}
+            return
+        decay = (EMA_DECAY**EMA_EVERY) * (step / self.total_steps) ** 3
+        for k, avg in self.state.items():
+            avg.lerp_(sd[k], 1 - decay)
+            sd[k].copy_(avg)
+
+    @torch.no_grad()
+    def sync(self, model: nn.Module) -> None:
+        """Load the average into the net (end of epoch)."""
+        if self.state is None:
+            return
+        sd = model.state_dict()
+        for k, avg in self.state.items():
+            sd[k].copy_(avg)
+
+
+def tta_logits(model: nn.Module, x: torch.Tensor, level: int = 2) -> torch.Tensor:
+    """Logits averaged over test-time views: 0 none, 1 + mirror, 2 + mirror of 1-pixel translations."""
+
+    def mirror(inp: torch.Tensor) -> torch.Tensor:
+        return 0.5 * model(inp).float() + 0.5 * model(inp.flip(-1)).float()
+
+    if level == 0:
+        return model(x).float()
+    logits = mirror(x)
+    if level == 1:
+        return logits
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    shifted = [mirror(padded[..., 0:h, 0:w]), mirror(padded[..., 2 : h + 2, 2 : w + 2])]
+    return 0.5 * logits + 0.25 * (shifted[0] + shifted[1])
