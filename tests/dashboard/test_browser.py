@@ -103,7 +103,7 @@ class Writer(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        while not self.stop.wait(0.25):
+        while not self.stop.wait(0.1):
             self.store.add_sample(sample(self.run_id, self.i, self.energy))
             if self.i % 20 == 19:
                 self.store.add_epoch(self.run_id, self.i // 20, epoch_metrics(self.i // 20))
@@ -214,6 +214,8 @@ def test_study_and_search_views_render_charts(browser_context, live_server, stor
 
         page.goto(live_server + "/")
         assert page.locator("#runs tbody tr").count() == len(figures) + 14
+        assert page.locator("#groups tbody tr").count() == 2
+        page.screenshot(path=str(ARTIFACTS / "dashboard_index.png"))
     finally:
         page.close()
     assert watcher.problems == []

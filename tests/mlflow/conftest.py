@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,15 @@ pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 
 
 @pytest.fixture(scope="session")
-def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    db: Path = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
-    return f"sqlite:///{db}"
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real SQLite tracking store. On tmpfs where there is one: MLflow's schema migrations
+    commit (and fsync) dozens of times, which costs seconds on a busy disk."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        with tempfile.TemporaryDirectory(prefix="greenai-mlflow-", dir=shm) as folder:
+            yield f"sqlite:///{Path(folder) / 'mlflow.db'}"
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
 
 
 @pytest.fixture
