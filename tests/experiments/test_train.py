@@ -121,3 +121,17 @@ def test_a_failing_run_is_recorded_as_failed(tmp_path, monkeypatch):
     run = store.get_run("fail-1")
     assert run.status == "failed" and "simulated failure" in run.error
     store.close()
+
+
+def test_a_foreign_emissions_csv_is_refused_before_the_run_is_recorded(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "emissions.csv").write_text("foo,bar\n1,2\n")
+    store = open_store(None, default_dir=tmp_path)
+    cfg = TrainConfig(dataset="synthetic", device="cpu", epochs=1, limit_train=64, limit_test=32)
+    with pytest.raises(UsageError):
+        train_run(cfg, out_dir=tmp_path, store=store, carbon=None, run_id="csv-1",
+                  progress=False, inference_images=0)  # fmt: skip
+    assert not store.has_run("csv-1")
+    assert not (tmp_path / "models").exists()
+    assert (tmp_path / "logs" / "emissions.csv").read_text() == "foo,bar\n1,2\n"
+    store.close()

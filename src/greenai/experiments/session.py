@@ -143,17 +143,18 @@ class TrainingSession:
         paths = paths_for(self.out_dir, self.run_id)
         if callable(self.store):
             self.store = self.store()
-        self._open_store_run()
         sinks = []
         if self.store is not None:
             from greenai.storage import StoreSink
 
             sinks.append(StoreSink(self.store))
+        # built before the store row: it refuses a foreign emissions CSV with nothing written yet
         tracker = _tracker(self.variant, self.run_id, self.carbon, sinks, paths["emissions_csv"])
         self.tracker = tracker
-        tracker.start()
+        self._open_store_run()
         stopped = False
         try:
+            tracker.start()
             outcome = self._train_and_evaluate(tracker, paths)
             measurement = tracker.stop()
             stopped = True
