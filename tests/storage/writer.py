@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from greenai.meter.types import PhaseResult, Sample
+from greenai.meter.types import Sample
 from greenai.storage import StoreSink, open_store
 
 
@@ -37,9 +37,6 @@ def write_runs(url: str, worker: int, runs: int, samples: int, go_file: Path) ->
         store.create_run(run_id, name="concurrency", variant="baseline", group=f"worker{worker}")
         for k in range(samples):
             sink.on_sample(sample(run_id, k))
-        sink.on_phase(
-            PhaseResult(run_id, "train", "train", 1_000.0, float(samples), {"cpu": 1.0}, 1e-6)
-        )
         store.finish_run(run_id, "done", accuracy=float(n))
     store.close()
 
