@@ -46,6 +46,16 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def co2_unit(values: list[float]) -> tuple[str, float]:
+    """A CO2 unit that keeps the largest value readable: (name, factor from kg)."""
+    top = max((abs(v) for v in values), default=0.0)
+    if top >= 0.1:
+        return "kg", 1.0
+    if top >= 1e-4:
+        return "g", 1e3
+    return "mg", 1e6
+
+
 def _needs_log(values: list[float]) -> bool:
     positive = [v for v in values if v > 0]
     return len(positive) >= 2 and max(positive) / min(positive) > 100
@@ -73,10 +83,10 @@ def comparison_png(data: ComparisonData) -> bytes:
     ax_acc.invert_yaxis()
 
     height = 0.4
-    life = [v if v is not None else 0.0 for v in data.co2_lifecycle_kg]
-    step_bars = ax_co2.barh(
-        [i - height / 2 for i in y], data.co2_step_kg, height, label="this step only"
-    )
+    unit, k = co2_unit([*data.co2_step_kg, *(v or 0.0 for v in data.co2_lifecycle_kg)])
+    step = [v * k for v in data.co2_step_kg]
+    life = [v * k if v is not None else 0.0 for v in data.co2_lifecycle_kg]
+    step_bars = ax_co2.barh([i - height / 2 for i in y], step, height, label="this step only")
     life_bars = ax_co2.barh(
         [i + height / 2 for i in y],
         life,
@@ -86,11 +96,11 @@ def comparison_png(data: ComparisonData) -> bytes:
     )
     ax_co2.bar_label(step_bars, fmt="%.2g", fontsize=font - 1, padding=2)
     ax_co2.bar_label(life_bars, fmt="%.2g", fontsize=font - 1, padding=2)
-    log = _needs_log(list(data.co2_step_kg) + life)
+    log = _needs_log(step + life)
     if log:
         ax_co2.set_xscale("log")
     ax_co2.margins(x=0.15)
-    ax_co2.set_xlabel("CO2 (kg" + (", log scale)" if log else ")"))
+    ax_co2.set_xlabel(f"CO2 ({unit}" + (", log scale)" if log else ")"))
     ax_co2.set_title("CO2 per variant: the step alone vs its whole lifecycle", pad=22)
     ax_co2.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
     for ax in (ax_acc, ax_co2):
@@ -101,6 +111,8 @@ def comparison_png(data: ComparisonData) -> bytes:
 def pareto_png(data: ParetoData) -> bytes:
     """Accuracy vs lifecycle CO2, the Pareto front drawn as a line through its points."""
     fig, ax = _figure("pareto")
+    unit, k = co2_unit(list(data.co2_lifecycle_kg))
+    data = data._replace(co2_lifecycle_kg=tuple(v * k for v in data.co2_lifecycle_kg))
     on_front = set(data.front)
     others = [i for i in range(len(data.labels)) if i not in on_front]
     ax.scatter(
@@ -118,9 +130,9 @@ def pareto_png(data: ParetoData) -> bytes:
     ax.scatter(fx, fy, color="tab:red", s=60, zorder=3)
     if _needs_log(list(data.co2_lifecycle_kg)):
         ax.set_xscale("log")
-        ax.set_xlabel("Lifecycle CO2 (kg, log scale) — lower is better")
+        ax.set_xlabel(f"Lifecycle CO2 ({unit}, log scale) — lower is better")
     else:
-        ax.set_xlabel("Lifecycle CO2 (kg) — lower is better")
+        ax.set_xlabel(f"Lifecycle CO2 ({unit}) — lower is better")
     ax.set_ylabel("Test accuracy (%) — higher is better")
     ax.set_title("Accuracy vs lifecycle CO2 (red: Pareto front)")
     ax.margins(x=0.2, y=0.12)
@@ -131,8 +143,10 @@ def pareto_png(data: ParetoData) -> bytes:
 
 
 def _label_points(fig: Any, ax: Any, data: ParetoData) -> None:
-    """Name each point, choosing for each label the first nearby spot not taken by another."""
-    fig.canvas.draw()  # fixes the layout, so data -> pixel positions are final
+    """Name each point, choosing for each label the first nearby spot (measured on the drawn
+    figure) that stays inside the axes and covers no label placed before it."""
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()  # fixes the layout, so the positions measured below are final
     offsets = [
         (7, 5, "left"),
         (7, -13, "left"),
@@ -142,25 +156,30 @@ def _label_points(fig: Any, ax: Any, data: ParetoData) -> None:
     ]
     taken: list[tuple[float, float, float, float]] = []
     order = sorted(range(len(data.labels)), key=lambda i: -data.accuracy_pct[i])
+    frame = ax.get_window_extent(renderer)
     for i in order:
-        x, y = ax.transData.transform((data.co2_lifecycle_kg[i], data.accuracy_pct[i]))
-        width = 5.2 * len(data.labels[i])  # about 8-pt text at 100 dpi
-        chosen = offsets[0]
-        for dx, dy, ha in offsets:
-            x0 = x + dx if ha == "left" else x + dx - width
-            box = (x0, y + dy, x0 + width, y + dy + 11)
-            if not any(_overlap(box, other) for other in taken):
-                chosen = (dx, dy, ha)
-                taken.append(box)
-                break
-        ax.annotate(
+        ann = ax.annotate(
             data.labels[i],
             (data.co2_lifecycle_kg[i], data.accuracy_pct[i]),
             textcoords="offset points",
-            xytext=chosen[:2],
-            ha=chosen[2],
+            xytext=offsets[0][:2],
+            ha=offsets[0][2],
             fontsize=8,
         )
+        for dx, dy, ha in offsets:
+            ann.set_position((dx, dy))
+            ann.set_horizontalalignment(ha)
+            e = ann.get_window_extent(renderer)
+            box = (e.x0, e.y0, e.x1, e.y1)
+            inside = frame.x0 <= e.x0 and e.x1 <= frame.x1 and frame.y0 <= e.y0 and e.y1 <= frame.y1
+            if inside and not any(_overlap(box, other) for other in taken):
+                break
+        else:
+            ann.set_position(offsets[0][:2])
+            ann.set_horizontalalignment(offsets[0][2])
+            e = ann.get_window_extent(renderer)
+            box = (e.x0, e.y0, e.x1, e.y1)
+        taken.append(box)
 
 
 def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
@@ -202,6 +221,7 @@ def epochs_png(data: EpochData) -> bytes:
     from matplotlib.ticker import MaxNLocator
 
     fig, (ax_acc, ax_loss) = _figure("epochs", ncols=2)
+    epochs = sorted({e for c in data.curves for e in c.epochs})
     for curve in data.curves:
         for ax, ys in ((ax_acc, curve.accuracy_pct), (ax_loss, curve.loss)):
             pts = [(e, y) for e, y in zip(curve.epochs, ys, strict=True) if y is not None]
@@ -213,7 +233,10 @@ def epochs_png(data: EpochData) -> bytes:
     ax_loss.set_ylabel("Loss")
     for ax in (ax_acc, ax_loss):
         ax.set_xlabel("Epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if len(epochs) == 1:  # a single epoch: centre it, no fractional ticks
+            ax.set_xticks(epochs)
+            ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
         ax.grid(alpha=0.3)
         if ax.get_lines():
             ax.legend(fontsize=8)
