@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -82,7 +83,11 @@ def test_serves_the_store_on_127_0_0_1(tmp_path, store):
         with urllib.request.urlopen(match.group(0), timeout=10) as response:
             page = response.read().decode()
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and EVIL not in page
+        proc.send_signal(signal.SIGINT)  # Ctrl+C
+        assert proc.wait(timeout=10) == 0
+        assert "stopped" in proc.stderr.read()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
         proc.stderr.close()

@@ -71,6 +71,7 @@ def serve(app: Any, host: str, port: int, out: TextIO = sys.stderr) -> None:
     server = bind(app, host, port)
     print(f"greenai dashboard: {url_of(server)} (Ctrl+C to stop)", file=out, flush=True)
     try:
-        server.serve_forever()
+        server.serve_forever()  # werkzeug returns from here on Ctrl+C
     finally:
         server.server_close()
+    print("greenai dashboard: stopped", file=out)
