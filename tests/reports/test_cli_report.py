@@ -136,3 +136,13 @@ def test_no_traceback_from_the_command(tmp_path: Path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("greenai: error: results folder not found")
+
+
+def test_reports_and_study_import_no_torch_or_matplotlib():
+    code = (
+        "import sys, greenai.reports.build, greenai.reports.sources, greenai.study.pipeline, "
+        "greenai.cli.report, greenai.cli.study; "
+        "print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"

@@ -120,3 +120,19 @@ def test_a_variant_without_its_parent_compares_with_the_same_devices_baseline():
 )
 def test_sig(value, text):
     assert sig(value) == text
+
+
+def test_a_cpu_variant_of_a_gpu_baseline_says_so_and_sits_with_it():
+    gpu_base = make_result(
+        "baseline", "g0", acc=80.0, co2_step=0.01, co2_life=0.01, j_per_1000=5.0, device="cuda"
+    )
+    int8 = make_result(
+        "quantized_ptq", "g1", acc=79.5, co2_step=1e-5, co2_life=0.01001, j_per_1000=1.0,
+        parent="g0", device="cpu",
+    )  # fmt: skip
+    rows = build_rows(RunInput.from_result(r) for r in [int8, *study_results(), gpu_base])
+    assert [(r.variant, r.device) for r in rows][-2:] == [
+        ("baseline", "GPU"),
+        ("quantized_ptq", "CPU (from GPU baseline)"),
+    ]
+    assert rows[-1].reduction_step_pct == pytest.approx(99.9)

@@ -69,6 +69,7 @@ class ReportRow:
     intensity_g_per_kwh: float | None = None
     pue: float | None = None
     baseline_run_id: str | None = None  # the run the reductions are computed against
+    lineage_device: str | None = None  # the device of that baseline (rows are grouped by it)
     reduction_step_pct: float | None = None
     reduction_lifecycle_pct: float | None = None
     efficiency_step: float | None = None  # accuracy (%) per kg CO2, step
@@ -173,7 +174,7 @@ def _reference(
 
 def _sort_key(row: ReportRow) -> tuple[Any, ...]:
     order = VARIANT_ORDER.index(row.variant) if row.variant in VARIANT_ORDER else len(VARIANT_ORDER)
-    return (row.device, order, row.variant, row.run_id)
+    return (row.lineage_device or row.device, order, row.variant, row.device, row.run_id)
 
 
 def build_rows(runs: Iterable[RunInput]) -> list[ReportRow]:
@@ -187,6 +188,10 @@ def build_rows(runs: Iterable[RunInput]) -> list[ReportRow]:
         if ref is not None and run.result is not None:
             ref_row = _base_row(ref)
             fields["baseline_run_id"] = ref.run_id
+            fields["lineage_device"] = ref_row["device"]
+            if ref_row["device"] != fields["device"]:
+                # e.g. INT8 made on the CPU from a model trained on the GPU
+                fields["device"] = f"{fields['device']} (from {ref_row['device']} baseline)"
             fields["reduction_step_pct"] = reduction_pct(
                 ref_row["co2_step_kg"], fields["co2_step_kg"]
             )
