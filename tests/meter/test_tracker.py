@@ -199,3 +199,16 @@ def test_a_sensor_failing_mid_run_is_reported_once_and_frozen(rapl, capsys):
     m = t.stop()
     assert m.energy_j["cpu"] == pytest.approx(4)
     assert capsys.readouterr().err.count("frozen at the last reading") == 1
+
+
+def test_cuda_work_is_waited_for_at_window_edges_only(rapl, monkeypatch):
+    import types
+
+    calls = []
+    cuda = types.SimpleNamespace(is_initialized=lambda: True, synchronize=lambda: calls.append(1))
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    t = Tracker("gpu", carbon=CARBON, interval_s=None, sensors=rapl.sensors()).start()
+    with t.phase("train"):
+        t.sample()
+    t.stop()
+    assert len(calls) == 4  # start, phase begin, phase end, stop; not the sample

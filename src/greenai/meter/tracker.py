@@ -2,7 +2,8 @@
 
 Energy is read from the sensors (``greenai.sensors``) at start, at every sample, at each phase's edges
 and at stop; a window's energy is the cumulative reading at its end minus that at its start, so short
-windows are exact to the sensors' resolution, not to the sampling interval. Sensor reads happen under
+windows are exact to the sensors' resolution, not to the sampling interval. At those edges (not at
+samples) queued CUDA work is waited for when the program uses torch.cuda. Sensor reads happen under
 one lock, so phases, ``snapshot()`` and the sampling thread may run concurrently; sinks are called
 under another, one record at a time (a sink needs no locking of its own).
 """
@@ -33,6 +34,17 @@ def make_run_id(now: float | None = None) -> str:
     """A sortable, unique run id such as ``20261125-043012-a1b2c3`` (UTC)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
     return f"{stamp}-{os.urandom(3).hex()}"
+
+
+def _sync_accelerator() -> None:
+    """Wait for queued GPU work before reading a window's edge, so it is counted in that window.
+
+    Only when the program already uses CUDA through torch: never imports torch itself."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        cuda = getattr(torch, "cuda", None)
+        if cuda is not None and cuda.is_initialized():
+            cuda.synchronize()
 
 
 def _check_interval(interval_s: float) -> float:
@@ -187,6 +199,7 @@ class Tracker:
                     hardware=self._hardware(),
                 )
             )
+        _sync_accelerator()
         with self._lock:
             self._origin_j = self._raw_j()
             self._t0 = self._monotonic()
@@ -249,6 +262,7 @@ class Tracker:
             raise RuntimeError(f"phase {name!r} needs a running tracker (call start() first)")
         if not name or "/" in name:
             raise UsageError(f"phase name must be non-empty and without '/', got {name!r}")
+        _sync_accelerator()
         with self._lock:
             path = "/".join([*self._stack[-1:], name]) if self._stack else name
             elapsed0, energy0 = self._read()
@@ -256,6 +270,7 @@ class Tracker:
         try:
             yield
         finally:
+            _sync_accelerator()
             with self._lock:
                 elapsed1, energy1 = self._read()
                 if path in self._stack:
@@ -313,6 +328,7 @@ class Tracker:
         self._stop_event.set()
         if self._thread is not None:
             self._thread.join()
+        _sync_accelerator()
         final = self._measurement(*self._read())
         self._final = final
         self._state = "stopped"
