@@ -102,6 +102,7 @@ def test_report_selected_runs_from_store(tmp_path: Path, capsys):
         (["--results-dir", "{tmp}/newer"], "newer than this greenai reads"),
         (["--store", "{tmp}/empty.db", "--runs", "nope-1"], "no run 'nope-1'"),
         (["--results-dir", "{tmp}/emptydir", "--inferences", "-5"], "--inferences"),
+        (["--store", "{tmp}/empty.db", "--group", "g", "--runs", "x"], "give one of them"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys, argv, message):

@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from greenai.reports.build import write_report
     from greenai.reports.sources import from_results_dir
 
+    if args.runs and args.group:
+        raise UsageError("--runs names the runs; --group selects a study's runs: give one of them")
     if args.results_dir is not None:
         if args.group or args.store:
             raise UsageError("--results-dir reads files; --store and --group apply to the store")
