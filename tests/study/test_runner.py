@@ -184,4 +184,5 @@ def test_report_covers_every_step_including_failures(tmp_path: Path):
         assert f"| {name} | CPU | 50.00% |" in md
     assert "| Distilled | CPU | FAILED | RuntimeError: teacher mismatch |" in md
     assert files.markdown == tmp_path / "results" / "study_report.md"
+    assert "Variant settings: calib_batches 2, finetune_epochs 1, sparsity 0.3." in md
     assert (tmp_path / "results" / "report.html").is_file()

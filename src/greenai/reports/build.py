@@ -79,15 +79,18 @@ def write_report(
     inferences: int | None = None,
     source: str = "result files",
     title: str = "greenai report",
+    context: Sequence[str] = (),
 ) -> ReportFiles:
-    """Build rows, tables and charts for ``runs`` and write them under ``out_dir``."""
+    """Build rows, tables and charts for ``runs`` and write them under ``out_dir``.
+
+    ``context``: extra lines for the top of the report (e.g. the study's settings)."""
     if not runs:
         raise UsageError(f"no runs to report on in {source}")
     rows = build_rows(runs)
     sc = scenario(rows, inferences) if inferences is not None else None
     tabs = tables(rows, sc)
     notes = method_notes(rows)
-    preamble = _preamble(rows, source)
+    preamble = [*_preamble(rows, source), *context]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 

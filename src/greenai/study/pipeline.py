@@ -47,6 +47,20 @@ def study_inputs(outcome: StudyOutcome, out_dir: Path, store: Any = None) -> lis
     return runs
 
 
+def settings_lines(cfg: StudyConfig) -> list[str]:
+    """The study's settings, in a sentence each, for the top of its report."""
+
+    def kv(d: Mapping[str, Any]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(d.items()) if v is not None)
+
+    devices = " and ".join(d.upper() for d in cfg.devices)
+    return [
+        f"Study {cfg.name!r} on {devices}: {', '.join(cfg.variants)}.",
+        f"Training: {kv(cfg.train)}.",
+        f"Variant settings: {kv(cfg.variant_settings)}.",
+    ]
+
+
 def run_and_report(
     cfg: StudyConfig,
     out_dir: Path,
@@ -67,6 +81,6 @@ def run_and_report(
     where = f"study {cfg.name!r} in {out_dir}"
     files = write_report(
         runs, Path(out_dir) / "results", inferences=inferences, source=where,
-        title=f"greenai study: {cfg.name}",
+        title=f"greenai study: {cfg.name}", context=settings_lines(cfg),
     )  # fmt: skip
     return outcome, files
