@@ -135,3 +135,37 @@ def test_a_foreign_emissions_csv_is_refused_before_the_run_is_recorded(tmp_path)
     assert not (tmp_path / "models").exists()
     assert (tmp_path / "logs" / "emissions.csv").read_text() == "foo,bar\n1,2\n"
     store.close()
+
+
+class _RecordingMlflow:
+    """Stands in for MLflow's tracking server (an external service): records what it is told,
+    with the same methods as greenai.integrations.mlflow.MlflowLogger."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        if name not in ("start_run", "log_epoch", "log_result", "end", "sinks"):
+            raise AttributeError(name)
+
+        def record(*args, **kwargs):
+            self.calls.append((name, args, kwargs))
+            return [] if name == "sinks" else None
+
+        return record
+
+
+def test_mlflow_logger_gets_the_run_epochs_result_and_status(tmp_path):
+    from greenai.integrations.mlflow import NullMlflowLogger
+
+    rec = _RecordingMlflow()
+    assert {n for n in dir(NullMlflowLogger) if not n.startswith("_")} >= {
+        "start_run", "log_epoch", "log_result", "end", "sinks",
+    }  # fmt: skip
+    cfg = TrainConfig(dataset="synthetic", device="cpu", epochs=2, limit_train=64, limit_test=32)
+    result = train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="mlf-1",
+                       progress=False, inference_images=0, mlflow=rec)  # fmt: skip
+    names = [c[0] for c in rec.calls]
+    assert names == ["sinks", "start_run", "log_epoch", "log_epoch", "log_result", "end"]
+    assert rec.calls[1][1][0] == "mlf-1" and rec.calls[1][2]["params"]["epochs"] == 2
+    assert rec.calls[4][1][0] == result and rec.calls[5][1] == ("done",)

@@ -31,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=common.nonneg_int, default=2048,
         help="images for the inference energy figure (default 2048; 0: skip it)",
     )  # fmt: skip
+    p.add_argument(
+        "--mlflow", action="store_true",
+        help="also log the run to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db)",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -52,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(cfg.device)
     if cfg.dataset == "cifar10" and not args.resume:
         locate_cifar10(cfg.data_dir, cfg.download)  # missing data: one line, nothing written
+    from greenai.integrations.mlflow import MlflowLogger
+
+    mlflow = MlflowLogger.maybe_create(args.mlflow)  # a null logger unless asked for
     opened = []
 
     def open_store():  # called by train_run once the data has loaded
@@ -70,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             resume=bool(args.resume),
             progress=args.progress,
             inference_images=args.inference_images,
+            mlflow=mlflow,
         )
     finally:
         for store in opened:

@@ -148,12 +148,17 @@ class TrainingSession:
             from greenai.storage import StoreSink
 
             sinks.append(StoreSink(self.store))
+        if self.mlflow is not None:
+            sinks.extend(self.mlflow.sinks())
         # built before the store row: it refuses a foreign emissions CSV with nothing written yet
         tracker = _tracker(self.variant, self.run_id, self.carbon, sinks, paths["emissions_csv"])
         self.tracker = tracker
         self._open_store_run()
         stopped = False
         try:
+            if self.mlflow is not None:
+                params = {k: v for k, v in self.cfg.to_dict().items() if v not in (None, {})}
+                self.mlflow.start_run(self.run_id, name=self.variant, params=params)
             tracker.start()
             outcome = self._train_and_evaluate(tracker, paths)
             measurement = tracker.stop()
@@ -165,14 +170,18 @@ class TrainingSession:
             if self.store is not None:
                 self.store.finish_run(self.run_id, status="done", result=result)
             if self.mlflow is not None:
-                self.mlflow.log_metrics(_flat_metrics(result))
+                self.mlflow.log_result(result, [paths["training_log"], paths["emissions_csv"]])
+                self.mlflow.end("done")
             return result
         except BaseException as exc:
             if not stopped:
                 with contextlib.suppress(Exception):  # the original failure matters more
                     tracker.stop()
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            if self.mlflow is not None:
+                with contextlib.suppress(Exception):
+                    self.mlflow.end(status)
             if self.store is not None:
-                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
                 message = (
                     str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 )
@@ -198,8 +207,6 @@ class TrainingSession:
             )
         for phase in self.data_phases:
             self.store.add_phase(phase)
-        if self.mlflow is not None:
-            self.mlflow.log_params({k: v for k, v in self.cfg.to_dict().items() if v is not None})
 
     def _setup(self, tracker: Any) -> dict[str, Any]:
         cfg, ds = self.cfg, self.dataset
@@ -369,9 +376,8 @@ class TrainingSession:
                 metrics["test_acc"] = row["eval_acc_pct"]
             self.store.add_epoch(self.run_id, row["epoch"], metrics)
         if self.mlflow is not None:
-            self.mlflow.log_metrics(
-                {k: v for k, v in row.items() if isinstance(v, float) and _finite(v)},
-                step=row["epoch"],
+            self.mlflow.log_epoch(
+                row["epoch"], {k: v for k, v in row.items() if isinstance(v, float) and _finite(v)}
             )
         rng = {"torch": torch.get_rng_state(), "data": st["generator"].get_state()}
         ckpt_mod.save_checkpoint(
@@ -558,13 +564,3 @@ def _finite(v: Any) -> bool:
 
 def _or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None
-
-
-def _flat_metrics(result: dict[str, Any]) -> dict[str, float]:
-    m = result["metrics"]
-    return {
-        "test_accuracy_pct": m["test_accuracy_pct"],
-        "energy_kwh": result["energy"]["step"]["energy_kwh"],
-        "co2_kg": result["energy"]["step"]["co2_kg"],
-        "file_size_bytes": float(m["file_size_bytes"]),
-    }

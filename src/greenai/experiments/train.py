@@ -165,8 +165,8 @@ def train_run(
     ``store``: a ``RunStore``, None (no store), or a callable returning one, called only once the
     data has loaded (so bad data leaves no store file behind); ``carbon``: a ``CarbonConfig``.
     ``resume=True`` continues ``run_id`` from ``models/<run_id>.pt`` (its config wins over ``cfg``).
-    ``mlflow``: an object with ``log_params(dict)`` and ``log_metrics(dict, step=int)`` (e.g. the
-    ``mlflow`` module), or None. ``inference_images``: how many images the result's ``inference``
+    ``mlflow``: a ``greenai.integrations.mlflow.MlflowLogger`` (or its null twin), or None: the run
+    is started there, each epoch and phase logged, and the result and logs attached at the end. ``inference_images``: how many images the result's ``inference``
     section (latency, throughput, J per 1,000 images on the CPU) is measured over; 0 skips it
     (search trials).
     Bad settings and missing data raise before anything is written.
