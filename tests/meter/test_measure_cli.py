@@ -89,6 +89,7 @@ def test_killed_command_exits_128_plus_signal(tmp_path):
         (["--intensity", "-3", "--", "true"], "intensity"),
         (["--interval", "-1", "--", "true"], "interval"),
         (["--interval", "0", "--", "true"], "interval"),
+        (["--store", "bogus://x", "--", "true"], "store"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_nothing_written(

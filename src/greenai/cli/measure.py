@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     csv_path = out / "emissions.csv"
     check_header(csv_path)
 
+    created = [p for p in (out, *out.parents) if not p.exists()]
     out.mkdir(parents=True, exist_ok=True)
     store, sinks = None, []
     name = args.name or Path(command[0]).name
@@ -126,7 +127,13 @@ def run(args: argparse.Namespace) -> int:
 
     run_id = make_run_id()
     if not args.no_store:
-        store, sinks = _open_store(args.store, out, run_id, name, command, carbon)
+        try:
+            store, sinks = _open_store(args.store, out, run_id, name, command, carbon)
+        except BaseException:
+            for folder in created:  # a bad --store leaves no folder behind (they are empty)
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
 
     tree = ProcessTree.for_command()
     tracker = Tracker(
