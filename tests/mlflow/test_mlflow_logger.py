@@ -153,6 +153,27 @@ def test_stands_in_for_the_mlflow_module_in_the_trainer(tracking_uri, experiment
     assert "\n" not in str(refused.value)
 
 
+def test_run_block_ends_with_the_outcome(tracking_uri, experiment):
+    mlf = MlflowLogger.create(tracking_uri=tracking_uri, experiment=experiment)
+    with mlf.run("study", "study", {"variants": 2}):
+        with mlf.run("ok", "baseline", {}, parent="study"):
+            mlf.log_epoch(0, {"test_acc": 50.0})
+        with (
+            pytest.raises(RuntimeError, match="boom"),
+            mlf.run("bad", "pruned", {}, parent="study"),
+        ):
+            raise RuntimeError("boom")
+        with pytest.raises(KeyboardInterrupt), mlf.run("cut", "distilled", {}, parent="study"):
+            raise KeyboardInterrupt
+    client = MlflowClient(tracking_uri=tracking_uri)
+    exp = client.get_experiment_by_name(experiment)
+    status = {
+        r.data.tags["greenai.run_id"]: r.info.status
+        for r in client.search_runs([exp.experiment_id])
+    }
+    assert status == {"study": "FINISHED", "ok": "FINISHED", "bad": "FAILED", "cut": "KILLED"}
+
+
 def test_bad_calls_are_one_line_usage_errors(tracking_uri, experiment, tmp_path):
     mlf = MlflowLogger.create(tracking_uri=tracking_uri, experiment=experiment)
     with pytest.raises(UsageError, match="no run started"):
@@ -176,7 +197,9 @@ def test_disabled_is_a_null_logger_that_does_not_import_mlflow(monkeypatch):
     code = (
         "import sys; from greenai.integrations.mlflow import MlflowLogger as M; "
         "m = M.maybe_create(False); m.start_run('r', 'n', {}); m.log_epoch(0, {'a': 1}); "
-        "m.end('done'); print(type(m).__name__, 'mlflow' in sys.modules, m.sinks())"
+        "m.log_params({'a': 1}); m.log_metrics({'b': 2.0}, step=1); m.end('done'); "
+        "cm = m.run('r', 'n'); cm.__enter__(); cm.__exit__(None, None, None); "
+        "print(type(m).__name__, 'mlflow' in sys.modules, m.sinks())"
     )
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

@@ -5,12 +5,16 @@ search's parent run.
 ```python
 from greenai.integrations.mlflow import MlflowLogger
 mlf = MlflowLogger.maybe_create(args.mlflow)   # enabled by the flag or by $MLFLOW_TRACKING_URI
+with mlf.run(run_id, "baseline", params={"epochs": 20}, parent=study_run_id):  # end() for you
+    result = train_run(cfg, ..., run_id=run_id, mlflow=mlf)  # log_params / log_metrics(step=)
+    mlf.log_result(result, [chart_png, training_log_csv])
+# or step by step:
 mlf.start_run(run_id, name="baseline", params={"epochs": 20, "lr": 1e-3}, parent=study_run_id)
 mlf.log_epoch(epoch, {"train_loss": 0.9, "test_acc": 61.2})
 mlf.log_phase_energy(phase)                    # a meter PhaseResult, or a result JSON phase dict
 mlf.log_result(result, [chart_png, training_log_csv])
-Tracker(..., sinks=[StoreSink(store), *mlf.sinks()])   # or: phases logged as the meter ends them
 mlf.end("done")                                # or "failed" / "interrupted"
+Tracker(..., sinks=[StoreSink(store), *mlf.sinks()])   # phases logged as the meter ends them
 ```
 When disabled, ``maybe_create`` returns a ``NullMlflowLogger`` with the same methods doing nothing,
 so callers never test for None. MLflow is imported only when enabled (the ``mlflow`` extra), with its
@@ -20,12 +24,13 @@ Failures of MLflow itself become ``MlflowError`` (one line, exit 1); bad argumen
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -115,6 +120,17 @@ class NullMlflowLogger:
 
     def end(self, status: str = "done", run_id: str | None = None) -> None:
         return None
+
+    @contextlib.contextmanager
+    def run(
+        self,
+        run_id: str,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        parent: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Iterator[NullMlflowLogger]:
+        yield self
 
     def sinks(self) -> list[Any]:
         return []
@@ -330,6 +346,30 @@ class MlflowLogger:
         with self._lock:
             if greenai_id in self._stack:
                 self._stack.remove(greenai_id)
+
+    @contextlib.contextmanager
+    def run(
+        self,
+        run_id: str,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        parent: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Iterator[MlflowLogger]:
+        """``start_run`` ... ``end``: "done" when the block finishes, "interrupted" on Ctrl+C,
+        "failed" on any other exception (which is re-raised, never replaced by MLflow's)."""
+        self.start_run(run_id, name, params, parent=parent, tags=tags)
+        try:
+            yield self
+        except KeyboardInterrupt:
+            with contextlib.suppress(GreenAIError):
+                self.end("interrupted", run_id=run_id)
+            raise
+        except BaseException:
+            with contextlib.suppress(GreenAIError):
+                self.end("failed", run_id=run_id)
+            raise
+        self.end("done", run_id=run_id)
 
     def sinks(self) -> list[Any]:
         """Meter sinks to add to a ``Tracker``: one logging each finished phase to the MLflow run
