@@ -21,8 +21,10 @@ import torch
 from greenai.errors import UsageError
 from greenai.experiments import checkpoint as ckpt_mod
 from greenai.experiments import data as data_mod
-from greenai.experiments import loop, results, runinfo
-from greenai.experiments.models import count_params, create_model
+from greenai.experiments import loop, results
+from greenai.experiments.models import create_model
+from greenai.experiments.progress import EpochBar
+from greenai.experiments.run_result import build_result, measure_inference
 from greenai.experiments.train import TrainConfig, check_run_id, paths_for, write_training_log
 
 
@@ -163,9 +165,13 @@ class TrainingSession:
             outcome = self._train_and_evaluate(tracker, paths)
             measurement = tracker.stop()
             stopped = True
-            result = self._result(outcome, measurement, paths)
+            result = build_result(self, outcome, measurement, paths)
             if self.inference_images > 0:
-                result["inference"] = self._inference(outcome["state"])
+                st = outcome["state"]
+                result["inference"] = measure_inference(
+                    st["net"], st["splits"].x_test, self.dataset, self.carbon,
+                    run_id=self.run_id, n_images=self.inference_images,
+                )  # fmt: skip
             results.write_result(self.out_dir, self.variant, self.run_id, result)
             if self.store is not None:
                 self.store.finish_run(self.run_id, status="done", result=result)
@@ -353,14 +359,14 @@ class TrainingSession:
 
     def _cumulative(self, tracker: Any) -> dict[str, Any]:
         """Energy so far over all pieces (earlier processes, data load, this one live)."""
-        pieces = self._pieces_so_far(tracker.snapshot())
+        pieces = self.pieces_so_far(tracker.snapshot())
         return {
             "energy_kwh": sum(p["energy_kwh"] for p in pieces),
             "co2_kg": sum(p["co2_kg"] for p in pieces),
             "duration_s": sum(p["duration_s"] for p in pieces),
         }
 
-    def _pieces_so_far(self, measurement: Any) -> list[dict[str, Any]]:
+    def pieces_so_far(self, measurement: Any) -> list[dict[str, Any]]:
         return [*self.pieces, self.data_piece, results.piece_from_measurement(measurement)]
 
     def _end_epoch(
@@ -395,157 +401,19 @@ class TrainingSession:
                 "schedule_state": st["schedule"].state_dict(),
                 "scaler_state": st["scaler"].state_dict(),
                 "rng": rng,
-                "energy_pieces": self._pieces_so_far(tracker.snapshot()),
+                "energy_pieces": self.pieces_so_far(tracker.snapshot()),
                 "log_rows": self.log_rows,
                 "target": st["target"],
             },
         )
 
-    def _inference(self, st: dict[str, Any]) -> dict[str, Any] | None:
-        """Latency, throughput and energy per 1,000 images of the trained model on the CPU
-        (``experiments/evaluate.py``), measured after the training meter stopped."""
-        try:
-            from greenai.experiments import evaluate
-        except ImportError:  # pragma: no cover - evaluate.py is another module of this layer
-            return None
-        import copy
+    def _bar(self, epoch: int, steps: int) -> EpochBar:
+        def live() -> tuple[float, float, float]:
+            snap = self.tracker.snapshot()
+            total = self._cumulative(self.tracker)["energy_kwh"]
+            return snap.duration_s, snap.energy_total_j, total
 
-        net = copy.deepcopy(st["net"]).to("cpu").eval()
-        ds = self.dataset
-        sample = data_mod.normalize(st["splits"].x_test[:256].cpu(), ds.mean, ds.std, torch.float32)
-
-        @torch.no_grad()
-        def predict(x: torch.Tensor) -> torch.Tensor:
-            return net(x)
-
-        n = self.inference_images
-        speed = evaluate.speed(predict, sample, repeats=7 if n >= 2048 else 3)
-        energy = evaluate.inference_energy(
-            predict, sample, carbon=self.carbon, n_images=n, run_id=f"{self.run_id}-inference"
-        )
-        return {**speed.to_dict(), **energy}
-
-    def _bar(self, epoch: int, steps: int) -> _EpochBar:
-        return _EpochBar(self, epoch, steps)
-
-    # -- the result ------------------------------------------------------------------------------
-
-    def _result(
-        self, outcome: dict[str, Any], measurement: Any, paths: dict[str, Path]
-    ) -> dict[str, Any]:
-        cfg, st = self.cfg, outcome["state"]
-        pieces = self._pieces_so_far(measurement)
-        step = results.sum_pieces(pieces, measurement.pue)
-        life = results.lifecycle(step, self.parent_result)
-        params = count_params(st["net"])
-        nonzero = sum(int((p != 0).sum()) for p in st["net"].parameters())
-        ckpt_bytes = paths["checkpoint"].stat().st_size if paths["checkpoint"].exists() else None
-        weights_bytes = outcome["weights_bytes"]
-        test_acc = outcome["test_acc"]
-        intensity = measurement.intensity
-        target = st["target"]
-        splits = st["splits"]
-        return {
-            "schema_version": results.SCHEMA_VERSION,
-            "run_id": self.run_id,
-            "parent_run_id": self.parent_run_id,
-            "variant": self.variant,
-            "group": self.group,
-            "dataset": cfg.dataset,
-            "model": cfg.model,
-            "device": self.device.type,
-            "precision": cfg.precision,
-            "hyperparameters": {
-                k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "download")
-            },
-            "metrics": {
-                "test_accuracy_pct": test_acc,
-                "test_loss": outcome["test_loss"],
-                "holdout_accuracy_pct": _or_none(outcome["holdout_acc"]),
-                "params": params,
-                "nonzero_params": nonzero,
-                "file_size_bytes": weights_bytes,
-                "file_size_mib": weights_bytes / 2**20,
-                "dense_size_bytes": weights_bytes,
-                "checkpoint_size_bytes": ckpt_bytes,
-                "test_images": len(splits.y_test),
-            },
-            "training": {
-                "epochs_run": len(self.log_rows),
-                "train_images": len(splits.y_train),
-                "threads": torch.get_num_threads(),
-                "holdout_images": len(splits.y_holdout),
-                "stopped_early": target is not None and target["epoch"] < cfg.epochs,
-                "target_accuracy_pct": cfg.target_accuracy,
-                "target_reached": target,
-                "data_source": self.dataset.source,
-                "data_note": self.dataset.note or None,
-            },
-            "inference": None,
-            "energy": {"step": step, "lifecycle": life},
-            "carbon": {
-                "intensity_g_per_kwh": intensity.g_per_kwh,
-                "intensity_source": intensity.source,
-                "country_iso3": intensity.country_iso3,
-                "pue": measurement.pue,
-            },
-            "efficiency": results.efficiency(test_acc, step["co2_kg"], life["co2_kg"]),
-            "break_even": None,
-            "software": runinfo.software(),
-            "artifacts": {
-                name: str(path.relative_to(self.out_dir))
-                for name, path in (
-                    ("model", paths["checkpoint"]),
-                    ("weights", paths["weights"]),
-                    ("training_log", paths["training_log"]),
-                    ("emissions_csv", paths["emissions_csv"]),
-                )
-            },
-            "created_at": results.utc_now(),
-        }
-
-
-class _EpochBar:
-    """A tqdm bar over one epoch's batches: loss, accuracy, power (W) and energy so far (kWh)."""
-
-    def __init__(self, session: TrainingSession, epoch: int, steps: int) -> None:
-        from tqdm import tqdm
-
-        self.session = session
-        self.bar = tqdm(
-            total=steps,
-            desc=f"epoch {epoch}/{session.cfg.epochs}",
-            disable=not session.progress,
-            unit="batch",
-            leave=True,
-        )
-        self.done = 0
-        self.last_t: float | None = None
-        self.last_j: float | None = None
-        self.power_w = math.nan
-
-    def update_from(self, batch_index: int, loss: float, acc: float) -> None:
-        self.bar.update(batch_index + 1 - self.done)
-        self.done = batch_index + 1
-        if self.bar.disable:
-            return
-        snap = self.session.tracker.snapshot()
-        now = snap.duration_s
-        if self.last_t is not None and now > self.last_t:
-            self.power_w = (snap.energy_total_j - self.last_j) / (now - self.last_t)
-        self.last_t, self.last_j = now, snap.energy_total_j
-        energy = self.session._cumulative(self.session.tracker)["energy_kwh"]
-        self.bar.set_postfix(
-            loss=f"{loss:.3f}", acc=f"{acc:.1f}%", W=f"{self.power_w:.0f}", kWh=f"{energy:.5f}"
-        )
-
-    def close(self, loss: float, acc: float, split: str, eval_acc: float) -> None:
-        self.bar.update(self.bar.total - self.done)
-        if not self.bar.disable:
-            self.bar.set_postfix(
-                loss=f"{loss:.3f}", acc=f"{acc:.1f}%", **{split: f"{eval_acc:.1f}%"}
-            )
-        self.bar.close()
+        return EpochBar(epoch, self.cfg.epochs, steps, enabled=self.progress, live=live)
 
 
 def _is_done(store: Any, run_id: str) -> bool:
@@ -560,7 +428,3 @@ def _exists(out_dir: Path, store: Any, run_id: str) -> bool:
 
 def _finite(v: Any) -> bool:
     return not isinstance(v, float) or math.isfinite(v)
-
-
-def _or_none(v: float) -> float | None:
-    return v if math.isfinite(v) else None

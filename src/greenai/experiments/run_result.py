@@ -1,0 +1,127 @@
+"""The result of a training run: the result JSON's sections, and the inference measurement."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from greenai.experiments import results, runinfo
+from greenai.experiments.data import Dataset, normalize
+from greenai.experiments.models import count_params
+
+if TYPE_CHECKING:  # pragma: no cover
+    from greenai.experiments.session import TrainingSession
+
+
+def build_result(
+    session: TrainingSession, outcome: dict[str, Any], measurement: Any, paths: dict[str, Path]
+) -> dict[str, Any]:
+    """The result JSON of a finished training run (schema in docs/ARCHITECTURE.md); ``inference``
+    is left None for ``measure_inference`` to fill."""
+    cfg, st = session.cfg, outcome["state"]
+    pieces = session.pieces_so_far(measurement)
+    step = results.sum_pieces(pieces, measurement.pue)
+    life = results.lifecycle(step, session.parent_result)
+    params = count_params(st["net"])
+    nonzero = sum(int((p != 0).sum()) for p in st["net"].parameters())
+    ckpt_bytes = paths["checkpoint"].stat().st_size if paths["checkpoint"].exists() else None
+    weights_bytes = outcome["weights_bytes"]
+    test_acc = outcome["test_acc"]
+    intensity = measurement.intensity
+    target = st["target"]
+    splits = st["splits"]
+    return {
+        "schema_version": results.SCHEMA_VERSION,
+        "run_id": session.run_id,
+        "parent_run_id": session.parent_run_id,
+        "variant": session.variant,
+        "group": session.group,
+        "dataset": cfg.dataset,
+        "model": cfg.model,
+        "device": session.device.type,
+        "precision": cfg.precision,
+        "hyperparameters": {
+            k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "download")
+        },
+        "metrics": {
+            "test_accuracy_pct": test_acc,
+            "test_loss": outcome["test_loss"],
+            "holdout_accuracy_pct": _or_none(outcome["holdout_acc"]),
+            "params": params,
+            "nonzero_params": nonzero,
+            "file_size_bytes": weights_bytes,
+            "file_size_mib": weights_bytes / 2**20,
+            "dense_size_bytes": weights_bytes,
+            "checkpoint_size_bytes": ckpt_bytes,
+            "test_images": len(splits.y_test),
+        },
+        "training": {
+            "epochs_run": len(session.log_rows),
+            "train_images": len(splits.y_train),
+            "threads": torch.get_num_threads(),
+            "holdout_images": len(splits.y_holdout),
+            "stopped_early": target is not None and target["epoch"] < cfg.epochs,
+            "target_accuracy_pct": cfg.target_accuracy,
+            "target_reached": target,
+            "data_source": session.dataset.source,
+            "data_note": session.dataset.note or None,
+        },
+        "inference": None,
+        "energy": {"step": step, "lifecycle": life},
+        "carbon": {
+            "intensity_g_per_kwh": intensity.g_per_kwh,
+            "intensity_source": intensity.source,
+            "country_iso3": intensity.country_iso3,
+            "pue": measurement.pue,
+        },
+        "efficiency": results.efficiency(test_acc, step["co2_kg"], life["co2_kg"]),
+        "break_even": None,
+        "software": runinfo.software(),
+        "artifacts": {
+            name: str(path.relative_to(session.out_dir))
+            for name, path in (
+                ("model", paths["checkpoint"]),
+                ("weights", paths["weights"]),
+                ("training_log", paths["training_log"]),
+                ("emissions_csv", paths["emissions_csv"]),
+            )
+        },
+        "created_at": results.utc_now(),
+    }
+
+
+def measure_inference(
+    net: torch.nn.Module,
+    x_test: torch.Tensor,
+    dataset: Dataset,
+    carbon: Any,
+    *,
+    run_id: str,
+    n_images: int = 2048,
+) -> dict[str, Any] | None:
+    """Latency, throughput and energy per 1,000 images of the trained model on the CPU
+    (``experiments/evaluate.py``), measured by its own meter after the training meter stopped."""
+    try:
+        from greenai.experiments import evaluate
+    except ImportError:  # pragma: no cover - evaluate.py is another module of this layer
+        return None
+    model = copy.deepcopy(net).to("cpu").eval()
+    sample = normalize(x_test[:256].cpu(), dataset.mean, dataset.std, torch.float32)
+
+    @torch.no_grad()
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        return model(x)
+
+    speed = evaluate.speed(predict, sample, repeats=7 if n_images >= 2048 else 3)
+    energy = evaluate.inference_energy(
+        predict, sample, carbon=carbon, n_images=n_images, run_id=f"{run_id}-inference"
+    )
+    return {**speed.to_dict(), **energy}
+
+
+def _or_none(v: float) -> float | None:
+    return v if math.isfinite(v) else None
