@@ -169,3 +169,16 @@ def test_mlflow_logger_gets_the_run_epochs_result_and_status(tmp_path):
     assert names == ["sinks", "start_run", "log_epoch", "log_epoch", "log_result", "end"]
     assert rec.calls[1][1][0] == "mlf-1" and rec.calls[1][2]["params"]["epochs"] == 2
     assert rec.calls[4][1][0] == result and rec.calls[5][1] == ("done",)
+
+
+def test_progress_bar_shows_power_from_the_meter_readings(capsys):
+    from greenai.experiments.progress import EpochBar
+
+    readings = iter([(10.0, 100.0, 0.001), (12.0, 160.0, 0.002)])
+    bar = EpochBar(1, 3, 40, enabled=True, live=lambda: next(readings))
+    bar.update_from(19, 2.0, 20.0)
+    bar.update_from(39, 1.5, 40.0)
+    assert bar.power_w == pytest.approx(30.0)  # 60 J over 2 s
+    assert bar.bar.postfix and "W=30" in bar.bar.postfix and "kWh=0.00200" in bar.bar.postfix
+    bar.close(1.5, 40.0, "test", 38.0)
+    assert "epoch 1/3" in capsys.readouterr().err
