@@ -125,3 +125,16 @@ def test_md5_check_on_a_local_file(tmp_path):
     cifar_files.verify_md5(f, hashlib.md5(b"greenai").hexdigest())
     with pytest.raises(DataError, match="does not match the official"):
         cifar_files.verify_md5(f)  # the official tarball's MD5
+
+
+def test_download_checks_the_md5_and_keeps_nothing_when_it_differs(tmp_path, batches_dir):
+    tarball = write_tarball(tmp_path / "served" / cifar_files.TARBALL_NAME, batches_dir)
+    cache = tmp_path / "cache"
+    with pytest.raises(DataError, match="does not match the official"):
+        cifar_files.download_cifar10(cache, url=tarball.as_uri())  # a local file:// URL
+    assert list(cache.iterdir()) == []
+    folder = cifar_files.download_cifar10(
+        cache, url=tarball.as_uri(), md5=cifar_files.md5_of(tarball)
+    )
+    assert folder == cache / cifar_files.BATCHES_DIR
+    assert len(cifar_files.read_batches_dir(folder)["test"][1]) == 4

@@ -188,7 +188,7 @@ def verify_md5(path: Path, expected: str = CIFAR10_MD5) -> None:
         raise DataError(f"{path}: MD5 {actual} does not match the official {expected}")
 
 
-def download_cifar10(cache_dir: Path, url: str = CIFAR10_URL) -> Path:
+def download_cifar10(cache_dir: Path, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5) -> Path:
     """Fetch the official tarball into ``cache_dir`` (only ever called for ``--download``).
 
     The file is written to a temporary name, checked against the official MD5, then renamed, and
@@ -202,13 +202,13 @@ def download_cifar10(cache_dir: Path, url: str = CIFAR10_URL) -> Path:
             with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
-            verify_md5(partial)
+            verify_md5(partial, md5)
             os.replace(partial, tarball)
         except OSError as exc:
             raise DataError(f"download of {url} failed: {exc}") from None
         finally:
             if partial.exists():
                 partial.unlink()
-    verify_md5(tarball)
+    verify_md5(tarball, md5)
     safe_extract(tarball, cache_dir)
     return cache_dir / BATCHES_DIR
