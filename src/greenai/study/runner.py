@@ -130,7 +130,7 @@ def run_study(
         rec.run_id = old.run_id if resume else new_run_id()
         rec.status, rec.started_at = RUNNING, _now()
         save_state(path, cfg.name, state)
-        log(f"study: {step.key}: {'resuming' if resume else 'running'} run {rec.run_id}")
+        log(f"study: {step.key}: " + (f"resuming run {rec.run_id}" if resume else "running"))
         ctx = StepContext(
             step, out_dir, rec.run_id, resume, parent, cfg.name, store, carbon, progress, store_url
         )
