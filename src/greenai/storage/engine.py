@@ -221,9 +221,17 @@ class StoreError(GreenAIError):
 
 
 @contextlib.contextmanager
-def write_connection(engine: Engine) -> Iterator[sa.Connection]:
+def write_connection(engine: Engine, *, one_statement: bool = False) -> Iterator[sa.Connection]:
     """A connection inside one write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on exit,
-    rolls back on any exception."""
+    rolls back on any exception.
+
+    ``one_statement=True`` promises that the block runs a single statement: PostgreSQL then runs
+    it in autocommit (atomic by itself), saving the BEGIN and COMMIT round trips.
+    """
+    if one_statement and engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+        return
     with engine.connect().execution_options(greenai_write=True) as conn, conn.begin():
         yield conn
 

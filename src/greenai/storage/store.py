@@ -173,10 +173,12 @@ class RunStore:
             "config": _dumps(dict(config or {}), "config"),
         }
 
+        returning = self.engine.dialect.insert_returning
+
         def write() -> RunRecord:
-            with write_connection(self.engine) as conn:
+            with write_connection(self.engine, one_statement=returning) as conn:
                 r = schema.runs
-                if self.engine.dialect.insert_returning:
+                if returning:
                     return _run_record(conn.execute(r.insert().values(**row).returning(r)).one())
                 conn.execute(r.insert().values(**row))
                 return _run_record(conn.execute(sa.select(r).where(r.c.run_id == run_id)).one())
@@ -232,12 +234,7 @@ class RunStore:
             "co2_kg": float(sample.co2_kg),
         }
 
-        def write() -> None:
-            with write_connection(self.engine) as conn:
-                self._beat(conn, sample.run_id, time.time())
-                conn.execute(schema.samples.insert().values(**row))
-
-        retrying(write)
+        self._append(schema.samples, row)
 
     @_store_errors
     def add_phase(self, phase: PhaseResult) -> None:
@@ -253,12 +250,7 @@ class RunStore:
             "co2_kg": float(phase.co2_kg),
         }
 
-        def write() -> None:
-            with write_connection(self.engine) as conn:
-                self._beat(conn, phase.run_id, time.time())
-                conn.execute(schema.phases.insert().values(**row))
-
-        retrying(write)
+        self._append(schema.phases, row)
 
     @_store_errors
     def record_measurement(
@@ -488,11 +480,13 @@ class RunStore:
     def _update(self, run_id: str, values: dict[str, Any]) -> RunRecord:
         """Update the run's row and return the run as it now is, in one transaction."""
 
+        returning = self.engine.dialect.update_returning
+
         def write() -> RunRecord:
-            with write_connection(self.engine) as conn:
+            with write_connection(self.engine, one_statement=returning) as conn:
                 r = schema.runs
                 update = r.update().where(r.c.run_id == run_id).values(**values)
-                if self.engine.dialect.update_returning:
+                if returning:
                     row = conn.execute(update.returning(r)).first()
                 else:
                     done = conn.execute(update)
@@ -518,6 +512,45 @@ class RunStore:
         if self.engine.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         return conn
+
+    def _append(self, table: sa.Table, row: dict[str, Any]) -> None:
+        """Insert ``row`` (which names its run) and bump that run's heartbeat, atomically.
+
+        On PostgreSQL this is one statement (an UPDATE ... RETURNING feeding the INSERT), one round
+        trip: the meter's sampling thread must not wait on the network more than it has to.
+        """
+        run_id = row["run_id"]
+        if self.engine.dialect.name != "postgresql":
+
+            def write() -> None:
+                with write_connection(self.engine) as conn:
+                    self._beat(conn, run_id, time.time())
+                    conn.execute(table.insert().values(**row))
+
+            retrying(write)
+            return
+        r = schema.runs
+        columns = [name for name in row if name != "run_id"]
+
+        def write_pg() -> None:
+            beat = (
+                r.update()
+                .where(r.c.run_id == run_id)
+                .values(heartbeat_at=time.time())
+                .returning(r.c.run_id)
+                .cte("beat")
+            )
+            values = [sa.literal(row[name], table.c[name].type) for name in columns]
+            statement = (
+                table.insert()
+                .from_select(["run_id", *columns], sa.select(beat.c.run_id, *values))
+                .returning(table.c.run_id)
+            )
+            with write_connection(self.engine, one_statement=True) as conn:
+                if conn.execute(statement).first() is None:  # no such run: nothing inserted
+                    raise UsageError(f"no run {run_id!r} in the store {self.url}")
+
+        retrying(write_pg)
 
     def _beat(self, conn: sa.Connection, run_id: str, now: float) -> None:
         """Bump the run's heartbeat; ``UsageError`` (rolling the transaction back) if there is no
