@@ -95,7 +95,7 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     md = markdown(tabs, notes, title=title)
-    md = md.replace("\n", "\n" + "\n".join(preamble) + "\n\n", 1)
+    md = md.replace("\n", "\n\n" + "\n".join(f"- {line}" for line in preamble) + "\n", 1)
     md_path = out_dir / MARKDOWN_NAME
     atomic_write_text(md_path, md)
 

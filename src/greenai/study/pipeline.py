@@ -78,7 +78,7 @@ def run_and_report(
         store_url=store_url,
     )  # fmt: skip
     runs = study_inputs(outcome, out_dir, store)
-    where = f"study {cfg.name!r} in {out_dir}"
+    where = f"study {cfg.name!r} in {Path(out_dir).resolve()}"
     files = write_report(
         runs, Path(out_dir) / "results", inferences=inferences, source=where,
         title=f"greenai study: {cfg.name}", context=settings_lines(cfg),
