@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from greenai.storage import open_store
-from greenai.storage.store import pid_alive
+from greenai.storage.liveness import pid_alive
 
 WRITER = Path(__file__).with_name("writer.py")
 SAMPLES = 5

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import secrets
 import socket
@@ -40,6 +39,7 @@ from greenai.storage.engine import (
     retrying,
     write_connection,
 )
+from greenai.storage.liveness import pid_alive
 from greenai.storage.records import (
     FINAL_STATUSES,
     INTERRUPTED,
@@ -48,6 +48,7 @@ from greenai.storage.records import (
     EpochRecord,
     RunRecord,
 )
+from greenai.storage.rows import check_id, dumps, run_record, summary
 
 # A run on another host whose heartbeat is older than this is taken to be dead.
 DEFAULT_STALE_AFTER_S = 15 * 60.0
@@ -150,9 +151,9 @@ class RunStore:
         started_at: float | None = None,
     ) -> RunRecord:
         """Record a new run with status "running", owned by this process (host and pid)."""
-        _check_id(run_id)
+        check_id(run_id)
         if parent_run_id is not None:
-            _check_id(parent_run_id, what="parent run id")
+            check_id(parent_run_id, what="parent run id")
             if parent_run_id == run_id:
                 raise UsageError(f"run {run_id} cannot be its own parent")
         now = time.time() if started_at is None else started_at
@@ -170,7 +171,7 @@ class RunStore:
             "pid": os.getpid(),
             "started_at": now,
             "heartbeat_at": time.time(),  # a sign of life now, whatever started_at says
-            "config": _dumps(dict(config or {}), "config"),
+            "config": dumps(dict(config or {}), "config"),
         }
 
         returning = self.engine.dialect.insert_returning
@@ -179,9 +180,9 @@ class RunStore:
             with write_connection(self.engine, one_statement=returning) as conn:
                 r = schema.runs
                 if returning:
-                    return _run_record(conn.execute(r.insert().values(**row).returning(r)).one())
+                    return run_record(conn.execute(r.insert().values(**row).returning(r)).one())
                 conn.execute(r.insert().values(**row))
-                return _run_record(conn.execute(sa.select(r).where(r.c.run_id == run_id)).one())
+                return run_record(conn.execute(sa.select(r).where(r.c.run_id == run_id)).one())
 
         try:
             return retrying(write)
@@ -207,7 +208,7 @@ class RunStore:
         """Record one epoch's metrics (replacing that epoch's earlier record, e.g. after a resume)."""
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
             raise UsageError(f"epoch must be a non-negative integer, got {epoch!r}")
-        text = _dumps(dict(metrics), "epoch metrics")
+        text = dumps(dict(metrics), "epoch metrics")
         now = time.time()
 
         def write() -> None:
@@ -229,8 +230,8 @@ class RunStore:
             "timestamp": float(sample.timestamp),
             "elapsed_s": float(sample.elapsed_s),
             "phase": sample.phase,
-            "power_w": _dumps(dict(sample.power_w), "sample power"),
-            "energy_j": _dumps(dict(sample.energy_j), "sample energy"),
+            "power_w": dumps(dict(sample.power_w), "sample power"),
+            "energy_j": dumps(dict(sample.energy_j), "sample energy"),
             "co2_kg": float(sample.co2_kg),
         }
 
@@ -245,7 +246,7 @@ class RunStore:
             "path": phase.path,
             "start_time": float(phase.start_time),
             "duration_s": float(phase.duration_s),
-            "energy_j": _dumps(dict(phase.energy_j), "phase energy"),
+            "energy_j": dumps(dict(phase.energy_j), "phase energy"),
             "energy_kwh": kwh(sum(phase.energy_j.values())),
             "co2_kg": float(phase.co2_kg),
         }
@@ -266,7 +267,7 @@ class RunStore:
         self._update(
             run_id,
             {
-                "measurement": _dumps(dict(measurement), "measurement"),
+                "measurement": dumps(dict(measurement), "measurement"),
                 "energy_kwh": float(energy_kwh),
                 "co2_kg": float(co2_kg),
                 "duration_s": float(duration_s),
@@ -296,12 +297,12 @@ class RunStore:
         now = time.time()
         values: dict[str, Any] = {"status": status, "finished_at": now, "heartbeat_at": now}
         if result is not None:
-            values["result"] = _dumps(dict(result), "result")
+            values["result"] = dumps(dict(result), "result")
         if error is not None:
             values["error"] = str(error)
-        summary = _summary(result or {})
+        found = summary(result or {})
         for key, given in (("accuracy", accuracy), ("energy_kwh", energy_kwh), ("co2_kg", co2_kg)):
-            chosen = given if given is not None else summary.get(key)
+            chosen = given if given is not None else found.get(key)
             if chosen is not None:
                 values[key] = float(chosen)
         return self._update(run_id, values)
@@ -366,7 +367,7 @@ class RunStore:
             row = conn.execute(sa.select(schema.runs).where(schema.runs.c.run_id == run_id)).first()
         if row is None:
             raise UsageError(f"no run {run_id!r} in the store {self.url}")
-        return _run_record(row)
+        return run_record(row)
 
     @_store_errors
     def has_run(self, run_id: str) -> bool:
@@ -389,7 +390,7 @@ class RunStore:
         if status is not None:
             query = query.where(r.c.status == status)
         with self._read() as conn:
-            return [_run_record(row) for row in conn.execute(query)]
+            return [run_record(row) for row in conn.execute(query)]
 
     @_store_errors
     def samples(self, run_id: str) -> list[Sample]:
@@ -457,7 +458,7 @@ class RunStore:
                 if row is None:
                     break
                 seen.add(parent)
-                chain.append(_run_record(row))
+                chain.append(run_record(row))
         return chain
 
     @_store_errors
@@ -466,7 +467,7 @@ class RunStore:
         r = schema.runs
         query = sa.select(r).where(r.c.parent_run_id == run_id).order_by(r.c.started_at, r.c.run_id)
         with self._read() as conn:
-            return [_run_record(row) for row in conn.execute(query)]
+            return [run_record(row) for row in conn.execute(query)]
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -497,7 +498,7 @@ class RunStore:
                     )
                 if row is None:
                     raise UsageError(f"no run {run_id!r} in the store {self.url}")
-                return _run_record(row)
+                return run_record(row)
 
         return retrying(write)
 
@@ -559,116 +560,3 @@ class RunStore:
         done = conn.execute(r.update().where(r.c.run_id == run_id).values(heartbeat_at=now))
         if done.rowcount == 0:
             raise UsageError(f"no run {run_id!r} in the store {self.url}")
-
-
-def _check_id(run_id: object, what: str = "run id") -> None:
-    if not isinstance(run_id, str) or not run_id.strip() or len(run_id) > 64:
-        raise UsageError(
-            f"{what} must be a non-empty string of at most 64 characters, got {run_id!r}"
-        )
-
-
-def _dumps(value: dict[str, Any], what: str) -> str:
-    """JSON text for a stored dict; NaN and infinities become null so every backend accepts it."""
-    try:
-        return json.dumps(_finite(value), sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise UsageError(f"the {what} cannot be stored as JSON: {error}") from None
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _loads(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else json.loads(text)
-
-
-def _summary(result: Mapping[str, Any]) -> dict[str, float]:
-    """Accuracy, energy and CO2 from a result dict (schema in experiments/results.py), where present."""
-    out: dict[str, float] = {}
-    metrics = result.get("metrics") or {}
-    step = (result.get("energy") or {}).get("step") or {}
-    for key, source, field in (
-        ("accuracy", metrics, "test_accuracy_pct"),
-        ("energy_kwh", step, "energy_kwh"),
-        ("co2_kg", step, "co2_kg"),
-    ):
-        value = source.get(field) if isinstance(source, Mapping) else None
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            out[key] = float(value)
-    return out
-
-
-def _run_record(row: Any) -> RunRecord:
-    return RunRecord(
-        run_id=row.run_id,
-        name=row.name,
-        variant=row.variant,
-        model=row.model,
-        dataset=row.dataset,
-        device=row.device,
-        group=row.group_name,
-        parent_run_id=row.parent_run_id,
-        status=row.status,
-        host=row.host,
-        pid=row.pid,
-        started_at=row.started_at,
-        heartbeat_at=row.heartbeat_at,
-        finished_at=row.finished_at,
-        duration_s=row.duration_s,
-        accuracy=row.accuracy,
-        energy_kwh=row.energy_kwh,
-        co2_kg=row.co2_kg,
-        config=json.loads(row.config),
-        result=_loads(row.result),
-        measurement=_loads(row.measurement),
-        error=row.error,
-    )
-
-
-def pid_alive(pid: int, since: float | None = None) -> bool:
-    """Whether a live process with this pid exists on this host (a zombie counts as gone).
-
-    With ``since`` (Unix seconds), a process that started after that moment is not the one we
-    are asking about (its pid was reused), so the answer is False.
-    """
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            fields = handle.read().rsplit(")", 1)[-1].split()
-    except OSError:
-        return True  # no /proc (not Linux): the pid exists, that is all we can tell
-    if fields[0] == "Z":
-        return False
-    if since is not None:
-        started = _process_start_time(int(fields[19]))
-        if started is not None and started > since + _START_TOLERANCE_S:
-            return False
-    return True
-
-
-_START_TOLERANCE_S = 2.0  # /proc/stat's boot time is whole seconds
-
-
-def _process_start_time(start_ticks: int) -> float | None:
-    """Unix time at which a process started, from its /proc/<pid>/stat start time (clock ticks)."""
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            boot_s = next(float(line.split()[1]) for line in handle if line.startswith("btime "))
-        return boot_s + start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, StopIteration, ValueError):
-        return None
