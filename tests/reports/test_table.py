@@ -136,3 +136,11 @@ def test_a_cpu_variant_of_a_gpu_baseline_says_so_and_sits_with_it():
         ("quantized_ptq", "CPU (from GPU baseline)"),
     ]
     assert rows[-1].reduction_step_pct == pytest.approx(99.9)
+
+
+def test_a_long_multiline_error_is_one_short_line():
+    error = "UnsupportedOperatorException: " + "x" * 300 + "\nWhile executing ...\nmore"
+    runs = [RunInput("q", "quantized_ptq", "cpu", "failed", error=error)]
+    (cells,) = tables(build_rows(runs))[-1].cells
+    assert cells[3].startswith("UnsupportedOperatorException: xxx") and len(cells[3]) == 160
+    assert "While executing" not in cells[3]

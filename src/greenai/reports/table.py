@@ -64,6 +64,13 @@ def short_methods(row: ReportRow) -> str:
     return "; ".join(parts) or NA
 
 
+def one_line(error: str | None, limit: int = 160) -> str:
+    """The first line of an error, cut to ``limit`` characters (the full text stays in the store)."""
+    lines = (error or "").strip().splitlines()
+    text = lines[0].strip() if lines else "no result recorded"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class Table:
     title: str
@@ -157,8 +164,7 @@ def problems_table(rows: Sequence[ReportRow]) -> Table | None:
     if not bad:
         return None
     cells = tuple(
-        (r.model_type, r.device, r.status.upper(), r.error or "no result recorded", r.run_id)
-        for r in bad
+        (r.model_type, r.device, r.status.upper(), one_line(r.error), r.run_id) for r in bad
     )
     return Table(
         "Failed or missing steps",
