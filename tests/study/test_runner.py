@@ -186,3 +186,10 @@ def test_report_covers_every_step_including_failures(tmp_path: Path):
     assert files.markdown == tmp_path / "results" / "study_report.md"
     assert "Variant settings: calib_batches 2, finetune_epochs 1, sparsity 0.3." in md
     assert (tmp_path / "results" / "report.html").is_file()
+
+
+def test_moving_the_data_does_not_rerun_anything(tmp_path: Path):
+    _run(tmp_path, Steps(), train={"epochs": 1, "dataset": "synthetic", "data_dir": "/a"})
+    steps = Steps()
+    _run(tmp_path, steps, train={"epochs": 1, "dataset": "synthetic", "data_dir": "/b"})
+    assert steps.calls == []

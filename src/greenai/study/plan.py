@@ -25,6 +25,8 @@ VARIANTS = (
 )
 PARENT = {v: "baseline" for v in VARIANTS if v != "baseline"}  # a distilled model's teacher too
 DEVICES = ("cpu", "gpu")
+# Settings that say where the data is, not what it is: moving CIFAR-10 must not redo a study.
+NOT_HASHED = ("data_dir", "download")
 
 # Which of the study's variant settings each step depends on.
 VARIANT_SETTINGS = {
@@ -104,7 +106,9 @@ def plan(cfg: StudyConfig) -> list[Step]:
                 "carbon": dict(cfg.carbon),
                 "parent_hash": hashes.get(parent) if parent else None,
             }
-            h = config_hash(config)
+            h = config_hash(
+                {**config, "train": {k: v for k, v in cfg.train.items() if k not in NOT_HASHED}}
+            )
             hashes[variant] = h
             steps.append(
                 Step(variant, device, step_key(device, parent) if parent else None, config, h)
