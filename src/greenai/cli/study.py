@@ -68,7 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--qat-epochs", "--qat_epochs", dest="qat_epochs",
         type=common.positive_int, default=1, help="quantization-aware fine-tuning (default 1)",
     )  # fmt: skip
-    g.add_argument("--student", default="seed_cnn", help="distillation student model")
+    g.add_argument(
+        "--student", default="seed_cnn", help="distillation student model (default seed_cnn)"
+    )
     g.add_argument(
         "--student-width", "--student_width", dest="student_width",
         type=common.positive_float, default=0.5, help="student width multiplier (default 0.5)",
@@ -77,8 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--distill-epochs", "--distill_epochs", dest="distill_epochs",
         type=common.positive_int, default=None, help="default: --epochs",
     )  # fmt: skip
-    g.add_argument("--temperature", type=common.positive_float, default=4.0)
-    g.add_argument("--alpha", type=common.fraction, default=0.9, help="weight of the soft loss")
+    g.add_argument(
+        "--temperature", type=common.positive_float, default=4.0, help="distillation (default 4)"
+    )
+    g.add_argument(
+        "--alpha", type=common.fraction, default=0.9, help="weight of the soft loss (default 0.9)"
+    )
     add_report_args(p)
     common.add_carbon_args(p)
     common.add_output_args(p)
