@@ -136,3 +136,21 @@ def test_other_json_beside_results_is_not_read_as_a_result(results_dir: Path):
     (results_dir / "study_state_study.json").write_text('{"version": 1}', encoding="utf-8")
     (results_dir / "search_x_summary.json").write_text("[1, 2]", encoding="utf-8")
     assert len(from_results_dir(results_dir)) == len(study_results())
+
+
+def test_a_resumed_runs_samples_follow_each_other_with_a_gap():
+    from greenai.meter.types import Sample
+    from greenai.reports.sources import power_trace
+
+    def sample(t: float, elapsed: float, w: float) -> Sample:
+        return Sample("r", t, elapsed, "train", {"cpu": w}, {"cpu": 0.0}, 0.0)
+
+    # first process started at t=100, killed after 3 s; the resumed one started at t=200
+    samples = [sample(200.0 + i, float(i), 20.0) for i in (1, 2, 3)]
+    samples += [sample(100.0 + i, float(i), 10.0) for i in (1, 2, 3)]
+    trace = power_trace(samples, [], started_at=100.0)
+    assert trace.elapsed_s == (1.0, 2.0, 3.0, 101.0, 102.0, 103.0)
+    assert trace.power_w["cpu"] == (10.0, 10.0, 10.0, 20.0, 20.0, 20.0)
+    data = chartdata.power(RunInput("r", "baseline", "cpu", "done", power=trace))
+    cpu = data.power_w["cpu"]
+    assert len(cpu) == 7 and cpu[3] != cpu[3]  # a NaN breaks the line between the processes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -103,7 +104,31 @@ def power(run: RunInput) -> PowerData | None:
         return None
     top = _merge_phases([p for p in trace.phases if "/" not in p.path])
     title = f"Power over time: {variant_name(run.variant)} ({run.run_id})"
-    return PowerData(title, tuple(trace.elapsed_s), series, top)
+    times, series = _break_gaps(tuple(trace.elapsed_s), series)
+    return PowerData(title, times, series, top)
+
+
+def _break_gaps(
+    times: tuple[float, ...], series: dict[str, tuple[float, ...]]
+) -> tuple[tuple[float, ...], dict[str, tuple[float, ...]]]:
+    """Insert a NaN where samples stop for more than 3 sampling intervals (a crash before a
+    resume), so the chart shows a gap instead of a line across time nobody measured."""
+    steps = sorted(b - a for a, b in itertools.pairwise(times) if b > a)
+    if not steps:
+        return times, series
+    step = steps[len(steps) // 2]
+    limit = 3 * step
+    out_t: list[float] = [times[0]]
+    out_s: dict[str, list[float]] = {c: [v[0]] for c, v in series.items()}
+    for i in range(1, len(times)):
+        if times[i] - times[i - 1] > limit:
+            out_t.append(times[i] - step)  # the first new sample covers one interval
+            for c in series:
+                out_s[c].append(float("nan"))
+        out_t.append(times[i])
+        for c, v in series.items():
+            out_s[c].append(v[i])
+    return tuple(out_t), {c: tuple(v) for c, v in out_s.items()}
 
 
 def _merge_phases(phases: Sequence[PhaseSpan], gap_s: float = 1.0) -> tuple[PhaseSpan, ...]:

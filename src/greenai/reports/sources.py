@@ -103,14 +103,19 @@ def from_results_dir(results_dir: Path, run_ids: Sequence[str] = ()) -> list[Run
 def power_trace(
     samples: Sequence[Any], phases: Sequence[Any], started_at: float
 ) -> PowerTrace | None:
-    """A ``PowerTrace`` from the store's ``Sample`` and ``PhaseResult`` records of one run."""
+    """A ``PowerTrace`` from the store's ``Sample`` and ``PhaseResult`` records of one run.
+
+    Times are seconds since the run first started, from the samples' wall-clock timestamps: a
+    resumed run's samples (whose ``elapsed_s`` restarts at 0 in the new process) fall after the
+    first process's, with the gap between them."""
     if not samples:
         return None
-    origin = samples[0].timestamp - samples[0].elapsed_s if samples else started_at
-    components = sorted({c for s in samples for c in s.power_w})
+    ordered = sorted(samples, key=lambda s: s.timestamp)
+    origin = min(s.timestamp - s.elapsed_s for s in ordered)
+    components = sorted({c for s in ordered for c in s.power_w})
     return PowerTrace(
-        elapsed_s=tuple(float(s.elapsed_s) for s in samples),
-        power_w={c: tuple(float(s.power_w.get(c, 0.0)) for s in samples) for c in components},
+        elapsed_s=tuple(float(s.timestamp - origin) for s in ordered),
+        power_w={c: tuple(float(s.power_w.get(c, 0.0)) for s in ordered) for c in components},
         phases=tuple(
             PhaseSpan(p.path, p.start_time - origin, p.start_time - origin + p.duration_s)
             for p in phases
