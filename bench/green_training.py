@@ -1,0 +1,114 @@
+"""Seed vs green recipe, side by side, measured with greenai's own meter (issue #8).
+
+For each seed, runs `seed` then `green` (interleaved, so machine load hits both alike), each through
+the shared `train_run` with `--target-accuracy` evaluated on a held-out 10% of the TRAINING data.
+Prints accuracy, energy (with the meter's method label), time, and the green/seed energy ratio to
+reach the target (seed's full run when it never reaches it). Medians over seeds.
+
+    python bench/green_training.py --data-dir /work/shared/data/cifar10            # 3 seeds, full
+    python bench/green_training.py --data-dir /work/shared/data/cifar10 --quick    # 1 seed, short seed
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+TARGET = 78.97  # the study's final test accuracy
+
+
+def run_one(name: str, seed: int, args: argparse.Namespace, out: Path, carbon: Any) -> dict:
+    from greenai.experiments.recipes import recipe
+    from greenai.experiments.train import train_run
+
+    over: dict[str, Any] = {
+        "seed": seed,
+        "data_dir": args.data_dir,
+        "dataset": args.dataset,
+        "holdout_fraction": args.holdout_fraction,
+        "target_accuracy": args.target,
+        "limit_train": args.limit_train,
+    }
+    if name == "seed" and args.seed_epochs:
+        over["epochs"] = args.seed_epochs
+    cfg = recipe(name, **over)
+    res = train_run(cfg, out_dir=out, store=None, carbon=carbon, progress=False, inference_images=0)
+    step = res["energy"]["step"]
+    hit = res["training"]["target_reached"]
+    return {
+        "recipe": name,
+        "seed": seed,
+        "epochs_run": res["training"]["epochs_run"],
+        "epochs_max": cfg.epochs,
+        "test_acc": res["metrics"]["test_accuracy_pct"],
+        "holdout_acc": res["metrics"]["holdout_accuracy_pct"],
+        "energy_j": step["energy_kwh"] * 3.6e6,
+        "duration_s": step["duration_s"],
+        "target_epoch": hit["epoch"] if hit else None,
+        "target_energy_j": hit["energy_kwh"] * 3.6e6 if hit else None,
+        "target_s": hit["duration_s"] if hit else None,
+        "method": "; ".join(f"{k}: {v}" for k, v in sorted(step["methods"].items())),
+    }
+
+
+def to_target_j(r: dict) -> float:
+    """Energy to reach the target, or to finish the whole run when it never did."""
+    return r["target_energy_j"] if r["target_energy_j"] is not None else r["energy_j"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--target", type=float, default=TARGET)
+    p.add_argument("--holdout-fraction", type=float, default=0.1)
+    p.add_argument("--limit-train", type=int, default=None)
+    p.add_argument("--seed-epochs", type=int, default=None, help="cap the seed recipe's epochs")
+    p.add_argument("--quick", action="store_true", help="1 seed, seed recipe capped at 2 epochs")
+    p.add_argument("--out", default=None, help="artifacts folder (default: a temporary one)")
+    args = p.parse_args()
+    if args.quick:
+        args.seeds = args.seeds[:1]
+        args.seed_epochs = args.seed_epochs or 2
+
+    from greenai.carbon import CarbonConfig
+
+    carbon = CarbonConfig.resolve()
+    out = Path(args.out or tempfile.mkdtemp(prefix="green_bench_"))
+    rows = []
+    for seed in args.seeds:
+        for name in ("seed", "green"):  # interleaved: load changes hit both recipes alike
+            r = run_one(name, seed, args, out / name, carbon)
+            rows.append(r)
+            print(
+                f"{name:5s} seed {seed}: epochs {r['epochs_run']}/{r['epochs_max']}  "
+                f"test {r['test_acc']:.2f}%  holdout {r['holdout_acc'] or float('nan'):.2f}%  "
+                f"energy {r['energy_j']:.0f} J in {r['duration_s']:.0f} s  "
+                f"target {args.target}% at epoch {r['target_epoch']} "
+                f"({to_target_j(r):.0f} J)",
+                flush=True,
+            )
+    print(f"\nmethod: {rows[0]['method']}")
+    med = {
+        name: statistics.median(to_target_j(r) for r in rows if r["recipe"] == name)
+        for name in ("seed", "green")
+    }
+    for name in ("seed", "green"):
+        mine = [r for r in rows if r["recipe"] == name]
+        print(
+            f"{name:5s}: median test {statistics.median(r['test_acc'] for r in mine):.2f}%  "
+            f"median energy to {args.target}% (or full run) {med[name]:.0f} J  "
+            f"median time {statistics.median(r['duration_s'] for r in mine):.0f} s  (n={len(mine)})"
+        )
+    capped = (
+        f" (seed capped at {args.seed_epochs} epochs: NOT its full 20)" if args.seed_epochs else ""
+    )
+    print(f"green/seed energy ratio: {med['green'] / med['seed']:.3f}{capped}")
+
+
+if __name__ == "__main__":
+    main()

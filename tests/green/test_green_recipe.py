@@ -1,0 +1,150 @@
+"""The green recipe's pieces on synthetic data: schedule, augmentation, model, hooks, presets, early stop."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import torch
+from torch import nn
+
+from greenai.experiments import loop
+from greenai.experiments.data import augment
+from greenai.experiments.models import create_model
+from greenai.experiments.models.airbench import AirbenchNet
+from greenai.experiments.recipes import (
+    BIAS_SCALER,
+    EMA_EVERY,
+    GREEN,
+    SEED,
+    LookaheadEMA,
+    recipe,
+    sgd_param_groups,
+    triangle_lr,
+    tta_logits,
+)
+
+
+def test_triangle_lr_warms_up_then_decays() -> None:
+    lrs = triangle_lr(100, start=0.2, peak_at=0.25, end=0.05)
+    peak = lrs.index(max(lrs))
+    assert lrs[0] == 0.2 and max(lrs) == 1.0 and abs(lrs[-1] - 0.05) < 1e-9
+    assert 0 < peak < 100
+    assert all(a < b for a, b in pairwise(lrs[: peak + 1]))
+    assert all(a > b for a, b in pairwise(lrs[peak:]))
+
+
+def test_green_schedule_in_the_loop_warms_up_then_decays() -> None:
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=GREEN.lr)
+    sched = loop.make_schedule(opt, GREEN.schedule, GREEN.lr, total_steps=40)
+    lrs = []
+    for _ in range(40):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    peak = lrs.index(max(lrs))
+    assert 0 < peak < 39 and abs(max(lrs) - GREEN.lr) < 1e-6 * GREEN.lr
+    assert lrs[0] < 0.1 * GREEN.lr and lrs[-1] < 0.01 * GREEN.lr
+
+
+def test_augmentation_keeps_shapes_dtype_and_labels() -> None:
+    # every image is constant at its own label value (+1, so zero padding stays distinguishable)
+    labels = torch.arange(10)
+    x = (labels + 1).to(torch.uint8).view(10, 1, 1, 1).expand(10, 3, 32, 32).contiguous()
+    out = augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    for i in range(10):
+        values = set(out[i].unique().tolist()) - {0}
+        assert values == {i + 1}  # image i still holds only its own content: labels still match
+
+
+def test_airbench_output_shape_and_self_whitening() -> None:
+    torch.manual_seed(0)
+    net = create_model("airbench", width=0.25)
+    x = torch.randn(16, 3, 32, 32) * torch.tensor([1.0, 2.0, 0.5]).view(1, 3, 1, 1)
+    assert not bool(net.whitening_ready)
+    out = net(x)
+    assert out.shape == (16, 10)
+    assert bool(net.whitening_ready)  # set from the first training batch, saved in the state_dict
+    assert "whitening_ready" in net.state_dict()
+    # the first half of the whitening filters decorrelates the batch's 2x2 patches
+    feats = nn.functional.conv2d(x, net.whiten.weight[:12]).permute(0, 2, 3, 1).reshape(-1, 12)
+    cov = feats.T @ feats / len(feats)
+    assert torch.allclose(cov, torch.eye(12), atol=0.05)
+    net.eval()
+    frozen = net.whiten.weight.clone()
+    net.train()
+    net(torch.randn(4, 3, 32, 32))
+    assert torch.equal(frozen, net.whiten.weight)  # never re-initialised
+
+
+def test_airbench_widths() -> None:
+    assert isinstance(create_model("airbench"), AirbenchNet)
+    net = create_model("airbench", widths=(8, 16, 16), num_classes=3)
+    assert net.head.out_features == 3 and net.head.in_features == 16
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+
+
+def test_sgd_groups_give_norm_biases_the_scaled_lr() -> None:
+    net = AirbenchNet(widths=(8, 16, 16))
+    groups = sgd_param_groups(net, lr=11.5, weight_decay=0.0153, batch_size=1024)
+    norm, other = groups
+    assert abs(norm["lr"] / other["lr"] - BIAS_SCALER) < 1e-9
+    # decoupled decay: lr * weight_decay is the same absolute decay in both groups
+    assert abs(norm["lr"] * norm["weight_decay"] - other["lr"] * other["weight_decay"]) < 1e-12
+    trainable = {id(p) for p in net.parameters() if p.requires_grad}
+    grouped = [id(p) for g in groups for p in g["params"]]
+    assert sorted(grouped) == sorted(trainable)
+    assert len(norm["params"]) == 6  # the six batch-norm biases (scales are frozen)
+
+
+def test_lookahead_ema_waits_then_averages() -> None:
+    net = nn.Linear(2, 2)
+    ema = LookaheadEMA(net, total_steps=100)
+    before = net.weight.detach().clone()
+    ema.update(net, step=EMA_EVERY)  # before the start: nothing happens
+    assert ema.state is None
+    ema.update(net, step=50)  # first call after the start takes a snapshot
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema.update(net, step=100)
+    moved = net.weight.detach() - before
+    assert torch.all(moved > 0) and torch.all(moved < 1)  # between the old and the new weights
+
+
+def test_tta_mirror_averages_flipped_views() -> None:
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 4))
+    x = torch.randn(5, 3, 8, 8)
+    expected = 0.5 * (net(x) + net(x.flip(-1)))
+    assert torch.allclose(tta_logits(net, x, 1), expected)
+    assert torch.allclose(tta_logits(net, x, 0), net(x))
+    assert tta_logits(net, x, 2).shape == (5, 4)
+
+
+def test_presets_are_what_they_say() -> None:
+    assert (SEED.model, SEED.optimizer, SEED.lr, SEED.batch_size, SEED.epochs, SEED.precision) == (
+        "seed_cnn", "adam", 0.001, 64, 20, "fp32"
+    )  # fmt: skip
+    assert GREEN.model == "airbench" and GREEN.optimizer == "sgd" and GREEN.precision == "bf16"
+    assert GREEN.channels_last and GREEN.augment and GREEN.label_smoothing == 0.2
+    assert GREEN.schedule == "onecycle" and GREEN.batch_size >= 512
+    custom = recipe("green", seed=3, target_accuracy=50.0, holdout_fraction=0.1)
+    assert custom.seed == 3 and custom.model == GREEN.model and custom.validate() is custom
+
+
+def test_early_stop_triggers_at_the_target(tmp_path) -> None:
+    from greenai.carbon import CarbonConfig
+    from greenai.experiments.train import train_run
+
+    cfg = recipe(
+        "green", dataset="synthetic", width=0.125, batch_size=128, epochs=4,
+        holdout_fraction=0.25, target_accuracy=1.0, limit_test=64,
+    )  # fmt: skip
+    res = train_run(
+        cfg, out_dir=tmp_path, store=None, carbon=CarbonConfig.resolve(), progress=False,
+        inference_images=0,
+    )  # fmt: skip
+    training = res["training"]
+    assert training["target_reached"]["epoch"] == 1 and training["epochs_run"] == 1
+    assert training["stopped_early"] is True
+    assert training["target_reached"]["holdout_acc_pct"] >= 1.0
+    assert training["target_reached"]["energy_kwh"] > 0
