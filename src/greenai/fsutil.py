@@ -20,6 +20,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        # mkstemp creates 0600; give the file the permissions a plain open() would have.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -45,6 +47,12 @@ def atomic_save(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]
     """Atomically write whatever ``write(handle)`` writes (e.g. ``lambda f: torch.save(obj, f)``)."""
     with atomic_open(path, "wb") as handle:
         write(handle)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -8,7 +8,9 @@ cheap to import (no torch at module level): every invocation imports all of them
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -53,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GreenAIError as exc:
         print(f"greenai: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # e.g. `greenai runs --json | head`: the reader left; not an error of ours.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
     except KeyboardInterrupt:
         print("greenai: interrupted", file=sys.stderr)
         return 130
