@@ -60,3 +60,19 @@ def test_help_lists_the_flags(capsys):
     out = capsys.readouterr().out
     for flag in ("--objective", "--sampler", "--storage", "--study-name", "--lr-range", "--show"):
         assert flag in out
+
+
+def test_a_search_whose_every_trial_fails_exits_1(tmp_path, capsys, monkeypatch):
+    import greenai.experiments.train as train
+
+    def device_lost(cfg, **kw):  # fault injected at the hardware boundary
+        raise RuntimeError("device lost (injected)")
+
+    monkeypatch.setattr(train, "train_run", device_lost)
+    monkeypatch.delenv("GREENAI_STORE", raising=False)
+    code = main(["search", *TINY, "--trials", "2", "--out", str(tmp_path), "--study-name", "x"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err == "greenai: error: all 2 trials of this process failed\n"
+    assert captured.out.count("failed: RuntimeError: device lost (injected)") == 4  # live + summary
+    assert "no completed trials yet" in captured.out

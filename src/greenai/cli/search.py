@@ -204,11 +204,16 @@ def run(args: argparse.Namespace) -> int:
             f"{store.url}): maximise accuracy, minimise {args.objective}; sampler {args.sampler}, "
             f"seed {args.seed}; {args.trials} trials here"
         )
-        print(f"space: {space.describe()}")
+        print(f"space: {space.describe()}", flush=True)
         _optimize(study, objective, args)
     finally:
         store.close()
-    return _finish(study, args.objective, results_dir, summary_mod)
+    code = _finish(study, args.objective, results_dir, summary_mod)
+    mine = [t for t in study.trials if t.number in objective.started]
+    if mine and not any(t.state.name == "COMPLETE" for t in mine):
+        print(f"greenai: error: all {len(mine)} trials of this process failed", file=sys.stderr)
+        return 1
+    return code
 
 
 def _optimize(study: Any, objective: Any, args: argparse.Namespace) -> None:

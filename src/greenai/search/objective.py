@@ -95,7 +95,7 @@ class TrialObjective:
         train: TrainFn | None = None,
         progress: bool = False,
         inference_images: int = 0,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         if objective not in OBJECTIVES:
             raise UsageError(
@@ -114,12 +114,14 @@ class TrialObjective:
         self.train = train or default_train()
         self.progress = progress
         self.inference_images = inference_images
-        self.log = log
+        self.log = log or _print_flush
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.started: list[int] = []  # numbers of the trials this objective ran
 
     def __call__(self, trial: Any) -> tuple[float, float]:
         from greenai.storage import new_run_id
 
+        self.started.append(trial.number)
         params = self.space.suggest(trial)
         run_id = new_run_id()
         trial.set_user_attr("run_id", run_id)
@@ -173,6 +175,10 @@ class TrialObjective:
                 self.store.finish_run(run_id, status="failed", error=reason)
         except Exception as exc:  # the store itself is failing: say so, keep the original error
             self.log(f"could not record the failure of run {run_id} in the store: {_reason(exc)}")
+
+
+def _print_flush(line: str) -> None:
+    print(line, flush=True)
 
 
 def _config_dict(cfg: Any) -> dict[str, Any]:
