@@ -93,8 +93,9 @@ def test_charts_are_written_as_png(tmp_path):
     trials = [(0, 40.0, 6.0), (1, 50.0, 2.0), (2, 30.0, 1.0), (3, 80.0, 5.0)]
     pc = charts.pareto_chart("t", "energy (kWh)", trials)
     assert [pc.trial_numbers[i] for i in pc.front] == [2, 1, 3]  # sorted by cost
-    hc = charts.hypervolume_chart("t", "% x kWh", trials)
+    hc = charts.hypervolume_chart("t", "kWh", trials)
     assert len(hc.hypervolume) == 4
+    assert (hc.unit_label, hc.cost_unit) == ("% x kWh", "kWh")
     for path in (
         charts.render_pareto(pc, tmp_path / "p.png"),
         charts.render_hypervolume(hc, tmp_path / "h.png"),

@@ -33,6 +33,7 @@ class ParetoChart(NamedTuple):
 class HypervolumeChart(NamedTuple):
     title: str
     unit_label: str  # e.g. "% x kWh"
+    cost_unit: str  # e.g. "kWh"
     trial_numbers: list[int]  # completed trials, in the order they finished
     hypervolume: list[float]
     reference: tuple[float, float]
@@ -55,13 +56,14 @@ def pareto_chart(
 
 
 def hypervolume_chart(
-    title: str, unit_label: str, trials: Sequence[tuple[int, float, float]]
+    title: str, cost_unit: str, trials: Sequence[tuple[int, float, float]]
 ) -> HypervolumeChart:
     """``trials`` in completion order; the reference is ``pareto.default_reference`` of all of them."""
     points = [(acc, cost) for _, acc, cost in trials]
     reference = pareto.default_reference(points)
     history = pareto.hypervolume_history(points, reference, DIRECTIONS)
-    return HypervolumeChart(title, unit_label, [n for n, _, _ in trials], history, reference)
+    numbers = [n for n, _, _ in trials]
+    return HypervolumeChart(title, f"% x {cost_unit}", cost_unit, numbers, history, reference)
 
 
 def _pyplot():
@@ -124,7 +126,9 @@ def render_hypervolume(chart: HypervolumeChart, path: str | Path) -> Path:
         ax.set_xlabel("completed trials")
         ax.set_ylabel(f"hypervolume ({chart.unit_label})")
         ref_acc, ref_cost = chart.reference
-        ax.set_title(f"{chart.title}\nreference point: {ref_acc:g} %, {ref_cost:.4g}")
+        ax.set_title(
+            f"{chart.title}\nreference point: {ref_acc:g} %, {ref_cost:.4g} {chart.cost_unit}"
+        )
         ax.grid(alpha=0.3)
         _save(fig, Path(path))
     finally:

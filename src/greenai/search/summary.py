@@ -136,5 +136,5 @@ def write_charts(summary: SearchSummary, results_dir: str | Path) -> tuple[Path,
     pareto_png, hv_png = chart_paths(results_dir, summary.study_name)
     title = f"greenai search {summary.study_name!r}: {len(trials)} completed trials"
     charts.render_pareto(charts.pareto_chart(title, label, trials), pareto_png)
-    charts.render_hypervolume(charts.hypervolume_chart(title, f"% x {unit}", trials), hv_png)
+    charts.render_hypervolume(charts.hypervolume_chart(title, unit, trials), hv_png)
     return pareto_png, hv_png
