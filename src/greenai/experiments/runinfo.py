@@ -9,7 +9,9 @@ from typing import Any
 
 
 def git_commit(start: Path | None = None) -> str | None:
-    """The commit of the checkout holding greenai's source (``+dirty`` if modified), or None."""
+    """The commit (HEAD) of the checkout holding greenai's source, or None outside git.
+
+    Uncommitted changes are not detected: the figure names the commit, not the exact tree."""
     folder = start or Path(__file__).resolve().parent
     try:
         out = subprocess.run(
