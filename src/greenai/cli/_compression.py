@@ -39,6 +39,12 @@ def open_parent(args: argparse.Namespace) -> tuple[Any, Any]:
     store = _existing_store(args)
     try:
         parent = variants.resolve_parent(args.source, out, store)
+        if parent.quantized:
+            from greenai.errors import UsageError
+
+            raise UsageError(
+                f"{args.source} is already quantized (INT8); start from its FP32 parent instead"
+            )
         if parent.result is not None:
             ctx.dataset = parent.result.get("dataset") or "cifar10"
         variants.check_data(ctx)

@@ -177,8 +177,21 @@ def quantize_dynamic(model: nn.Module, example_input: torch.Tensor) -> Quantized
 
 
 def compile_for_cpu(module: nn.Module) -> Any:
-    """``torch.compile`` with inductor and freezing (constant-folds weights, picks oneDNN kernels)."""
-    return torch.compile(module, backend="inductor", options={"freezing": True})
+    """``torch.compile`` with inductor and freezing (constant-folds weights, picks oneDNN kernels).
+
+    Freezing is set through ``torch._inductor.config.patch`` around every call (compilation is
+    lazy, per batch size): passed as ``options={"freezing": True}`` the INT8 weight prepacking
+    fails under fake tensors (UnsupportedOperatorException: onednn.qconv_prepack).
+    """
+    import torch._inductor.config as inductor_config
+
+    compiled = torch.compile(module, backend="inductor", dynamic=False)
+
+    def call(x: torch.Tensor) -> torch.Tensor:
+        with inductor_config.patch(freezing=True), torch.no_grad():
+            return compiled(x)
+
+    return call
 
 
 # --- storage -----------------------------------------------------------------------------------

@@ -1,0 +1,126 @@
+"""The compression commands end to end on a tiny seed_cnn and synthetic data, and their bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from greenai.cli.main import main
+from greenai.experiments import quantize
+from greenai.experiments.checkpoint import save_checkpoint
+from greenai.experiments.models import create_model
+from greenai.experiments.results import write_result
+
+PARENT = "20261125-000000-parent"
+
+
+@pytest.fixture
+def parent_run(tmp_path):
+    """A tiny trained-looking seed_cnn recorded as a finished synthetic baseline run."""
+    torch.manual_seed(0)
+    model = create_model("seed_cnn", width=0.125)
+    ckpt = tmp_path / "models" / f"{PARENT}.pt"
+    save_checkpoint(
+        ckpt,
+        {"epoch": 1, "config": {"model": "seed_cnn", "width": 0.125}, "num_classes": 10,
+         "model_state": model.state_dict()},
+    )  # fmt: skip
+    step = {"energy_kwh": 0.01, "co2_kg": 0.005, "duration_s": 10.0}
+    write_result(
+        tmp_path,
+        "baseline",
+        PARENT,
+        {
+            "schema_version": 1, "run_id": PARENT, "parent_run_id": None, "variant": "baseline",
+            "dataset": "synthetic", "model": "seed_cnn", "metrics": {},
+            "inference": {"energy_j_per_1000_images": 1e6},
+            "energy": {"step": step, "lifecycle": {**step, "ancestors": []}},
+            "artifacts": {"model": f"models/{PARENT}.pt"},
+        },
+    )  # fmt: skip
+    return tmp_path, model
+
+
+def _only_result(out, variant):
+    files = list((out / "results").glob(f"synthetic_{variant}_*.json"))
+    assert len(files) == 1
+    return json.loads(files[0].read_text())
+
+
+def test_prune_structured_end_to_end(parent_run):
+    out, model = parent_run
+    rc = main(
+        ["prune", "--from", PARENT, "--kind", "structured", "--sparsity", "0.5",
+         "--finetune-epochs", "1", "--out", str(out), "--no-progress"]
+    )  # fmt: skip
+    assert rc == 0
+    r = _only_result(out, "pruned_structured")
+    assert r["parent_run_id"] == PARENT
+    assert r["metrics"]["params"] < 0.5 * sum(p.numel() for p in model.parameters())
+    life = r["energy"]["lifecycle"]
+    assert life["energy_kwh"] == pytest.approx(r["energy"]["step"]["energy_kwh"] + 0.01)
+    assert [a["run_id"] for a in life["ancestors"]] == [PARENT]
+    assert r["break_even"]["vs_run_id"] == PARENT
+    assert (out / r["artifacts"]["model"]).stat().st_size == r["metrics"]["file_size_bytes"]
+    from greenai.storage import open_store
+
+    store = open_store(None, default_dir=out)
+    try:
+        rec = store.get_run(r["run_id"])
+        assert rec.parent_run_id == PARENT
+    finally:
+        store.close()
+
+
+def _run(argv, capsys):
+    rc = main(argv)
+    return rc, capsys.readouterr().err.strip().splitlines()
+
+
+def test_missing_parent_exits_2_and_writes_nothing(tmp_path, capsys):
+    rc, err = _run(["prune", "--from", "no-such-run", "--out", str(tmp_path / "o")], capsys)
+    assert rc == 2 and len(err) == 1 and "no-such-run" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("sparsity", ["1.0", "-0.1", "abc"])
+def test_bad_sparsity_exits_2(parent_run, sparsity, capsys):
+    out, _ = parent_run
+    with pytest.raises(SystemExit) as exc:
+        main(["prune", "--from", PARENT, "--sparsity", sparsity, "--out", str(out)])
+    assert exc.value.code == 2
+    assert "sparsity" in capsys.readouterr().err
+
+
+def test_quantizing_an_int8_file_exits_2(parent_run, capsys):
+    out, model = parent_run
+    x = torch.randn(8, 3, 32, 32)
+    q = quantize.quantize_dynamic(model.eval(), x)
+    path = out / "q.int8.pt2z"
+    quantize.save_quantized(path, q, {"model": "seed_cnn"})
+    rc, err = _run(["quantize", "--from", str(path), "--out", str(out)], capsys)
+    assert rc == 2 and len(err) == 1 and "already quantized" in err[0]
+    assert not list((out / "results").glob("*quantized*"))
+
+
+def test_distill_bad_student_and_alpha_exit_2(parent_run, capsys):
+    out, _ = parent_run
+    rc, err = _run(["distill", "--teacher", PARENT, "--student", "nope", "--out", str(out)], capsys)
+    assert rc == 2 and "nope" in err[0]
+    rc, err = _run(
+        [
+            "distill",
+            "--teacher",
+            PARENT,
+            "--student",
+            "seed_cnn",
+            "--alpha",
+            "1.5",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert rc == 2 and "alpha" in err[0]
