@@ -124,3 +124,13 @@ def test_distill_bad_student_and_alpha_exit_2(parent_run, capsys):
         capsys,
     )
     assert rc == 2 and "alpha" in err[0]
+
+
+def test_export_onnx_int8_end_to_end(parent_run):
+    pytest.importorskip("onnxruntime")
+    out, _ = parent_run
+    rc = main(["export", "--from", PARENT, "--int8", "--calib-batches", "2", "--out", str(out)])
+    assert rc == 0
+    r = _only_result(out, "onnx_int8")
+    assert r["precision"] == "int8" and r["parent_run_id"] == PARENT
+    assert r["metrics"]["file_size_bytes"] < r["metrics"]["dense_size_bytes"]
