@@ -134,3 +134,16 @@ def test_export_onnx_int8_end_to_end(parent_run):
     r = _only_result(out, "onnx_int8")
     assert r["precision"] == "int8" and r["parent_run_id"] == PARENT
     assert r["metrics"]["file_size_bytes"] < r["metrics"]["dense_size_bytes"]
+
+
+def test_distill_end_to_end(parent_run):
+    out, _ = parent_run
+    rc = main(
+        ["distill", "--teacher", PARENT, "--student", "seed_cnn", "--student-width", "0.0625",
+         "--epochs", "1", "--temperature", "4", "--alpha", "0.9", "--out", str(out)]
+    )  # fmt: skip
+    assert rc == 0
+    r = _only_result(out, "distilled")
+    assert r["parent_run_id"] == PARENT and r["model"] == "seed_cnn"
+    assert r["hyperparameters"]["temperature"] == 4.0
+    assert r["energy"]["lifecycle"]["ancestors"][0]["run_id"] == PARENT
