@@ -95,6 +95,11 @@ def test_sgd_groups_give_norm_biases_the_scaled_lr() -> None:
     grouped = [id(p) for g in groups for p in g["params"]]
     assert sorted(grouped) == sorted(trainable)
     assert len(norm["params"]) == 6  # the six batch-norm biases (scales are frozen)
+    mean = sgd_param_groups(net, lr=11.5, weight_decay=0.0153, batch_size=1024, mean_loss=True)
+    assert abs(mean[1]["lr"] - 1024 * other["lr"]) < 1e-9
+    assert (
+        abs(mean[1]["lr"] * mean[1]["weight_decay"] - other["lr"] * other["weight_decay"]) < 1e-12
+    )
 
 
 def test_lookahead_ema_waits_then_averages() -> None:

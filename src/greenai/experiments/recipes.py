@@ -71,12 +71,13 @@ def recipe(name: str, **overrides: object) -> TrainConfig:
 
 
 def sgd_param_groups(
-    model: nn.Module, lr: float, weight_decay: float, batch_size: int
+    model: nn.Module, lr: float, weight_decay: float, batch_size: int, mean_loss: bool = False
 ) -> list[dict]:
     """SGD groups from airbench's decoupled hyperparameters, for a loss SUMMED over the batch.
 
     `lr` and `weight_decay` are per 1024 examples and independent of momentum; this converts them
     to PyTorch's coupled form. Batch-norm biases get `BIAS_SCALER` x the LR (same absolute decay).
+    `mean_loss=True` rescales for a loss AVERAGED over the batch (the shared loop's): same steps.
     """
     kilostep = 1024 * (1 + 1 / (1 - MOMENTUM))  # step size of Nesterov SGD relative to the gradient
     lr_torch = lr / kilostep
@@ -90,6 +91,8 @@ def sgd_param_groups(
     params = [p for p in model.parameters() if p.requires_grad]
     norm = [p for p in params if id(p) in norm_ids]
     other = [p for p in params if id(p) not in norm_ids]
+    if mean_loss:  # mean = sum / B: B x the LR gives the same step, the decay product is kept
+        lr_torch *= batch_size
     lr_bias = lr_torch * BIAS_SCALER
     return [
         {"params": norm, "lr": lr_bias, "weight_decay": wd_torch / lr_bias},
