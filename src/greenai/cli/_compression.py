@@ -29,9 +29,11 @@ def open_parent(args: argparse.Namespace) -> tuple[Any, Any]:
     from pathlib import Path
 
     from greenai.experiments import variants
+    from greenai.sensors import check_sensors
 
     out = Path(args.out)
     carbon = common.carbon_config(args)
+    check_sensors()  # a garbage powercap counter: one line before the run row is created
     ctx = variants.Context(
         out_dir=out, store=None, carbon=carbon, group=args.group, data_dir=args.data_dir,
         limit_train=args.limit_train, limit_test=args.limit_test,

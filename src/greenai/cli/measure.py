@@ -118,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     _check_out_dir(out)
     csv_path = out / "emissions.csv"
     check_header(csv_path)
+    tree = ProcessTree.for_command()
+    sensors = default_sensors(tree=tree)  # a garbage powercap counter: one line, nothing written
 
     created = [p for p in (out, *out.parents) if not p.exists()]
     out.mkdir(parents=True, exist_ok=True)
@@ -130,12 +132,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             store, sinks = _open_store(args.store, out, run_id, name, command, carbon)
         except BaseException:
+            for sensor in sensors:
+                sensor.close()
             for folder in created:  # a bad --store leaves no folder behind (they are empty)
                 with contextlib.suppress(OSError):
                     folder.rmdir()
             raise
 
-    tree = ProcessTree.for_command()
     tracker = Tracker(
         name,
         run_id=run_id,
@@ -143,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         interval_s=interval_s,
         sinks=sinks,
         emissions_csv=csv_path,
-        sensors=default_sensors(tree=tree),
+        sensors=sensors,
     )
     tracker.start()
     try:

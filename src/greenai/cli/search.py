@@ -169,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
     space = space_mod.build_space(args.space, _space_flags(args))
     base = _base_config(args)
     carbon = common.carbon_config(args)
+    from greenai.sensors import check_sensors
+
+    check_sensors()  # a garbage powercap counter: one line, nothing written
     study_mod.check_storage(url)
     population = args.population or study_mod.DEFAULT_POPULATION
     study_mod.make_sampler(args.sampler, args.seed, population)  # bad settings fail before writing

@@ -134,11 +134,13 @@ def build_config(args: argparse.Namespace) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    from greenai.sensors import check_sensors
     from greenai.study.pipeline import run_and_report
     from greenai.study.steps import default_steps
 
     cfg = build_config(args)
     carbon = common.carbon_config(args)
+    check_sensors()  # a garbage powercap counter: one line, nothing written
     if args.dataset == "cifar10":
         from greenai.experiments.data import locate_cifar10
 

@@ -11,7 +11,6 @@ import io
 import os
 import pickle
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,8 @@ def state_dict_bytes(model: torch.nn.Module) -> int:
     return buf.getbuffer().nbytes
 
 
-def _load(path: Path) -> Any:
+def load_torch_file(path: Path) -> Any:
+    """``torch.load(weights_only=True)``; a refused (maybe malicious) or corrupt file: one DataError."""
     if not path.is_file():
         raise DataError(f"{path}: no such checkpoint")
     try:
@@ -56,14 +56,15 @@ def _load(path: Path) -> Any:
                 f"{path}: refused: it refers to {found.group(1)}, which a checkpoint never holds"
             ) from None
         raise DataError(f"{path}: not a readable checkpoint (not a torch.save file)") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+    except Exception as exc:
+        # (IndexError, TypeError, struct.error, ...): all of them mean "not a torch.save file".
         raise DataError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and check a checkpoint; anything else (or a malicious pickle) raises one DataError line."""
     path = Path(path)
-    obj = _load(path)
+    obj = load_torch_file(path)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise DataError(f"{path}: not a greenai checkpoint")
     if not isinstance(obj.get("version"), int) or obj["version"] > VERSION:
@@ -79,7 +80,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """A weights file (bare state_dict) or a checkpoint -> the model's state_dict."""
     path = Path(path)
-    obj = _load(path)
+    obj = load_torch_file(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         return load_checkpoint(path)["model_state"]
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -125,10 +125,7 @@ def load_model_file(path: Path, run_id: str | None, result: dict[str, Any] | Non
     if quantize.is_quantized_file(path):
         _, meta = quantize.load_quantized(path)
         return Parent(str(path), None, meta.get("model"), {}, 10, run_id, result, quantized=True)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        raise DataError(f"{path}: not a readable greenai model file") from None
+    obj = checkpoint.load_torch_file(path)  # names a refused global (a malicious pickle)
     if isinstance(obj, dict) and obj.get("format") == checkpoint.FORMAT:
         model, ck = checkpoint.model_from_checkpoint(path)
         cfg = ck["config"]

@@ -10,7 +10,8 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 
-from greenai.sensors.base import NullSensor, Sensor, SensorUnavailable
+from greenai.errors import DataError
+from greenai.sensors.base import NullSensor, Sensor, SensorCorrupt, SensorUnavailable
 from greenai.sensors.cpu_model import cpu_power, read_cpuinfo
 from greenai.sensors.estimate import CpuTimeEstimate, RamEstimate
 from greenai.sensors.nvml import NvmlSensor
@@ -25,7 +26,9 @@ __all__ = [
     "RamEstimate",
     "RaplSensor",
     "Sensor",
+    "SensorCorrupt",
     "SensorUnavailable",
+    "check_sensors",
     "default_sensors",
 ]
 
@@ -54,14 +57,23 @@ def default_sensors(
     is reported through ``warn`` with its fix; a machine without powercap falls back quietly (the
     method labels say so). Without ``nvidia_driver`` (a path the NVIDIA driver creates; None skips the
     check) pynvml is not even imported. ``opener`` opens the powercap files (the hardware boundary).
+    A counter holding garbage under a configured root (``powercap_root`` or $GREENAI_POWERCAP_ROOT)
+    is bad input: ``DataError``; under the default /sys root it warns once and falls back.
     """
     sensors: list[Sensor] = []
     tree = tree or ProcessTree(pid)
     covered: set[str] = set()
+    configured = powercap_root or env.get("GREENAI_POWERCAP_ROOT")
     try:
-        rapl = RaplSensor(powercap_root or env.get("GREENAI_POWERCAP_ROOT"), opener=opener)
+        rapl = RaplSensor(configured, opener=opener)
         sensors.append(rapl)
         covered.update(rapl.components)
+    except SensorCorrupt as exc:
+        if configured:  # a powercap tree the user pointed us at, holding garbage: bad input
+            raise DataError(
+                f"{exc.reason} (powercap root {configured}: fix it or unset it)"
+            ) from None
+        warn(f"{exc.reason}; falling back to the CPU-time estimate")
     except SensorUnavailable as exc:
         if exc.fix:
             warn(f"{exc.reason}; falling back to the CPU-time estimate. Fix: {exc.fix}")
@@ -76,3 +88,10 @@ def default_sensors(
     except SensorUnavailable as exc:
         sensors.append(NullSensor(("gpu",), f"no NVIDIA GPU readable: {exc.reason}"))
     return sensors
+
+
+def check_sensors(env: Mapping[str, str] = os.environ) -> None:
+    """Raise ``DataError`` now, before a command writes anything, when the configured powercap
+    tree holds garbage (what ``default_sensors`` would raise once the meter starts)."""
+    for sensor in default_sensors(env=env, nvidia_driver=None, warn=lambda _m: None):
+        sensor.close()

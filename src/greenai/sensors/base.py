@@ -22,6 +22,10 @@ class SensorUnavailable(Exception):
         self.fix = fix
 
 
+class SensorCorrupt(SensorUnavailable):
+    """A sensor file is there but holds garbage (not what the kernel writes), e.g. a non-number."""
+
+
 class Sensor(ABC):
     """A source of cumulative energy figures for some components."""
 

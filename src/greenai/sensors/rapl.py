@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from greenai.meter.types import Method
-from greenai.sensors.base import Sensor, SensorUnavailable
+from greenai.sensors.base import Sensor, SensorCorrupt, SensorUnavailable
 
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 PERMISSION_FIX = (
@@ -81,7 +81,7 @@ class RaplSensor(Sensor):
         try:
             return int(text)
         except ValueError:
-            raise SensorUnavailable(
+            raise SensorCorrupt(
                 f"RAPL file {path} does not hold an integer: {text[:40]!r}"
             ) from None
 
