@@ -1,4 +1,7 @@
-"""``greenai baseline``: train a model the study's way, with energy and CO2 measured throughout."""
+"""``greenai baseline``: train a model with energy and CO2 measured throughout.
+
+The default ``--recipe seed`` is the study's training; ``--recipe green`` is the recommended fast one.
+"""
 
 from __future__ import annotations
 

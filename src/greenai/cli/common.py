@@ -12,6 +12,14 @@ import math
 from typing import Any
 
 DATASETS = ("cifar10", "synthetic")  # mirrors greenai.experiments.data.DATASETS (torch-free here)
+RECIPES = ("seed", "green", "green_long")  # mirrors greenai.experiments.recipes.RECIPES
+# TrainConfig fields the training flags set; flags left out (None) take the --recipe's value
+TRAIN_FLAGS = (
+    "model", "dataset", "data_dir", "download", "device", "epochs", "batch_size", "lr", "seed",
+    "precision", "optimizer", "weight_decay", "schedule", "label_smoothing", "channels_last",
+    "augment", "holdout_fraction", "target_accuracy", "limit_train", "limit_test", "width",
+    "compile", "threads",
+)  # fmt: skip
 
 
 def positive_int(text: str) -> int:
@@ -107,59 +115,72 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
         help="auto (default): CUDA if present, else CPU; gpu without CUDA is an error",
     )  # fmt: skip
     g.add_argument(
-        "--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-        help="autocast precision (default fp32)",
+        "--precision", choices=("fp32", "bf16", "fp16"), default=None,
+        help="autocast precision (default: the recipe's; seed: fp32)",
     )  # fmt: skip
     g.add_argument(
         "--threads", type=positive_int, default=None,
-        help="CPU threads for torch (default: torch's choice, usually one per core)",
+        help="CPU threads for torch (default: the recipe's; seed: torch's choice, one per core)",
     )  # fmt: skip
 
 
-def add_training_args(
-    parser: argparse.ArgumentParser,
-    *,
-    epochs: int = 20,
-    batch_size: int = 64,
-    lr: float = 0.001,
-    model: str = "seed_cnn",
-) -> None:
-    """Model, optimisation and stopping flags; defaults are the study's baseline."""
-    g = parser.add_argument_group("training")
-    g.add_argument("--model", default=model, help=f"registered model name (default {model})")
-    g.add_argument("--width", type=positive_float, default=1.0, help="channel-width multiplier")
-    g.add_argument("--epochs", type=positive_int, default=epochs, help=f"default {epochs}")
+def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = "seed") -> None:
+    """Model, optimisation and stopping flags. ``--recipe`` (default ``recipe``) gives every default;
+    the flags default to None so that ``train_config_kwargs`` can tell which ones the user gave."""
+    g = parser.add_argument_group(
+        "training (defaults: the --recipe's; a flag given here overrides the recipe)"
+    )
     g.add_argument(
-        "--batch-size", "--batch_size", dest="batch_size", type=positive_int, default=batch_size,
-        help=f"default {batch_size}",
+        "--recipe", choices=RECIPES, default=recipe,
+        help=f"training preset (default {recipe}): seed = the study's recipe (seed_cnn, Adam 0.001, "
+        "batch 64, 20 epochs, fp32); green = the RECOMMENDED fast recipe (airbench net at half "
+        "width, bf16, channels-last, one-cycle SGD, 2 epochs, airbench tricks; see recipes.py); "
+        "green_long = green's net at full width for 10 epochs",
     )  # fmt: skip
-    g.add_argument("--lr", type=positive_float, default=lr, help=f"learning rate (default {lr})")
-    g.add_argument("--seed", type=nonneg_int, default=0, help="default 0")
-    g.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
+    g.add_argument("--model", default=None, help="registered model name (seed: seed_cnn)")
+    g.add_argument("--width", type=positive_float, default=None, help="channel-width multiplier")
+    g.add_argument("--epochs", type=positive_int, default=None, help="seed: 20")
     g.add_argument(
-        "--weight-decay", "--weight_decay", dest="weight_decay", type=nonneg_float, default=0.0
-    )
-    g.add_argument("--schedule", choices=("constant", "onecycle", "cosine"), default="constant")
+        "--batch-size", "--batch_size", dest="batch_size", type=positive_int, default=None,
+        help="seed: 64",
+    )  # fmt: skip
+    g.add_argument("--lr", type=positive_float, default=None, help="learning rate (seed: 0.001)")
+    g.add_argument("--seed", type=nonneg_int, default=None, help="default 0")
+    g.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default=None, help="seed: adam")
     g.add_argument(
-        "--label-smoothing", "--label_smoothing", dest="label_smoothing", type=fraction, default=0.0
+        "--weight-decay", "--weight_decay", dest="weight_decay", type=nonneg_float, default=None
     )
+    g.add_argument(
+        "--schedule", choices=("constant", "onecycle", "cosine"), default=None,
+        help="seed: constant",
+    )  # fmt: skip
+    g.add_argument(
+        "--label-smoothing", "--label_smoothing", dest="label_smoothing", type=fraction,
+        default=None,
+    )  # fmt: skip
     g.add_argument(
         "--channels-last", "--channels_last", dest="channels_last", action="store_true",
-        help="channels-last memory format",
+        default=None, help="channels-last memory format",
     )  # fmt: skip
     g.add_argument(
-        "--no-augment", "--no_augment", dest="augment", action="store_false",
+        "--no-augment", "--no_augment", dest="augment", action="store_false", default=None,
         help="no random crop / flip",
     )  # fmt: skip
     g.add_argument(
         "--holdout-fraction", "--holdout_fraction", dest="holdout_fraction", type=fraction,
-        default=0.0, help="part of the training images held out for early stopping",
+        default=None, help="part of the training images held out for early stopping",
     )  # fmt: skip
     g.add_argument(
         "--target-accuracy", "--target_accuracy", dest="target_accuracy", type=percent,
         default=None, help="stop once held-out accuracy (%%) reaches this",
     )  # fmt: skip
-    g.add_argument("--compile", action="store_true", help="torch.compile the model")
+    g.add_argument(
+        "--airbench-tricks", dest="airbench_tricks", action=argparse.BooleanOptionalAction,
+        default=None,
+        help="batch-norm biases at 64x the LR (SGD only), Lookahead/EMA weights, flip test-time "
+        "augmentation (green recipes: on; seed: off)",
+    )  # fmt: skip
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     add_device_args(parser)
     add_data_args(parser)
 
@@ -187,14 +208,33 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
 
 
 def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The TrainConfig fields present in ``args`` (from add_training_args)."""
-    names = (
-        "model", "dataset", "data_dir", "download", "device", "epochs", "batch_size", "lr", "seed",
-        "precision", "optimizer", "weight_decay", "schedule", "label_smoothing", "channels_last",
-        "augment", "holdout_fraction", "target_accuracy", "limit_train", "limit_test", "width",
-        "compile", "threads",
-    )  # fmt: skip
-    return {n: getattr(args, n) for n in names if hasattr(args, n)}
+    """The TrainConfig fields present in ``args`` (from add_training_args), with ``--recipe`` applied.
+
+    Flags left at None take the recipe's value, and are filled in on ``args`` too, so that later
+    reads (``args.epochs``) see what the run uses. Recipe fields without a flag (momentum, ...) are
+    included only where they differ from TrainConfig's defaults: ``--recipe seed`` gives exactly the
+    settings (and the study's configuration hashes) it gave before recipes existed.
+    """
+    kwargs = {n: getattr(args, n) for n in TRAIN_FLAGS if hasattr(args, n)}
+    name = getattr(args, "recipe", None)
+    if name is None:
+        return kwargs
+    from greenai.experiments.recipes import RECIPES as PRESETS
+    from greenai.experiments.train import TrainConfig
+
+    preset, plain = PRESETS[name].to_dict(), TrainConfig().to_dict()
+    for n, value in kwargs.items():
+        if value is None:
+            kwargs[n] = preset[n]
+            setattr(args, n, preset[n])
+    for n, value in preset.items():
+        if n in kwargs:
+            continue
+        given = getattr(args, n, None)  # e.g. --airbench-tricks / --no-airbench-tricks
+        value = value if given is None else given
+        if value != plain[n]:
+            kwargs[n] = value
+    return kwargs
 
 
 def train_config(args: argparse.Namespace, **overrides: Any) -> Any:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from greenai.errors import UsageError
 from greenai.experiments.data import augment, normalize
+from greenai.experiments.recipes import tta_logits
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -62,9 +63,10 @@ def make_schedule(
     """A per-batch learning-rate schedule over ``total_steps`` batches."""
     if name == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _step: 1.0)
-    if name == "onecycle":
+    if name == "onecycle":  # each group peaks at its own LR (the tricks' groups differ), else `lr`
+        peaks = [g["lr"] for g in optimizer.param_groups] if len(optimizer.param_groups) > 1 else lr
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=lr, total_steps=max(total_steps, 2), pct_start=0.25
+            optimizer, max_lr=peaks, total_steps=max(total_steps, 2), pct_start=0.25
         )
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
@@ -93,11 +95,13 @@ def train_epoch(
     channels_last: bool = False,
     on_batch: Callable[[int, float, float], None] | None = None,
     report_every: int = 20,
+    after_step: Callable[[int], None] | None = None,
 ) -> tuple[float, float]:
     """One pass over the training tensors in a seeded random order: (mean loss, accuracy %).
 
     ``on_batch(batch_index, running_loss, running_acc_pct)`` is called every ``report_every`` batches
-    (reading the running figures synchronises the device, so not after every batch).
+    (reading the running figures synchronises the device, so not after every batch);
+    ``after_step(batch_index)`` after every optimizer step (the Lookahead/EMA hook).
     """
     model.train()
     device = x.device
@@ -121,6 +125,8 @@ def train_epoch(
         scaler.step(optimizer)
         scaler.update()
         schedule.step()
+        if after_step is not None:
+            after_step(i)
         total_loss += loss.detach() * len(yb)
         correct += (logits.argmax(1) == yb).sum()
         seen += len(yb)
@@ -140,8 +146,12 @@ def evaluate(
     precision: str = "fp32",
     channels_last: bool = False,
     batch_size: int = 1000,
+    tta: int = 0,
 ) -> tuple[float, float]:
-    """(mean cross-entropy loss, accuracy %) over ``x, y``; (nan, nan) when empty."""
+    """(mean cross-entropy loss, accuracy %) over ``x, y``; (nan, nan) when empty.
+
+    ``tta``: test-time augmentation level of ``recipes.tta_logits`` (0 none, 1 flip, 2 + shifts).
+    """
     if len(y) == 0:
         return math.nan, math.nan
     model.eval()
@@ -152,7 +162,7 @@ def evaluate(
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with autocast(x.device, precision):
-            logits = model(xb).float()
+            logits = (tta_logits(model, xb, tta) if tta else model(xb)).float()
         total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
         correct += int((logits.argmax(1) == yb).sum())
     return total_loss / len(y), 100.0 * correct / len(y)

@@ -48,6 +48,7 @@ GREEN = TrainConfig(
     augment=True,  # random crop + flip on whole batches, on the device
     compile=False,  # measured here: 15 CPU-s to compile, then slower steps; never pays back
     threads=2,  # the machine's two cores
+    airbench_tricks=True,  # BN biases at 64x LR, Lookahead/EMA weights, flip TTA (hooks below)
 )
 
 GREEN_LONG = TrainConfig(
@@ -98,6 +99,21 @@ def sgd_param_groups(
         {"params": norm, "lr": lr_bias, "weight_decay": wd_torch / lr_bias},
         {"params": other, "lr": lr_torch, "weight_decay": wd_torch / lr_torch},
     ]
+
+
+def tricks_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
+    """Nesterov SGD over `sgd_param_groups` for `cfg.airbench_tricks` (the shared loop's mean loss).
+
+    `cfg.lr` and `cfg.weight_decay` are PyTorch's values (as in GREEN), converted back to airbench's
+    decoupled units here, so the weights keep exactly them and the batch-norm biases get
+    `BIAS_SCALER` x the LR with the same absolute decay.
+    """
+    decoupled_lr = cfg.lr * _KILOSTEP / cfg.batch_size
+    groups = sgd_param_groups(
+        model, decoupled_lr, cfg.weight_decay * decoupled_lr, cfg.batch_size, mean_loss=True
+    )
+    groups = [g for g in groups if g["params"]]  # a net without batch norm: one group
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
 
 
 def triangle_lr(

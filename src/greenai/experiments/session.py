@@ -21,7 +21,7 @@ import torch
 from greenai.errors import UsageError
 from greenai.experiments import checkpoint as ckpt_mod
 from greenai.experiments import data as data_mod
-from greenai.experiments import loop, results
+from greenai.experiments import loop, recipes, results
 from greenai.experiments.models import create_model
 from greenai.experiments.progress import EpochBar
 from greenai.experiments.run_result import build_result, measure_inference
@@ -234,7 +234,12 @@ class TrainingSession:
         net = net.to(self.device)
         if cfg.channels_last:
             net = net.to(memory_format=torch.channels_last)
-        optimizer = loop.make_optimizer(net, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum)
+        if cfg.airbench_tricks:  # SGD groups: batch-norm biases at BIAS_SCALER x the LR
+            optimizer = recipes.tricks_optimizer(net, cfg)
+        else:
+            optimizer = loop.make_optimizer(
+                net, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum
+            )
         steps = loop.steps_per_epoch(len(splits.y_train), cfg.batch_size)
         schedule = loop.make_schedule(optimizer, cfg.schedule, cfg.lr, steps * cfg.epochs)
         scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
@@ -250,6 +255,7 @@ class TrainingSession:
             "steps": steps,
             "start_epoch": 1,
             "target": None,
+            "ema": recipes.LookaheadEMA(net, steps * cfg.epochs) if cfg.airbench_tricks else None,
         }
         if self.resume_from is not None:
             self._restore(state, self.resume_from)
@@ -263,6 +269,8 @@ class TrainingSession:
             state["scaler"].load_state_dict(ck["scaler_state"])
             state["generator"].set_state(ck["rng"]["data"])
             torch.set_rng_state(ck["rng"]["torch"])
+            if state["ema"] is not None and ck.get("ema_state") is not None:
+                state["ema"].state = {k: v.to(self.device) for k, v in ck["ema_state"].items()}
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             from greenai.errors import DataError
 
@@ -307,7 +315,10 @@ class TrainingSession:
                         label_smoothing=cfg.label_smoothing,
                         channels_last=cfg.channels_last,
                         on_batch=bar.update_from,
+                        after_step=self._ema_hook(st, epoch),
                     )
+                    if st["ema"] is not None:
+                        st["ema"].sync(st["net"])  # evaluate and checkpoint the averaged weights
                     eval_loss, eval_acc = self._evaluate(model, x_eval, y_eval)
                     bar.close(train_loss, train_acc, eval_split, eval_acc)
                 live = self._cumulative(tracker)
@@ -354,8 +365,21 @@ class TrainingSession:
         ds = self.dataset
         return loop.evaluate(
             model, x, y, mean=ds.mean, std=ds.std, precision=self.cfg.precision,
-            channels_last=self.cfg.channels_last,
+            channels_last=self.cfg.channels_last, tta=1 if self.cfg.airbench_tricks else 0,
         )  # fmt: skip
+
+    @staticmethod
+    def _ema_hook(st: dict[str, Any], epoch: int) -> Any:
+        """``after_step`` for ``loop.train_epoch``: the Lookahead/EMA update every EMA_EVERY steps."""
+        ema, first = st["ema"], (epoch - 1) * st["steps"]
+        if ema is None:
+            return None
+
+        def after_step(i: int) -> None:
+            if (first + i + 1) % recipes.EMA_EVERY == 0:
+                ema.update(st["net"], first + i + 1)
+
+        return after_step
 
     def _cumulative(self, tracker: Any) -> dict[str, Any]:
         """Energy so far over all pieces (earlier processes, data load, this one live)."""
@@ -404,6 +428,7 @@ class TrainingSession:
                 "energy_pieces": self.pieces_so_far(tracker.snapshot()),
                 "log_rows": self.log_rows,
                 "target": st["target"],
+                "ema_state": st["ema"].state if st["ema"] is not None else None,
             },
         )
 

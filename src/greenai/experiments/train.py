@@ -58,6 +58,9 @@ class TrainConfig:
     width: float = 1.0  # channel-width multiplier passed to the model
     compile: bool = False  # torch.compile the model
     threads: int | None = None  # torch intra-op CPU threads (None: torch's default)
+    # airbench's tricks (experiments/recipes.py), opt-in: SGD groups with batch-norm biases at a
+    # scaled LR, Lookahead/EMA weights every EMA_EVERY steps, flip test-time augmentation
+    airbench_tricks: bool = False
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
@@ -81,6 +84,11 @@ class TrainConfig:
             (self.limit_train is None or self.limit_train >= 1, "--limit-train must be >= 1"),
             (self.limit_test is None or self.limit_test >= 1, "--limit-test must be >= 1"),
             (self.threads is None or self.threads >= 1, "--threads must be >= 1"),
+            (
+                not self.airbench_tricks or self.optimizer == "sgd",
+                "--airbench-tricks needs --optimizer sgd (its parameter groups are SGD's); "
+                "add --no-airbench-tricks to use another optimizer",
+            ),
         ]
         if self.target_accuracy is not None:
             checks += [

@@ -1,0 +1,141 @@
+"""``--recipe`` on the CLI and ``TrainConfig.airbench_tricks`` in the shared loop, on synthetic data."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from greenai.cli import common
+from greenai.cli.main import build_parser, main
+from greenai.errors import UsageError
+from greenai.experiments import checkpoint, loop, results
+from greenai.experiments.recipes import BIAS_SCALER, GREEN, recipe
+from greenai.experiments.train import TrainConfig, train_run
+
+TINY = ["--dataset", "synthetic", "--limit-train", "256", "--limit-test", "64", "--device", "cpu"]
+# the study's flags before recipes existed: `--recipe seed` (the default) must give exactly these
+STUDY_DEFAULTS = dict(
+    model="seed_cnn", dataset="cifar10", data_dir=None, download=False, device="auto", epochs=20,
+    batch_size=64, lr=0.001, seed=0, precision="fp32", optimizer="adam", weight_decay=0.0,
+    schedule="constant", label_smoothing=0.0, channels_last=False, augment=True,
+    holdout_fraction=0.0, target_accuracy=None, limit_train=None, limit_test=None, width=1.0,
+    compile=False, threads=None,
+)  # fmt: skip
+
+
+def _kwargs(*argv: str) -> dict:
+    return common.train_config_kwargs(build_parser().parse_args(list(argv)))
+
+
+@pytest.mark.parametrize("command", ["baseline", "study"])
+def test_default_recipe_is_the_study_unchanged(command):
+    assert _kwargs(command) == STUDY_DEFAULTS  # same settings, same study configuration hashes
+    assert _kwargs(command, "--recipe", "seed") == STUDY_DEFAULTS
+
+
+def test_explicit_flags_override_the_recipe():
+    args = build_parser().parse_args(
+        ["baseline", "--recipe", "green", "--lr", "0.5", "--epochs", "3"]
+    )
+    cfg = common.train_config(args)
+    assert (cfg.lr, cfg.epochs) == (0.5, 3)
+    assert (args.lr, args.epochs, args.batch_size) == (0.5, 3, GREEN.batch_size)  # filled in
+    assert cfg == TrainConfig(**{**GREEN.to_dict(), "lr": 0.5, "epochs": 3})
+    off = common.train_config(build_parser().parse_args(["baseline", "--recipe", "green_long",
+                                                         "--no-airbench-tricks"]))  # fmt: skip
+    assert not off.airbench_tricks and off.width == 1.0 and off.momentum == GREEN.momentum
+    on = common.train_config(build_parser().parse_args(["baseline", "--airbench-tricks",
+                                                        "--optimizer", "sgd"]))  # fmt: skip
+    assert on.airbench_tricks and on.model == "seed_cnn"
+    with pytest.raises(UsageError, match="--no-airbench-tricks"):
+        common.train_config(build_parser().parse_args(["baseline", "--recipe", "green",
+                                                       "--optimizer", "adam"]))  # fmt: skip
+
+
+def test_old_configs_without_the_field_still_load():
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "airbench_tricks"}
+    assert TrainConfig.from_dict(old).airbench_tricks is False
+
+
+def test_baseline_recipe_green_records_the_presets_hyperparameters(tmp_path, capsys):
+    given = {"dataset": "synthetic", "limit_train": 256, "limit_test": 64, "device": "cpu",
+             "width": 0.125, "epochs": 1, "batch_size": 128, "threads": 1}  # fmt: skip
+    argv = ["baseline", "--recipe", "green", *TINY, "--width", "0.125", "--epochs", "1",
+            "--batch-size", "128", "--threads", "1", "--out", str(tmp_path), "--no-progress",
+            "--run-id", "green-1", "--inference-images", "0"]  # fmt: skip
+    assert main(argv) == 0
+    result = results.load_result(tmp_path / "results" / "synthetic_baseline_green-1.json")
+    hp = result["hyperparameters"]
+    expected = {**GREEN.to_dict(), **given}
+    assert {k: hp[k] for k in hp} == {k: expected[k] for k in hp}
+    assert hp["airbench_tricks"] is True and hp["model"] == "airbench" and hp["momentum"] == 0.85
+    assert result["precision"] == "bf16" and result["model"] == "airbench"
+    capsys.readouterr()
+
+
+def _tiny_green(**over) -> TrainConfig:
+    # 256 images / batch 32 = 8 steps per epoch: the EMA starts at step 5 of 16, blends at 10, 15
+    tiny = dict(dataset="synthetic", device="cpu", width=0.125, batch_size=32, epochs=2,
+                limit_train=256, limit_test=64, threads=1)  # fmt: skip
+    return recipe("green", **{**tiny, **over})
+
+
+def test_tricks_train_and_evaluate_end_to_end(tmp_path, monkeypatch):
+    tta_calls = []
+    real_tta = loop.tta_logits
+
+    def counting_tta(model, x, level=2):
+        tta_calls.append(level)
+        return real_tta(model, x, level)
+
+    monkeypatch.setattr(loop, "tta_logits", counting_tta)
+    result = train_run(_tiny_green(), out_dir=tmp_path, store=None, carbon=None, run_id="tricks-1",
+                       progress=False, inference_images=0)  # fmt: skip
+    assert 0 <= result["metrics"]["test_accuracy_pct"] <= 100
+    assert tta_calls and set(tta_calls) == {1}  # flip TTA in every evaluation
+    ck = checkpoint.load_checkpoint(tmp_path / "models" / "tricks-1.pt")
+    norm, other = ck["optimizer_state"]["param_groups"]
+    assert norm["max_lr"] == pytest.approx(BIAS_SCALER * other["max_lr"])  # onecycle per group
+    assert other["max_lr"] == pytest.approx(GREEN.lr)
+    assert norm["lr"] * norm["weight_decay"] == pytest.approx(other["lr"] * other["weight_decay"])
+    ema = ck["ema_state"]
+    assert ema is not None
+    for k, avg in ema.items():  # the net was synced to the average at the end of the epoch
+        assert torch.equal(ck["model_state"][k], avg)
+
+
+def test_plain_config_has_no_tricks(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "tta_logits", lambda *a, **k: pytest.fail("TTA without the tricks"))
+    cfg = _tiny_green(airbench_tricks=False, epochs=1)
+    train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="plain-1", progress=False,
+              inference_images=0)  # fmt: skip
+    ck = checkpoint.load_checkpoint(tmp_path / "models" / "plain-1.pt")
+    assert len(ck["optimizer_state"]["param_groups"]) == 1 and ck["ema_state"] is None
+
+
+def test_resume_restores_the_ema_state(tmp_path, monkeypatch):
+    whole = train_run(_tiny_green(), out_dir=tmp_path / "whole", store=None, carbon=None,
+                      run_id="ema-1", progress=False, inference_images=0)  # fmt: skip
+    real_epoch, calls = loop.train_epoch, []
+
+    def dies_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("simulated crash in epoch 2")
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_epoch", dies_in_epoch_2)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_run(_tiny_green(), out_dir=tmp_path / "cut", store=None, carbon=None,
+                  run_id="ema-1", progress=False, inference_images=0)  # fmt: skip
+    ck = checkpoint.load_checkpoint(tmp_path / "cut" / "models" / "ema-1.pt")
+    assert ck["epoch"] == 1 and ck["ema_state"] is not None  # the EMA started in epoch 1
+    monkeypatch.setattr(loop, "train_epoch", real_epoch)
+    resumed = train_run(_tiny_green(), out_dir=tmp_path / "cut", store=None, carbon=None,
+                        run_id="ema-1", resume=True, progress=False, inference_images=0)  # fmt: skip
+    assert resumed["training"]["epochs_run"] == 2
+    a = checkpoint.load_state_dict(tmp_path / "whole" / "models" / "ema-1_weights.pt")
+    b = checkpoint.load_state_dict(tmp_path / "cut" / "models" / "ema-1_weights.pt")
+    # same weights as the uninterrupted run: a fresh EMA would snapshot at step 10, not blend
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["metrics"]["test_accuracy_pct"] == whole["metrics"]["test_accuracy_pct"]
