@@ -139,3 +139,13 @@ def test_resume_restores_the_ema_state(tmp_path, monkeypatch):
     # same weights as the uninterrupted run: a fresh EMA would snapshot at step 10, not blend
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert resumed["metrics"]["test_accuracy_pct"] == whole["metrics"]["test_accuracy_pct"]
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5])
+def test_onecycle_survives_very_short_runs(steps):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = loop.make_schedule(opt, "onecycle", 0.1, total_steps=steps)  # 4 divided by zero
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        assert 0 < opt.param_groups[0]["lr"] <= 0.1

@@ -66,8 +66,8 @@ def make_schedule(
     if name == "onecycle":  # each group peaks at its own LR (the tricks' groups differ), else `lr`
         peaks = [g["lr"] for g in optimizer.param_groups] if len(optimizer.param_groups) > 1 else lr
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=peaks, total_steps=max(total_steps, 2), pct_start=0.25
-        )
+            optimizer, max_lr=peaks, total_steps=max(total_steps, 8), pct_start=0.25
+        )  # >= 8: OneCycleLR divides by pct_start * total - 1, which is 0 at 4 steps
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
     raise UsageError(f"unknown schedule {name!r}; choose constant, onecycle or cosine")
