@@ -20,6 +20,10 @@ def add_parent_args(
     g.add_argument("--limit-train", dest="limit_train", type=common.positive_int, default=None)
     g.add_argument("--limit-test", dest="limit_test", type=common.positive_int, default=None)
     p.add_argument("--group", default=None, help="group name (a study) for the store")
+    p.add_argument(
+        "--mlflow", action="store_true",
+        help="also log the run to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db)",
+    )  # fmt: skip
     common.add_carbon_args(p)
     common.add_output_args(p)
 
@@ -50,12 +54,24 @@ def open_parent(args: argparse.Namespace) -> tuple[Any, Any]:
         if parent.result is not None:
             ctx.dataset = parent.result.get("dataset") or "cifar10"
         variants.check_data(ctx)
+        ctx.mlflow = _mlflow_logger(args)
     except BaseException:
         if store is not None:
             store.close()
         raise
     ctx.store = store if store is not None else common.open_output_store(args)
     return ctx, parent
+
+
+def _mlflow_logger(args: argparse.Namespace) -> Any:
+    """The MLflow logger: one handed over by a study (``args.mlflow_logger``, nesting the run
+    under the study's), else one for ``--mlflow`` / ``$MLFLOW_TRACKING_URI``, else a null one."""
+    given = getattr(args, "mlflow_logger", None)
+    if given is not None:
+        return given
+    from greenai.integrations.mlflow import MlflowLogger
+
+    return MlflowLogger.maybe_create(getattr(args, "mlflow", False))
 
 
 def _existing_store(args: argparse.Namespace) -> Any:

@@ -6,6 +6,7 @@ Cheap to import: optuna, torch and matplotlib are imported inside ``run``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -71,6 +72,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="run no trials: print the Pareto table and redraw the charts of the stored study",
     )
+    g.add_argument(
+        "--mlflow", action="store_true",
+        help="also log to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db): a parent run for the "
+        "search, each trial nested under it, the charts on the parent",
+    )  # fmt: skip
     s = p.add_argument_group("search space (narrows the declared space; flags beat --space)")
     s.add_argument("--space", default=None, metavar="FILE", help="TOML or JSON narrowing file")
     s.add_argument("--lr-range", nargs=2, type=float, metavar=("LOW", "HIGH"))
@@ -175,9 +181,11 @@ def run(args: argparse.Namespace) -> int:
     study_mod.check_storage(url)
     population = args.population or study_mod.DEFAULT_POPULATION
     study_mod.make_sampler(args.sampler, args.seed, population)  # bad settings fail before writing
+    from greenai.integrations.mlflow import MlflowLogger
     from greenai.search.objective import TrialObjective, close_stale_run
     from greenai.storage import open_store
 
+    mlflow, mlflow_parent = MlflowLogger.maybe_create(args.mlflow), None
     store = open_store(_run_store_url(args, url), default_dir=out_dir)
     try:
         study = study_mod.open_study(
@@ -191,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
         # Seeded with --seed plus the trials already there, so a resumed search does not replay
         # the suggestions it has already tried (its first generation, for NSGA-II).
         study.sampler = study_mod.make_sampler(args.sampler, args.seed + before, population)
+        if mlflow.active:
+            mlflow_parent = _mlflow_start(mlflow, name, args, space)
         objective = TrialObjective(
             space,
             base,
@@ -201,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
             study_name=name,
             progress=args.progress,
             inference_images=args.inference_images,
+            mlflow=mlflow.under(mlflow_parent) if mlflow_parent else None,
         )
         print(
             f"search {name!r} in {study_mod.display_url(url)} ({before} trials so far; run store "
@@ -209,14 +220,40 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"space: {space.describe()}", flush=True)
         _optimize(study, objective, args)
+    except BaseException as exc:
+        if mlflow_parent:
+            with contextlib.suppress(Exception):  # the original failure matters more
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                mlflow.end(status, run_id=mlflow_parent)
+        raise
     finally:
         store.close()
     code = _finish(study, args.objective, results_dir, summary_mod)
+    if mlflow_parent:
+        charts = [p for p in summary_mod.chart_paths(results_dir, name) if p.is_file()]
+        mlflow.log_artifacts(charts, run_id=mlflow_parent)
+        mlflow.end("done", run_id=mlflow_parent)
     mine = [t for t in study.trials if t.number in objective.started]
     if mine and not any(t.state.name == "COMPLETE" for t in mine):
         print(f"greenai: error: all {len(mine)} trials of this process failed", file=sys.stderr)
         return 1
     return code
+
+
+def _mlflow_start(mlflow: Any, name: str, args: argparse.Namespace, space: Any) -> str:
+    """Start the search's parent MLflow run; returns its greenai id."""
+    import re
+
+    from greenai.storage import new_run_id
+
+    parent = f"search-{re.sub(r'[^0-9A-Za-z_.-]', '_', name)}-{new_run_id()}"
+    params = {
+        "study_name": name, "objective": args.objective, "sampler": args.sampler,
+        "seed": args.seed, "trials": args.trials, "total_trials": args.total_trials,
+        "space": space.describe(),
+    }  # fmt: skip
+    mlflow.start_run(parent, f"search {name}", params=params, tags={"greenai.group": name})
+    return parent
 
 
 def _optimize(study: Any, objective: Any, args: argparse.Namespace) -> None:

@@ -86,6 +86,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--alpha", type=common.fraction, default=0.9, help="weight of the soft loss (default 0.9)"
     )
     add_report_args(p)
+    p.add_argument(
+        "--mlflow", action="store_true",
+        help="also log to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db): a parent run for the "
+        "study, one nested run per step, the report's charts on the parent",
+    )  # fmt: skip
     common.add_carbon_args(p)
     common.add_output_args(p)
     p.set_defaults(func=run)
@@ -145,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
         from greenai.experiments.data import locate_cifar10
 
         locate_cifar10(args.data_dir, args.download)  # missing data: one line, nothing written
+    from greenai.integrations.mlflow import MlflowLogger
+
+    mlflow = MlflowLogger.maybe_create(args.mlflow)  # a null logger unless asked for
     out = Path(args.out)
     with common.open_output_store(args) as store:
         outcome, files = run_and_report(
@@ -157,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             log=lambda m: print(m, file=sys.stderr),
             progress=args.progress,
             store_url=args.store,
+            mlflow=mlflow,
         )
     print(files.terminal_text)
     print(f"wrote {files.markdown}, {files.html}")

@@ -46,6 +46,8 @@ class Context:
     limit_test: int | None = None
     progress: bool = False
     dataset: str = "cifar10"
+    # an integrations.mlflow logger (maybe nested under a study's run); None: not logged there
+    mlflow: Any = None
 
 
 @dataclass
@@ -229,6 +231,11 @@ def run_variant(
     run_id = new_run_id()
     paths = paths_for(ctx.out_dir, run_id)
     store = ctx.store
+    mlflow = ctx.mlflow
+    if mlflow is not None:  # phases arrive with the result, so no meter sink (no double logging)
+        mlflow.start_run(
+            run_id, name=variant, params=_mlflow_params(hyperparameters, parent, ctx, model_name)
+        )
     if store is not None:
         store.create_run(
             run_id, name=variant, variant=variant, model=model_name or parent.model_name,
@@ -306,15 +313,53 @@ def run_variant(
         results.write_result(ctx.out_dir, variant, run_id, result)
         if store is not None:
             store.finish_run(run_id, status="done", result=result)
+        if mlflow is not None:
+            _mlflow_log(mlflow, result, paths["emissions_csv"])
         return result
     except BaseException as exc:
         if not stopped:
             with contextlib.suppress(Exception):  # the original failure matters more
                 tracker.stop()
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        if mlflow is not None:
+            with contextlib.suppress(Exception):
+                mlflow.end(status, run_id=run_id)
         if store is not None:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             store.finish_run(run_id, status=status, error=(str(exc) or type(exc).__name__)[:500])
         raise
+
+
+# Per-epoch losses a step records in ``compression`` -> the MLflow metric they become.
+_EPOCH_LOSSES = {
+    "finetune_losses": "finetune_loss",
+    "qat_losses": "qat_loss",
+    "losses": "train_loss",
+}
+
+
+def _mlflow_params(
+    hyperparameters: dict[str, Any], parent: Parent, ctx: Context, model_name: str | None
+) -> dict[str, Any]:
+    return {
+        "hyperparameters": hyperparameters,
+        "parent_run_id": parent.run_id,
+        "parent_source": parent.source,
+        "model": model_name or parent.model_name,
+        "dataset": ctx.dataset,
+        "limit_train": ctx.limit_train,
+        "limit_test": ctx.limit_test,
+    }
+
+
+def _mlflow_log(mlflow: Any, result: dict[str, Any], emissions_csv: Path) -> None:
+    """The finished variant's epoch losses, result (figures, phases, JSON) and emissions log."""
+    run_id = result["run_id"]
+    for key, metric in _EPOCH_LOSSES.items():
+        for epoch, loss in enumerate((result.get("compression") or {}).get(key) or []):
+            mlflow.log_epoch(epoch, {metric: loss}, run_id=run_id)
+    extra = [emissions_csv] if emissions_csv.is_file() else []
+    mlflow.log_result(result, extra, run_id=run_id)
+    mlflow.end("done", run_id=run_id)
 
 
 def summary(result: dict[str, Any]) -> str:

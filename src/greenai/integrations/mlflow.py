@@ -121,6 +121,12 @@ class NullMlflowLogger:
     def end(self, status: str = "done", run_id: str | None = None) -> None:
         return None
 
+    def log_artifacts(self, paths: Iterable[str | Path], run_id: str | None = None) -> None:
+        return None
+
+    def under(self, parent: str | None) -> NullMlflowLogger:
+        return self
+
     @contextlib.contextmanager
     def run(
         self,
@@ -371,6 +377,27 @@ class MlflowLogger:
             raise
         self.end("done", run_id=run_id)
 
+    @_translated
+    def log_artifacts(self, paths: Iterable[str | Path], run_id: str | None = None) -> None:
+        """Files (or folders) under ``greenai/`` of the current (or given) run, e.g. a study's
+        report and charts on its parent run. Missing files are refused before anything is logged."""
+        files = [Path(p) for p in paths]
+        for path in files:
+            if not path.exists():
+                raise UsageError(f"MLflow: artifact {path} does not exist")
+        mlflow_id = self._mlflow_id(run_id)
+        for path in files:
+            if path.is_dir():
+                self.client.log_artifacts(mlflow_id, str(path), f"{ARTIFACT_DIR}/{path.name}")
+            else:
+                self.client.log_artifact(mlflow_id, str(path), ARTIFACT_DIR)
+
+    def under(self, parent: str | None) -> MlflowLogger | NestedMlflowLogger:
+        """This logger, with every run started through it nested under greenai run ``parent``
+        (a study's or search's parent run, started first). Lets code that starts its own run
+        (``train_run``, the compression commands) be nested without knowing about the parent."""
+        return self if parent is None else NestedMlflowLogger(self, parent)
+
     def sinks(self) -> list[Any]:
         """Meter sinks to add to a ``Tracker``: one logging each finished phase to the MLflow run
         of the same greenai run id (``NullMlflowLogger.sinks()`` is empty)."""
@@ -419,6 +446,42 @@ class MlflowLogger:
         items = [Metric(_metric_key(k), v, now_ms, step) for k, v in metrics.items()]
         for i in range(0, len(items), _BATCH):
             self.client.log_batch(mlflow_id, metrics=items[i : i + _BATCH])
+
+
+class NestedMlflowLogger:
+    """``MlflowLogger.under(parent)``: the same logger, starting runs under ``parent`` by default."""
+
+    active = True
+
+    def __init__(self, logger: MlflowLogger, parent: str) -> None:
+        self.logger = logger
+        self.parent = parent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.logger, name)
+
+    def start_run(
+        self,
+        run_id: str,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        parent: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        return self.logger.start_run(run_id, name, params, parent=parent or self.parent, tags=tags)
+
+    def run(
+        self,
+        run_id: str,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        parent: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> contextlib.AbstractContextManager[MlflowLogger]:
+        return self.logger.run(run_id, name, params, parent=parent or self.parent, tags=tags)
+
+    def under(self, parent: str | None) -> MlflowLogger | NestedMlflowLogger:
+        return self.logger.under(parent)
 
 
 class MlflowPhaseSink:

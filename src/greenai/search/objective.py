@@ -96,6 +96,7 @@ class TrialObjective:
         progress: bool = False,
         inference_images: int = 0,
         log: Callable[[str], None] | None = None,
+        mlflow: Any = None,
     ) -> None:
         if objective not in OBJECTIVES:
             raise UsageError(
@@ -117,6 +118,7 @@ class TrialObjective:
         self.log = log or _print_flush
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.started: list[int] = []  # numbers of the trials this objective ran
+        self.mlflow = mlflow  # an MLflow logger nesting each trial under the search's run; or None
 
     def __call__(self, trial: Any) -> tuple[float, float]:
         from greenai.storage import new_run_id
@@ -142,6 +144,7 @@ class TrialObjective:
                 group=self.study_name,
                 progress=self.progress,
                 inference_images=self.inference_images,
+                **({"mlflow": self.mlflow} if self.mlflow is not None else {}),
             )
             values = objective_value(result, self.objective)
         except BaseException as exc:

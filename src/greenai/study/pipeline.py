@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -72,10 +74,66 @@ def run_and_report(
     log: Callable[[str], None] = print,
     progress: bool = True,
     store_url: str | None = None,
+    mlflow: Any = None,
+) -> tuple[StudyOutcome, ReportFiles]:
+    """Run the study and write its report. ``mlflow``: an ``integrations.mlflow`` logger, or None;
+    when active, the study is a parent MLflow run, each step's run nested under it, and the report
+    and its charts are logged on the parent at the end."""
+    if mlflow is None or not mlflow.active:
+        return _run_and_report(
+            cfg, out_dir, steps, store, carbon, inferences, log, progress, store_url, None
+        )
+    from greenai.storage import new_run_id
+
+    safe_name = re.sub(r"[^\w.-]", "_", cfg.name)
+    parent = f"study-{safe_name}-{new_run_id()}"
+    mlflow.start_run(
+        parent, f"study {cfg.name}", params=_study_params(cfg), tags={"greenai.group": cfg.name}
+    )
+    try:
+        nested = mlflow.under(parent)
+        outcome, files = _run_and_report(
+            cfg, out_dir, steps, store, carbon, inferences, log, progress, store_url, nested
+        )
+        done = sum(r.status == DONE for r in outcome.records)
+        reused = sum(bool(r.reused) for r in outcome.records)
+        counts = {"steps": len(outcome.records), "steps_done": done, "steps_reused": reused}
+        mlflow.log_metrics(counts, run_id=parent)
+        mlflow.log_artifacts([files.markdown, files.html, *files.charts.values()], run_id=parent)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):  # the original failure matters more
+            mlflow.end("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", parent)
+        raise
+    mlflow.end("failed" if outcome.failed else "done", run_id=parent)
+    return outcome, files
+
+
+def _study_params(cfg: StudyConfig) -> dict[str, Any]:
+    return {
+        "name": cfg.name,
+        "devices": ",".join(cfg.devices),
+        "variants": ",".join(cfg.variants),
+        "train": dict(cfg.train),
+        "settings": dict(cfg.variant_settings),
+        "carbon": dict(cfg.carbon),
+    }
+
+
+def _run_and_report(
+    cfg: StudyConfig,
+    out_dir: Path,
+    steps: Mapping[str, StepFn],
+    store: Any,
+    carbon: Any,
+    inferences: int | None,
+    log: Callable[[str], None],
+    progress: bool,
+    store_url: str | None,
+    mlflow: Any,
 ) -> tuple[StudyOutcome, ReportFiles]:
     outcome = run_study(
         cfg, out_dir, steps, store=store, carbon=carbon, log=log, progress=progress,
-        store_url=store_url,
+        store_url=store_url, mlflow=mlflow,
     )  # fmt: skip
     runs = study_inputs(outcome, out_dir, store)
     where = f"study {cfg.name!r} in {Path(out_dir).resolve()}"

@@ -43,6 +43,7 @@ class StepContext:
     carbon: Any = None
     progress: bool = True
     store_url: str | None = None  # as the user gave it (None: $GREENAI_STORE or <out>/greenai.db)
+    mlflow: Any = None  # an MLflow logger nesting the step's run under the study's; None: off
 
 
 StepFn = Callable[[StepContext], Mapping[str, Any]]
@@ -98,6 +99,7 @@ def run_study(
     log: Callable[[str], None] = print,
     progress: bool = True,
     store_url: str | None = None,
+    mlflow: Any = None,
 ) -> StudyOutcome:
     """Run (or reuse) every planned step; a failed step is recorded and its children skipped."""
     if new_run_id is None:
@@ -132,8 +134,9 @@ def run_study(
         save_state(path, cfg.name, state)
         log(f"study: {step.key}: " + (f"resuming run {rec.run_id}" if resume else "running"))
         ctx = StepContext(
-            step, out_dir, rec.run_id, resume, parent, cfg.name, store, carbon, progress, store_url
-        )
+            step, out_dir, rec.run_id, resume, parent, cfg.name, store, carbon, progress, store_url,
+            mlflow=mlflow,
+        )  # fmt: skip
         try:
             result = steps[step.variant](ctx)
         except KeyboardInterrupt:

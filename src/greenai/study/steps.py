@@ -33,6 +33,7 @@ def baseline(ctx: StepContext) -> Mapping[str, Any]:
         group=ctx.group,
         resume=resume,
         progress=ctx.progress,
+        mlflow=ctx.mlflow,
     )
 
 
@@ -95,6 +96,8 @@ def compression(ctx: StepContext) -> Mapping[str, Any]:
         raise RuntimeError(
             f"greenai {argv[0]} refused the study's flags: {' '.join(argv)}"
         ) from None
+    if ctx.mlflow is not None:
+        args.mlflow_logger = ctx.mlflow  # the study's logger: the run nests under the study's
     args.func(args)
     new = sorted(set(results.glob(f"*_{ctx.step.variant}_*.json")) - before)
     if len(new) != 1:
