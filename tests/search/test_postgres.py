@@ -16,7 +16,7 @@ pytestmark = pytest.mark.postgres
 TINY = [
     "--dataset", "synthetic", "--device", "cpu", "--limit-train", "64", "--limit-test", "32",
     "--epochs-range", "1", "1", "--widths", "0.25", "0.5", "--batch-sizes", "32", "64",
-    "--precisions", "fp32",
+    "--precisions", "fp32", "--sparsities", "0", "--quantization", "off",
 ]  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from greenai.storage import open_store
 TINY = [
     "--dataset", "synthetic", "--device", "cpu", "--limit-train", "64", "--limit-test", "32",
     "--epochs-range", "1", "1", "--widths", "0.25", "0.5", "--batch-sizes", "32", "64",
-    "--precisions", "fp32",
+    "--precisions", "fp32", "--sparsities", "0", "--quantization", "off",
 ]  # fmt: skip
 
 
@@ -120,7 +120,16 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path):
         return train_run(cfg, **kw)
 
     url = study_mod.storage_url(None, tmp_path)
-    space = build_space(None, {"epochs": [1], "width": [0.25], "precision": ["fp32"]})
+    space = build_space(
+        None,
+        {
+            "epochs": [1],
+            "width": [0.25],
+            "precision": ["fp32"],
+            "sparsity": 0,
+            "quantization": "off",
+        },
+    )
     study = study_mod.open_study("f", url, objective="co2", space=space)
     base = TrainConfig(dataset="synthetic", device="cpu", limit_train=64, limit_test=32)
     with open_store(None, default_dir=tmp_path) as store:

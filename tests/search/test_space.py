@@ -7,7 +7,7 @@ from greenai.search import space as sp
 
 
 def test_default_space_declares_every_dimension():
-    s = sp.default_space(compression=True)
+    s = sp.default_space()
     assert s.names() == [
         "lr",
         "batch_size",
@@ -17,24 +17,26 @@ def test_default_space_declares_every_dimension():
         "sparsity",
         "quantization",
     ]
-    assert s.unavailable == ()
 
 
-def test_unapplied_compression_dimensions_are_fixed_and_flagged():
-    s = sp.default_space(compression=False)
-    assert s["sparsity"].choices == (0.0,)
-    assert s["quantization"].choices == ("off",)
-    assert s.unavailable == ("sparsity", "quantization")
-    assert "unavailable" in s.describe()
-    with pytest.raises(UsageError, match="sparsity is unavailable"):
-        sp.narrow(s, {"sparsity": [0.5]})
-    assert sp.narrow(s, {"quantization": ["off"]})["quantization"].choices == ("off",)
+def test_compression_dimensions_can_be_narrowed_like_any_other():
+    s = sp.default_space()
+    assert s["sparsity"].choices == (0.0, 0.5, 0.8)
+    assert s["quantization"].choices == ("off", "on")
+    narrowed = sp.narrow(s, {"sparsity": [0, 0.3], "quantization": ["off", "on"]})
+    assert narrowed["sparsity"].choices == (0.0, 0.3)
+    assert narrowed["quantization"].choices == ("off", "on")
+    assert "sparsity in [0.0, 0.3]" in narrowed.describe()
+    with pytest.raises(UsageError, match="sparsity=1 is outside its limits"):
+        sp.narrow(s, {"sparsity": [1.0]})
+    with pytest.raises(UsageError, match="quantization cannot be 'int4'"):
+        sp.narrow(s, {"quantization": ["int4"]})
 
 
 def test_flags_override_file(tmp_path):
     f = tmp_path / "space.toml"
     f.write_text('[space]\nlr = [1e-3, 1e-2]\nepochs = [1, 2]\nprecision = ["fp32"]\n')
-    s = sp.build_space(f, {"epochs": [2, 3], "batch_size": None}, compression=True)
+    s = sp.build_space(f, {"epochs": [2, 3], "batch_size": None})
     assert (s["lr"].low, s["lr"].high) == (1e-3, 1e-2)
     assert (s["epochs"].low, s["epochs"].high) == (2, 3)
     assert s["precision"].choices == ("fp32",)
@@ -44,7 +46,7 @@ def test_flags_override_file(tmp_path):
 def test_json_file_and_single_value_fixes_a_dimension(tmp_path):
     f = tmp_path / "space.json"
     f.write_text(json.dumps({"lr": 0.01, "batch_size": [128], "quantization": ["on", "off"]}))
-    s = sp.build_space(f, compression=True)
+    s = sp.build_space(f)
     assert (s["lr"].low, s["lr"].high) == (0.01, 0.01)
     assert s["batch_size"].choices == (128,)
     assert s["quantization"].choices == ("on", "off")
@@ -67,7 +69,7 @@ def test_json_file_and_single_value_fixes_a_dimension(tmp_path):
 )
 def test_bad_narrowing_is_a_usage_error(overrides, message):
     with pytest.raises(UsageError, match=message):
-        sp.narrow(sp.default_space(compression=True), overrides)
+        sp.narrow(sp.default_space(), overrides)
 
 
 def test_bad_files_are_usage_errors(tmp_path):
@@ -86,7 +88,9 @@ def test_bad_files_are_usage_errors(tmp_path):
 def test_suggest_asks_optuna_for_every_dimension_with_its_narrowed_range():
     import optuna
 
-    s = sp.narrow(sp.default_space(compression=False), {"lr": [1e-3, 1e-2], "epochs": 1})
+    s = sp.narrow(
+        sp.default_space(), {"lr": [1e-3, 1e-2], "epochs": 1, "sparsity": 0, "quantization": "off"}
+    )
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     params = s.suggest(trial)
     assert list(params) == s.names()

@@ -34,9 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenai.experiments import prune, variants
-    from greenai.experiments.distill import fit
-    from greenai.experiments.evaluate import param_counts
+    from greenai.experiments import variants
 
     ctx, parent = _compression.open_parent(args)
     try:
@@ -46,56 +44,12 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"{args.source}: an INT8 model cannot be pruned; prune its FP32 parent"
             )
-        variant = f"pruned_{args.kind}"
-        hyper = {
-            "kind": args.kind, "sparsity": args.sparsity, "include_linear": args.include_linear,
-            "norm": args.norm, "finetune_epochs": args.finetune_epochs, "lr": args.lr,
-            "batch_size": args.batch_size, "optimizer": "adam",
-        }  # fmt: skip
-
-        def build(tracker, data, run_id):
-            model = parent.model
-            dense = sum(t.numel() * t.element_size() for t in model.state_dict().values())
-            details = {"kind": args.kind, "sparsity_requested": args.sparsity}
-            after_step = None
-            if args.kind == "unstructured":
-                achieved = prune.prune_unstructured(model, args.sparsity, args.include_linear)
-                masks = prune.zero_masks(model, args.include_linear)
-                details["sparsity_achieved"] = achieved
-
-                def after_step():
-                    prune.apply_masks(model, masks)
-            else:
-                details["channels"] = prune.prune_structured(
-                    model, args.sparsity, data.x_test[:2], norm=args.norm
-                )
-                dense = sum(t.numel() * t.element_size() for t in model.state_dict().values())
-            with tracker.phase("finetune"):
-                stats = fit(
-                    model, data.batches(args.batch_size), args.finetune_epochs, lr=args.lr,
-                    after_step=after_step,
-                )  # fmt: skip
-            details["finetune_losses"] = list(stats.epoch_losses)
-            model.eval()
-            counts = param_counts(model)
-
-            def save(path):
-                from greenai.fsutil import atomic_write_bytes
-
-                blob = variants.variant_file_bytes(model, parent, variant, run_id)
-                atomic_write_bytes(path, blob)
-                return len(blob)
-
-            return variants.Built(
-                predict=model, save=save, file_suffix=".pt", params=counts["params"],
-                nonzero_params=counts["nonzero_params"], dense_size_bytes=dense,
-                details=details,
-            )  # fmt: skip
-
-        result = variants.run_variant(
-            variant=variant, parent=parent, ctx=ctx, hyperparameters=hyper,
-            step_name="prune", build=build,
+        step = variants.prune_step(
+            parent, sparsity=args.sparsity, kind=args.kind, include_linear=args.include_linear,
+            norm=args.norm, finetune_epochs=args.finetune_epochs, lr=args.lr,
+            batch_size=args.batch_size,
         )  # fmt: skip
+        result = variants.run_step(step, parent, ctx)
     finally:
         _compression.close(ctx)
     print(variants.summary(result))

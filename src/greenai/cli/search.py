@@ -33,9 +33,13 @@ def register(subparsers: Any) -> None:
         "search",
         help="energy-aware multi-objective hyperparameter search (Optuna)",
         description=(
-            "Maximise test accuracy and minimise training energy (or CO2) over the search space; "
-            "every trial is a measured greenai run. Prints the Pareto-optimal trials and the "
-            "hypervolume, and draws results/search_<study>_pareto.png and _hypervolume.png."
+            "Maximise test accuracy and minimise lifecycle energy (or CO2) over the search space; "
+            "every trial is a measured greenai run. A trial that samples sparsity > 0 and/or "
+            "quantization on then prunes (unstructured magnitude) and/or INT8-quantizes (static "
+            "PTQ) its trained model as child runs, like greenai prune / quantize; its objectives "
+            "are the final model's test accuracy and the energy of training plus those steps. "
+            "Prints the Pareto-optimal trials and the hypervolume, and draws "
+            "results/search_<study>_pareto.png and _hypervolume.png."
         ),
     )
     g = p.add_argument_group("search")
@@ -84,8 +88,14 @@ def register(subparsers: Any) -> None:
     s.add_argument("--batch-sizes", nargs="+", type=int, metavar="N")
     s.add_argument("--widths", nargs="+", type=float, metavar="W")
     s.add_argument("--precisions", nargs="+", metavar="P", help="fp32, bf16")
-    s.add_argument("--sparsities", nargs="+", type=float, metavar="S")
-    s.add_argument("--quantization", nargs="+", metavar="off|on")
+    s.add_argument(
+        "--sparsities", nargs="+", type=float, metavar="S",
+        help="fractions of conv weights pruned after training, in [0, 0.99] (0: no pruning)",
+    )  # fmt: skip
+    s.add_argument(
+        "--quantization", nargs="+", metavar="off|on",
+        help="on: static INT8 post-training quantization of the (pruned) model (needs torchao)",
+    )  # fmt: skip
     _add_fixed_training_args(p)
     common.add_data_args(p)
     common.add_carbon_args(p)
@@ -113,6 +123,10 @@ def _add_fixed_training_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--schedule", choices=("constant", "onecycle", "cosine"), default="constant")
     t.add_argument("--label-smoothing", dest="label_smoothing", type=common.fraction, default=0.0)
     t.add_argument("--no-augment", dest="augment", action="store_false", help="no crop / flip")
+    t.add_argument(
+        "--prune-finetune-epochs", dest="prune_finetune_epochs", type=common.nonneg_int,
+        default=1, help="fine-tuning epochs after pruning, in trials that prune (default 1; 0: none)",
+    )  # fmt: skip
 
 
 def _space_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -174,6 +188,10 @@ def run(args: argparse.Namespace) -> int:
     # Validate everything before writing anything.
     space = space_mod.build_space(args.space, _space_flags(args))
     base = _base_config(args)
+    if "on" in space["quantization"].choices:
+        from greenai.experiments.quantize import check_available
+
+        check_available()  # a missing torchao: one line now, not a failure in every trial
     carbon = common.carbon_config(args)
     from greenai.sensors import check_sensors
 
@@ -212,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
             progress=args.progress,
             inference_images=args.inference_images,
             mlflow=mlflow.under(mlflow_parent) if mlflow_parent else None,
+            finetune_epochs=args.prune_finetune_epochs,
         )
         print(
             f"search {name!r} in {study_mod.display_url(url)} ({before} trials so far; run store "

@@ -380,3 +380,168 @@ def summary(result: dict[str, Any]) -> str:
     if be:
         lines.append(f"  break-even: {be['explanation']}")
     return "\n".join(lines)
+
+
+# --- the steps ---------------------------------------------------------------------------------
+# What ``greenai prune`` and ``greenai quantize`` run, as library calls, so that other callers (the
+# search's trials) derive compressed children through exactly the same code.
+
+
+@dataclass
+class Step:
+    """One compression step, ready for ``run_step``: its variant name, hyperparameters and build."""
+
+    variant: str
+    step_name: str
+    hyperparameters: dict[str, Any]
+    build: Callable[[Any, Data, str], Built]
+
+
+def _dense_bytes(model: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
+def prune_step(
+    parent: Parent,
+    *,
+    sparsity: float,
+    kind: str = "unstructured",
+    include_linear: bool = False,
+    norm: int = 1,
+    finetune_epochs: int = 1,
+    lr: float = 5e-4,
+    batch_size: int = 128,
+) -> Step:
+    """Magnitude pruning made permanent (unstructured, or structured channels), then fine-tuning."""
+    from greenai.experiments import prune
+    from greenai.experiments.distill import fit
+    from greenai.experiments.evaluate import param_counts
+
+    if parent.quantized or parent.model is None:
+        raise UsageError(f"{parent.source}: an INT8 model cannot be pruned; prune its FP32 parent")
+    variant = f"pruned_{kind}"
+    hyper = {
+        "kind": kind, "sparsity": sparsity, "include_linear": include_linear, "norm": norm,
+        "finetune_epochs": finetune_epochs, "lr": lr, "batch_size": batch_size,
+        "optimizer": "adam",
+    }  # fmt: skip
+
+    def build(tracker: Any, data: Data, run_id: str) -> Built:
+        model = parent.model
+        assert model is not None
+        dense = _dense_bytes(model)
+        details: dict[str, Any] = {"kind": kind, "sparsity_requested": sparsity}
+        after_step = None
+        if kind == "unstructured":
+            achieved = prune.prune_unstructured(model, sparsity, include_linear)
+            masks = prune.zero_masks(model, include_linear)
+            details["sparsity_achieved"] = achieved
+
+            def after_step() -> None:
+                prune.apply_masks(model, masks)
+        else:
+            details["channels"] = prune.prune_structured(
+                model, sparsity, data.x_test[:2], norm=norm
+            )
+            dense = _dense_bytes(model)
+        with tracker.phase("finetune"):
+            stats = fit(
+                model, data.batches(batch_size), finetune_epochs, lr=lr, after_step=after_step
+            )
+        details["finetune_losses"] = list(stats.epoch_losses)
+        model.eval()
+        counts = param_counts(model)
+
+        def save(path: Path) -> int:
+            from greenai.fsutil import atomic_write_bytes
+
+            blob = variant_file_bytes(model, parent, variant, run_id)
+            atomic_write_bytes(path, blob)
+            return len(blob)
+
+        return Built(
+            predict=model, save=save, file_suffix=".pt", params=counts["params"],
+            nonzero_params=counts["nonzero_params"], dense_size_bytes=dense, details=details,
+        )  # fmt: skip
+
+    return Step(variant, "prune", hyper, build)
+
+
+def quantize_step(
+    parent: Parent,
+    *,
+    method: str = "ptq",
+    calib_batches: int = 10,
+    batch_size: int = 128,
+    epochs: int = 1,
+    lr: float = 1e-4,
+) -> Step:
+    """INT8 for the CPU (PT2E): static PTQ with calibration batches, QAT, or dynamic."""
+    from greenai.experiments import quantize as q
+    from greenai.experiments.evaluate import param_counts
+
+    if parent.quantized or parent.model is None:
+        raise UsageError(f"{parent.source} is already quantized; quantize its FP32 parent instead")
+    variant = f"quantized_{method}"
+    hyper: dict[str, Any] = {"method": method, "batch_size": batch_size}
+    if method == "ptq":
+        hyper["calib_batches"] = calib_batches
+    if method == "qat":
+        hyper.update(epochs=epochs, lr=lr, optimizer="adam")
+
+    def build(tracker: Any, data: Data, run_id: str) -> Built:
+        assert parent.model is not None
+        model = parent.model.eval()
+        dense = _dense_bytes(model)
+        example = data.x_test[:2]
+        details: dict[str, Any] = {"method": method}
+        if method == "ptq":
+            calib = [
+                data.x_train[i * batch_size : (i + 1) * batch_size] for i in range(calib_batches)
+            ]
+            calib = [c for c in calib if len(c)]
+            details["calibration_images"] = sum(len(c) for c in calib)
+            result = q.quantize_ptq(model, calib, example)
+        elif method == "dynamic":
+            result = q.quantize_dynamic(model, example)
+        else:
+            from greenai.experiments.distill import fit
+
+            prepared = q.prepare_qat(model, example)
+            with tracker.phase("qat"):
+                stats = fit(
+                    prepared, data.batches(batch_size), epochs, lr=lr,
+                    train_mode=lambda flag: q.set_qat_mode(prepared, flag),
+                )  # fmt: skip
+            details["qat_losses"] = list(stats.epoch_losses)
+            result = q.convert_qat(prepared, example)
+        details["route"] = result.route
+        meta = {"model": parent.model_name, "run_id": run_id, "parent_run_id": parent.run_id}
+        blob = q.quantized_bytes(result, meta)  # strips the FP32 copies before compiling
+        counts = param_counts(result.module)
+        with tracker.phase("compile"):
+            compiled = q.compile_for_cpu(result.module)
+            compiled(data.x_test[:256])
+            compiled(data.x_test[:1])
+
+        def save(path: Path) -> int:
+            from greenai.fsutil import atomic_write_bytes
+
+            atomic_write_bytes(path, blob)
+            return len(blob)
+
+        return Built(
+            predict=compiled, save=save, file_suffix=".int8.pt2z", params=counts["params"],
+            nonzero_params=counts["nonzero_params"], dense_size_bytes=dense,
+            precision="int8", setting="int8 torch.compile(inductor, freezing)", details=details,
+        )  # fmt: skip
+
+    return Step(variant, f"quantize_{method}", hyper, build)
+
+
+def run_step(step: Step, parent: Parent, ctx: Context) -> dict[str, Any]:
+    """``run_variant`` for a prepared step: a metered child run of ``parent``, with its result."""
+    return run_variant(
+        variant=step.variant, parent=parent, ctx=ctx, hyperparameters=step.hyperparameters,
+        step_name=step.step_name, build=step.build,
+    )  # fmt: skip

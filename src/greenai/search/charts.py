@@ -23,7 +23,9 @@ class ParetoChart(NamedTuple):
     sorted by cost so they can be joined by a step line."""
 
     title: str
-    cost_label: str  # axis label with its unit, e.g. "training energy (kWh)"
+    cost_label: (
+        str  # axis label with its unit, e.g. "lifecycle energy (kWh)" (training + compression)
+    )
     trial_numbers: list[int]
     accuracy_pct: list[float]
     cost: list[float]

@@ -1,12 +1,20 @@
-"""One search trial = one greenai training run, measured by the meter and kept in the run store.
+"""One search trial = one greenai training run (and its compressed children), measured and stored.
 
 The trial samples the space, turns the sample into a ``TrainConfig`` (the base config from the
-command line with the sampled fields replaced), runs ``train_run`` with variant ``search_trial`` and
-group = the study name, and returns ``(test accuracy %, cost)`` where cost is the run's energy in kWh
-or its CO2 in kg (``energy.lifecycle``, which for a trial with no compression step equals
-``energy.step``). The Optuna trial's user attributes hold the greenai ``run_id``; a failure is
-recorded on both sides (trial ``fail_reason``, run status "failed" with the error) and re-raised so
-Optuna marks the trial FAIL and the search goes on.
+command line with the sampled fields replaced) and runs ``train_run`` with variant ``search_trial``
+and group = the study name. When the sample asks for compression, the trained model is then
+compressed by child runs, through the same code as ``greenai prune`` / ``greenai quantize``
+(``greenai.experiments.variants``), each metered and stored with ``parent_run_id`` and the same
+group: unstructured magnitude pruning at the sampled sparsity (fine-tuned for ``finetune_epochs``,
+0 = none) when sparsity > 0, then static INT8 post-training quantization when quantization is "on".
+
+The trial returns ``(test accuracy %, cost)`` of the FINAL model (the last child, or the trained
+model when there is none), where cost is its lifecycle energy in kWh or CO2 in kg
+(``energy.lifecycle``: training plus every compression step; with no compression step it equals
+``energy.step``). The Optuna trial's user attributes hold the greenai ``run_id`` of the training
+run, ``child_run_ids`` (in order) and ``final_run_id``. A failure (training or a compression step)
+is recorded on both sides (trial ``fail_reason``, run status "failed" with the error) and re-raised
+so Optuna marks the trial FAIL and the search goes on.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from greenai.errors import UsageError
-from greenai.search.space import SearchSpace
+from greenai.search.space import COMPRESSION_OFF, SearchSpace
 from greenai.search.study import OBJECTIVES
 
 VARIANT = "search_trial"
@@ -29,9 +37,23 @@ TRAIN_FIELDS = ("lr", "batch_size", "epochs", "width", "precision")
 
 TrainFn = Callable[..., Mapping[str, Any]]
 
+PRUNE_FINETUNE_EPOCHS = 1  # fine-tuning after pruning, by default (0: none)
+PTQ_CALIB_BATCHES = 10  # calibration batches (of the trial's batch size) for INT8 PTQ
+
 
 class TrialFailed(RuntimeError):
     """A trial finished but its result cannot be used (e.g. a missing or non-finite metric)."""
+
+
+class CompressionFailed(RuntimeError):
+    """A compression step (prune or quantize) of a trial's trained model failed."""
+
+
+def compression_choice(params: Mapping[str, Any]) -> tuple[float, bool]:
+    """(sparsity, quantize?) sampled for a trial; (0.0, False) means train only."""
+    sparsity = float(params.get("sparsity", COMPRESSION_OFF["sparsity"]) or 0.0)
+    quantize = str(params.get("quantization", COMPRESSION_OFF["quantization"])).lower() == "on"
+    return sparsity, quantize
 
 
 def _reason(exc: BaseException) -> str:
@@ -95,6 +117,7 @@ class TrialObjective:
         train: TrainFn | None = None,
         progress: bool = False,
         inference_images: int = 0,
+        finetune_epochs: int = PRUNE_FINETUNE_EPOCHS,
         log: Callable[[str], None] | None = None,
         mlflow: Any = None,
     ) -> None:
@@ -115,6 +138,7 @@ class TrialObjective:
         self.train = train or default_train()
         self.progress = progress
         self.inference_images = inference_images
+        self.finetune_epochs = finetune_epochs
         self.log = log or _print_flush
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.started: list[int] = []  # numbers of the trials this objective ran
@@ -146,6 +170,7 @@ class TrialObjective:
                 inference_images=self.inference_images,
                 **({"mlflow": self.mlflow} if self.mlflow is not None else {}),
             )
+            result = self._compress(trial, cfg, params, run_id, result)
             values = objective_value(result, self.objective)
         except BaseException as exc:
             reason = _reason(exc)
@@ -156,6 +181,63 @@ class TrialObjective:
         unit = OBJECTIVES[self.objective][1]
         self.log(f"trial #{trial.number}: {values[0]:.2f} % for {values[1]:.4g} {unit}")
         return values
+
+    def _compress(
+        self,
+        trial: Any,
+        cfg: Any,
+        params: Mapping[str, Any],
+        run_id: str,
+        result: Mapping[str, Any],
+    ) -> Mapping[str, Any]:
+        """Derive the sampled compressed model from the trained run ``run_id`` as child runs;
+        return the final run's result (``result`` itself when nothing is to be compressed)."""
+        sparsity, quantize = compression_choice(params)
+        if sparsity <= 0 and not quantize:
+            trial.set_user_attr("final_run_id", run_id)
+            return result
+        from greenai.experiments import variants
+
+        ctx = variants.Context(
+            out_dir=self.out_dir, store=self.store, carbon=self.carbon, group=self.study_name,
+            data_dir=getattr(cfg, "data_dir", None), limit_train=getattr(cfg, "limit_train", None),
+            limit_test=getattr(cfg, "limit_test", None), progress=False,
+            dataset=getattr(cfg, "dataset", "cifar10"), mlflow=self.mlflow,
+        )  # fmt: skip
+        batch_size = int(getattr(cfg, "batch_size", 128))
+
+        def prune_step(parent: Any) -> Any:
+            return variants.prune_step(
+                parent, sparsity=sparsity, kind="unstructured",
+                finetune_epochs=self.finetune_epochs, batch_size=batch_size,
+            )  # fmt: skip
+
+        def quantize_step(parent: Any) -> Any:
+            return variants.quantize_step(
+                parent, method="ptq", calib_batches=PTQ_CALIB_BATCHES, batch_size=batch_size
+            )
+
+        steps: list[tuple[str, Callable[[Any], Any]]] = []
+        if sparsity > 0:
+            steps.append((f"prune (sparsity {sparsity:g})", prune_step))
+        if quantize:
+            steps.append(("quantize (int8 ptq)", quantize_step))
+        children: list[str] = []
+        source = run_id
+        for label, make_step in steps:
+            try:
+                parent = variants.resolve_parent(source, self.out_dir, self.store)
+                result = variants.run_step(make_step(parent), parent, ctx)
+            except Exception as exc:
+                raise CompressionFailed(f"{label} of run {source}: {_reason(exc)}") from exc
+            source = str(result["run_id"])
+            children.append(source)
+            trial.set_user_attr("child_run_ids", list(children))
+            acc = (result.get("metrics") or {}).get("test_accuracy_pct")
+            shown = f"{acc:.2f} %" if isinstance(acc, (int, float)) else "no accuracy"
+            self.log(f"trial #{trial.number}: {label} -> run {source}: {shown}")
+        trial.set_user_attr("final_run_id", source)
+        return result
 
     def _record_failure(
         self, run_id: str, cfg: Any, params: Mapping[str, Any], reason: str

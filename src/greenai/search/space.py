@@ -5,9 +5,9 @@ replaces a dimension's range or choices with the user's, after checking them: a 
 is above its high end, an empty list of choices, a value outside a dimension's hard limits or an
 unknown dimension name is a ``UsageError`` (one line, exit 2), raised before anything is written.
 
-Compression dimensions (``sparsity``, ``quantization``) are declared but not yet applied by a trial
-(see ``COMPRESSION_UNAVAILABLE``): they are fixed at "no compression", reported as unavailable, and
-asking for anything else is a ``UsageError``.
+Compression dimensions (``sparsity``, ``quantization``) are applied by the trial after training, as
+child runs of the trained model (``greenai.search.objective``): unstructured magnitude pruning at the
+sampled sparsity (0: none), then static INT8 post-training quantization when quantization is "on".
 
 Config file (TOML or JSON), one screen long::
 
@@ -68,14 +68,8 @@ class Choice:
 
 Dimension = FloatRange | IntRange | Choice
 
-# Compression dimensions and their "no compression" value. A trial cannot apply them yet: that needs a
-# run-level, metered entry point in greenai.experiments.prune / quantize (a child run of the trained
-# model, with lineage), which does not exist yet. Until then they are declared, fixed at "off" and
-# flagged as unavailable, so nobody mistakes an unapplied choice for a measured one.
+# Compression dimensions and their "no compression" value (a trial at these values is only trained).
 COMPRESSION_OFF: dict[str, Value] = {"sparsity": 0.0, "quantization": "off"}
-COMPRESSION_UNAVAILABLE = (
-    "not applied by search trials yet (needs a metered run-level prune/quantize step)"
-)
 
 # The default search space. Ranges are wide enough to contain the study's hand-tuned baseline
 # (Adam, lr 1e-3, batch 64, fp32) and the cheap corners an energy-aware search should find.
@@ -85,17 +79,22 @@ DEFAULT_DIMENSIONS: tuple[Dimension, ...] = (
     IntRange("epochs", 1, 5, limits=(1, 1000), help="training epochs"),
     Choice("width", (0.5, 1.0, 2.0), kind=float, limits=(0.0625, 16.0), help="model width factor"),
     Choice("precision", ("fp32", "bf16"), allowed=("fp32", "bf16"), help="training precision"),
-    Choice("sparsity", (0.0, 0.5, 0.8), kind=float, limits=(0.0, 0.99), help="pruned fraction"),
-    Choice("quantization", ("off", "on"), allowed=("off", "on"), help="int8 quantization"),
+    Choice(
+        "sparsity",
+        (0.0, 0.5, 0.8),
+        kind=float,
+        limits=(0.0, 0.99),
+        help="fraction of conv weights pruned (unstructured magnitude; 0: no pruning)",
+    ),
+    Choice("quantization", ("off", "on"), allowed=("off", "on"), help="static INT8 PTQ"),
 )
 
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """The dimensions a trial samples, plus the names of dimensions that are unavailable here."""
+    """The dimensions a trial samples."""
 
     dimensions: tuple[Dimension, ...]
-    unavailable: tuple[str, ...] = ()
 
     def names(self) -> list[str]:
         return [d.name for d in self.dimensions]
@@ -138,22 +137,12 @@ class SearchSpace:
             else:
                 log = " (log)" if spec.get("log") else ""
                 parts.append(f"{name} in [{spec['low']:g}, {spec['high']:g}]{log}")
-        for name in self.unavailable:
-            parts.append(f"{name}: unavailable, {COMPRESSION_UNAVAILABLE}")
         return "; ".join(parts)
 
 
-def default_space(*, compression: bool = False) -> SearchSpace:
-    """The declared space. ``compression=False`` (the only working setting today) fixes the
-    compression dimensions at "off" and lists them as unavailable."""
-    dims = []
-    unavailable = []
-    for dim in DEFAULT_DIMENSIONS:
-        if dim.name in COMPRESSION_OFF and not compression:
-            dim = replace(dim, choices=(COMPRESSION_OFF[dim.name],))
-            unavailable.append(dim.name)
-        dims.append(dim)
-    return SearchSpace(tuple(dims), tuple(unavailable))
+def default_space() -> SearchSpace:
+    """The declared space, every dimension as in ``DEFAULT_DIMENSIONS``."""
+    return SearchSpace(DEFAULT_DIMENSIONS)
 
 
 def _number(name: str, value: Any, kind: type) -> float | int:
@@ -222,16 +211,8 @@ def narrow(space: SearchSpace, overrides: Mapping[str, Any]) -> SearchSpace:
             raise UsageError(
                 f"search space: unknown dimension {name!r} (known: {', '.join(known)})"
             )
-        narrowed = _narrow_one(dims[name], raw)
-        if name in space.unavailable:
-            off = COMPRESSION_OFF[name]
-            if isinstance(narrowed, Choice) and narrowed.choices != (off,):
-                raise UsageError(
-                    f"search space: {name} is unavailable ({COMPRESSION_UNAVAILABLE}); "
-                    f"only {off!r} is possible"
-                )
-        dims[name] = narrowed
-    return SearchSpace(tuple(dims[n] for n in known), space.unavailable)
+        dims[name] = _narrow_one(dims[name], raw)
+    return SearchSpace(tuple(dims[n] for n in known))
 
 
 def load_space_file(path: str | Path) -> dict[str, Any]:
@@ -266,11 +247,9 @@ def load_space_file(path: str | Path) -> dict[str, Any]:
 def build_space(
     file: str | Path | None = None,
     flags: Mapping[str, Any] | None = None,
-    *,
-    compression: bool = False,
 ) -> SearchSpace:
     """Default space, narrowed by the file, then by flags (flags win)."""
-    space = default_space(compression=compression)
+    space = default_space()
     if file is not None:
         space = narrow(space, load_space_file(file))
     if flags:

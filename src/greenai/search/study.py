@@ -32,8 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_FILENAME = "search.db"
 DIRECTIONS = ("maximize", "minimize")  # (test accuracy %, cost)
 OBJECTIVES = {
-    "energy": ("energy_kwh", "kWh", "training energy (kWh)"),
-    "co2": ("co2_kg", "kg CO2e", "training emissions (kg CO2e)"),
+    "energy": ("energy_kwh", "kWh", "lifecycle energy (kWh)"),
+    "co2": ("co2_kg", "kg CO2e", "lifecycle emissions (kg CO2e)"),
 }
 SAMPLERS = ("nsga2", "tpe")
 DEFAULT_POPULATION = 10  # NSGA-II generation size: 30 trials = 3 generations

@@ -50,8 +50,7 @@ def summarise(study: Any, objective: str) -> SearchSummary:
     done = [t for t in done if all(math.isfinite(v) for v in t.values)]
     done.sort(key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
     rows = [
-        TrialRow(t.number, t.user_attrs.get("run_id"), t.values[0], t.values[1], dict(t.params))
-        for t in done
+        TrialRow(t.number, _final_run(t), t.values[0], t.values[1], dict(t.params)) for t in done
     ]
     failures = [
         (t.number, str(t.user_attrs.get("fail_reason") or STALE_REASON))
@@ -138,3 +137,9 @@ def write_charts(summary: SearchSummary, results_dir: str | Path) -> tuple[Path,
     charts.render_pareto(charts.pareto_chart(title, label, trials), pareto_png)
     charts.render_hypervolume(charts.hypervolume_chart(title, unit, trials), hv_png)
     return pareto_png, hv_png
+
+
+def _final_run(trial: Any) -> str | None:
+    """The run whose accuracy and lifecycle cost the trial reports: its last compressed child, or
+    its training run."""
+    return trial.user_attrs.get("final_run_id") or trial.user_attrs.get("run_id")
