@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
@@ -56,11 +57,24 @@ class Quantized:
     example_input: torch.Tensor
 
 
+# Loggers that print import-time noise on a CPU-only machine: torchao's optional CUDA kernels
+# ("Failed to load ..._C_cutlass_90a.so") and torch's pytree deprecation notice.
+_NOISY_LOGGERS = ("torchao", "torch.utils._pytree")
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _pt2e() -> Any:
