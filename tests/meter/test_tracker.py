@@ -115,6 +115,34 @@ def test_sampling_thread_delivers_samples_while_running(rapl):
     assert cpu == sorted(cpu)  # cumulative
 
 
+def test_stop_takes_an_edge_sample_so_the_series_ends_with_the_final_figures(rapl):
+    rec = Recorder()
+    t = Tracker("edge", carbon=CARBON, interval_s=3600.0, sinks=[rec], sensors=rapl.sensors())
+    t.start()
+    rapl.add(cpu_j=7, ram_j=2)  # far shorter than one interval: the thread never samples
+    m = t.stop()
+    (edge,) = [e[1] for e in rec.events if e[0] == "sample"]
+    assert edge.energy_j == m.energy_j == pytest.approx({"cpu": 7, "gpu": 0, "ram": 2})
+    assert edge.elapsed_s == m.duration_s > 0
+    assert edge.power_w["cpu"] == pytest.approx(7 / m.duration_s)
+
+
+def test_sampling_interval_flag_then_environment_then_one_second(monkeypatch):
+    from greenai.meter.tracker import sampling_interval
+
+    monkeypatch.delenv("GREENAI_INTERVAL", raising=False)
+    assert sampling_interval() == 1.0
+    monkeypatch.setenv("GREENAI_INTERVAL", "0.25")
+    assert sampling_interval() == 0.25
+    assert sampling_interval("2") == 2.0
+    monkeypatch.setenv("GREENAI_INTERVAL", "fast")
+    with pytest.raises(UsageError, match="GREENAI_INTERVAL"):
+        sampling_interval()
+    monkeypatch.setenv("GREENAI_INTERVAL", "-1")
+    with pytest.raises(UsageError, match="GREENAI_INTERVAL"):
+        sampling_interval()
+
+
 def test_track_as_context_manager_and_decorator(rapl):
     with track("ctx", carbon=CARBON, interval_s=None, sensors=rapl.sensors()) as t:
         rapl.add(cpu_j=2)

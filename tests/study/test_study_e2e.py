@@ -50,6 +50,7 @@ def offline_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("GREENAI_STORE", "GREENAI_DATA_DIR")}
     env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["MPLBACKEND"] = "Agg"
+    env["GREENAI_INTERVAL"] = "0.05"  # a sub-second study still has a power series to chart
     return env
 
 

@@ -245,8 +245,11 @@ def train_config(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def carbon_config(args: argparse.Namespace) -> Any:
+    """The run's carbon settings; also checks ``$GREENAI_INTERVAL`` before anything is written."""
     from greenai.carbon import CarbonConfig
+    from greenai.meter.tracker import sampling_interval
 
+    sampling_interval()
     return CarbonConfig.resolve(
         country=args.country, pue=args.pue, intensity_g_per_kwh=args.intensity
     )

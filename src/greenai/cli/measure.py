@@ -47,7 +47,10 @@ def register(subparsers: Any) -> None:
         help="grid carbon intensity in gCO2e/kWh (overrides --country)",
     )
     p.add_argument(
-        "--interval", metavar="S", default="1.0", help="sampling interval in seconds (default 1)"
+        "--interval",
+        metavar="S",
+        default=None,
+        help="sampling interval in seconds (default $GREENAI_INTERVAL, else 1)",
     )
     p.add_argument(
         "--out", metavar="DIR", default=".", help="folder for emissions.csv and the default store"
@@ -105,7 +108,7 @@ def _foreground() -> bool:
 def run(args: argparse.Namespace) -> int:
     from greenai.carbon import CarbonConfig
     from greenai.meter.emissions_csv import check_header
-    from greenai.meter.tracker import Tracker, _check_interval
+    from greenai.meter.tracker import Tracker, sampling_interval
     from greenai.sensors import ProcessTree, default_sensors
 
     command = list(args.command)
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     _check_command(command)
     carbon = CarbonConfig.resolve(args.country, args.pue, args.intensity)
-    interval_s = _check_interval(args.interval)
+    interval_s = sampling_interval(args.interval)
     out = Path(args.out)
     _check_out_dir(out)
     csv_path = out / "emissions.csv"

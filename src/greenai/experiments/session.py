@@ -30,9 +30,15 @@ from greenai.experiments.train import TrainConfig, check_run_id, paths_for, writ
 
 def _tracker(name: str, run_id: str, carbon: Any, sinks: list[Any], emissions_csv: Path | None):
     from greenai.meter import Tracker
+    from greenai.meter.tracker import sampling_interval
 
     return Tracker(
-        name, run_id=run_id, carbon=carbon, interval_s=1.0, sinks=sinks, emissions_csv=emissions_csv
+        name,
+        run_id=run_id,
+        carbon=carbon,
+        interval_s=sampling_interval(),
+        sinks=sinks,
+        emissions_csv=emissions_csv,
     )
 
 

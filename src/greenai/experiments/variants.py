@@ -226,6 +226,7 @@ def run_variant(
     from greenai.experiments import evaluate, lineage, results, runinfo
     from greenai.experiments.train import paths_for
     from greenai.meter import Tracker
+    from greenai.meter.tracker import sampling_interval
     from greenai.storage import StoreSink, new_run_id
 
     run_id = new_run_id()
@@ -244,7 +245,7 @@ def run_variant(
         )  # fmt: skip
     sinks = [StoreSink(store)] if store is not None else []
     tracker = Tracker(
-        variant, run_id=run_id, carbon=ctx.carbon, interval_s=1.0, sinks=sinks,
+        variant, run_id=run_id, carbon=ctx.carbon, interval_s=sampling_interval(), sinks=sinks,
         emissions_csv=paths["emissions_csv"],
     )  # fmt: skip
     tracker.start()

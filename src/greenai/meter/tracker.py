@@ -59,6 +59,23 @@ def _check_interval(interval_s: float) -> float:
     return value
 
 
+INTERVAL_ENV = "GREENAI_INTERVAL"
+DEFAULT_INTERVAL_S = 1.0
+
+
+def sampling_interval(flag: float | str | None = None) -> float:
+    """The sampling period: ``flag`` > ``$GREENAI_INTERVAL`` > 1 s. Bad values are a UsageError."""
+    if flag is not None:
+        return _check_interval(flag)
+    env = os.environ.get(INTERVAL_ENV) or None
+    if env is None:
+        return DEFAULT_INTERVAL_S
+    try:
+        return _check_interval(env)
+    except UsageError as exc:
+        raise UsageError(f"{INTERVAL_ENV}: {exc}") from None
+
+
 class Tracker:
     """Measure the energy and CO2 of a run.
 
@@ -329,7 +346,11 @@ class Tracker:
         if self._thread is not None:
             self._thread.join()
         _sync_accelerator()
-        final = self._measurement(*self._read())
+        if self._thread is not None:  # the window's edge: the series ends where the run does,
+            edge = self.sample()  # and its last cumulative figures are the final ones
+            final = self._measurement(edge.elapsed_s, dict(edge.energy_j))
+        else:
+            final = self._measurement(*self._read())
         self._final = final
         self._state = "stopped"
         self._emit("on_stop", final)
