@@ -5,4 +5,8 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -c constraints.txt -e '.[all]'
+# The project's machines keep CIFAR-10 beside the checkout; elsewhere greenai looks where its README says.
+if [ -z "${GREENAI_DATA_DIR:-}" ] && [ -d ../shared/data/cifar10 ]; then
+  export GREENAI_DATA_DIR="$(cd ../shared/data/cifar10 && pwd)"
+fi
 exec .venv/bin/greenai study "$@"
