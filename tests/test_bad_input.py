@@ -126,6 +126,18 @@ def evil_checkpoint(tmp: Path) -> Path:
     return path
 
 
+def evil_int8(tmp: Path) -> Path:
+    """A file with greenai's INT8 header whose program is a code-running pickle."""
+    import zlib
+
+    from greenai.experiments.quantize import MAGIC
+
+    path = tmp / "evil.int8"
+    head = json.dumps({"model": "seed_cnn", "method": "ptq"}).encode()
+    path.write_bytes(MAGIC + head + b"\n" + zlib.compress(pickle.dumps(_Evil(_marker(tmp)))))
+    return path
+
+
 def _result(run_id: str, schema_version: int) -> dict:
     step = {"energy_kwh": 0.01, "co2_kg": 0.005, "duration_s": 10.0}
     return {
@@ -222,6 +234,10 @@ CASES = [
          "not a readable checkpoint", not_a_checkpoint),
     Case("prune-evil-checkpoint", _from("prune", source="{input}"),
          "refused: it refers to posix.system", evil_checkpoint, subprocess=True),
+    Case("prune-evil-int8", _from("prune", source="{input}"),
+         "is already quantized (INT8)", evil_int8, subprocess=True),
+    Case("distill-evil-int8", _from("distill", source="{input}"),
+         "is already quantized (INT8)", evil_int8, subprocess=True),
     Case("prune-powercap-garbage", _from("prune"), "does not hold an integer", garbage_powercap,
          env={"GREENAI_POWERCAP_ROOT": "{input}"}),
     Case("prune-lr-0", _from("prune", "--lr", "0"), "--lr: expected a number > 0"),

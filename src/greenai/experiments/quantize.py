@@ -249,8 +249,27 @@ def is_quantized_file(path: str | Path) -> bool:
         return handle.read(len(MAGIC)) == MAGIC
 
 
+def read_quantized_meta(path: str | Path) -> dict[str, Any]:
+    """The JSON meta line of an INT8 file, read without touching its program: safe on any file."""
+    with open(path, "rb") as handle:
+        if handle.read(len(MAGIC)) != MAGIC:
+            raise DataError(f"{path} is not a greenai INT8 file")
+        head = handle.readline(1 << 20)
+    try:
+        meta = json.loads(head)
+    except ValueError as exc:
+        raise DataError(f"{path} is corrupt: its header is not JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path} is corrupt: its header is not a JSON object")
+    return meta
+
+
 def load_quantized(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Load a file written by ``save_quantized``: (runnable module, meta)."""
+    """Load a file written by ``save_quantized``: (runnable module, meta).
+
+    ``torch.export.load`` unpickles parts of the archive (it is not ``weights_only``): only for files
+    this process wrote or otherwise trusts. Files named by a user are read with
+    ``read_quantized_meta``, which never touches the program."""
     data = Path(path).read_bytes()
     if not data.startswith(MAGIC):
         raise DataError(f"{path} is not a greenai INT8 file")

@@ -125,7 +125,7 @@ def load_model_file(path: Path, run_id: str | None, result: dict[str, Any] | Non
     from greenai.experiments import checkpoint, quantize
 
     if quantize.is_quantized_file(path):
-        _, meta = quantize.load_quantized(path)
+        meta = quantize.read_quantized_meta(path)  # never unpickles a user-given program
         return Parent(str(path), None, meta.get("model"), {}, 10, run_id, result, quantized=True)
     obj = checkpoint.load_torch_file(path)  # names a refused global (a malicious pickle)
     if isinstance(obj, dict) and obj.get("format") == checkpoint.FORMAT:
