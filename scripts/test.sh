@@ -6,8 +6,15 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-# constraints.txt pins torch to the local CPU build on the project's machines.
-.venv/bin/python -m pip install -q -c constraints.txt -e '.[all,dev]'
+# constraints.txt pins torch to the local CPU wheel of the project's machines, where pip's find-links
+# (e.g. PIP_FIND_LINKS) hold it; elsewhere pip chooses, so no multi-GB CUDA build is forced.
+pin=
+if .venv/bin/python -m pip install -q --dry-run --no-index --no-deps --ignore-installed \
+  -r constraints.txt >/dev/null 2>&1; then
+  pin="-c constraints.txt"
+  echo "scripts/test.sh: using the local torch wheel ($(grep '^torch' constraints.txt))" >&2
+fi
+.venv/bin/python -m pip install -q $pin -e '.[all,dev]'
 
 # System services some tests use (PostgreSQL, Chromium), from Debian's packages where missing.
 bash scripts/system-deps.sh || echo "scripts/test.sh: system packages unavailable; their tests will skip"

@@ -1,9 +1,15 @@
-"""Atomic file writes: a kill at any moment leaves the old file or the new one, never a torn one."""
+"""Atomic file writes: a kill at any moment leaves the old file or the new one, never a torn one.
+
+The new content goes to a temporary file beside the target (``.<name>.<random>.tmp``), is fsynced and
+renamed over the target. An exception removes the temporary file; a kill the process cannot catch
+(SIGKILL, power loss) can leave at most one such file per interrupted write, beside an intact target.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +20,8 @@ from typing import IO
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
 
-    On any exception the temporary file is removed and ``path`` is untouched.
+    On any exception the temporary file is removed and ``path`` is untouched. A SIGKILL leaves
+    ``path`` whole (old or new) and at most this one ``.<name>.<random>.tmp`` file beside it.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -49,10 +56,30 @@ def atomic_save(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]
         write(handle)
 
 
+_PROC_STATUS = "/proc/self/status"
+
+
 def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """The process umask, read without changing it (Linux 4.7+: the ``Umask:`` line of /proc).
+
+    Setting the umask to read it would let a file another thread creates meanwhile get mode 0666.
+    """
+    try:
+        with open(_PROC_STATUS, encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _umask_by_probe()
+
+
+def _umask_by_probe() -> int:
+    """Fallback without /proc: the mode the kernel gives a new file asked for with 0777."""
+    with tempfile.TemporaryDirectory(prefix="greenai-umask-") as directory:
+        probe = os.path.join(directory, "probe")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777))
+        return 0o777 & ~stat.S_IMODE(os.stat(probe).st_mode)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -17,6 +17,7 @@ import torch
 
 from greenai.cli.main import main
 from greenai.experiments import checkpoint, results
+from greenai.meter.emissions_csv import read_rows, samples_path
 from greenai.storage import open_store
 
 SMALL = ["--dataset", "synthetic", "--limit-train", "256", "--limit-test", "128", "--device", "cpu"]
@@ -80,9 +81,10 @@ def test_synthetic_run_writes_every_artifact_and_the_store_row(tmp_path):
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and rows[0]["epoch"] == "1" and rows[0]["eval_split"] == "test"
     assert float(rows[0]["energy_kwh"]) > 0 and float(rows[0]["lr"]) == 0.001
-    with open(out / "logs" / "emissions.csv") as f:
-        emissions = list(csv.DictReader(f))
-    assert any(r["run_id"] == "e2e-1" for r in emissions)
+    emissions_csv = out / "logs" / "emissions.csv"
+    (run_row,) = [r for r in read_rows(emissions_csv) if r["run_id"] == "e2e-1"]
+    assert run_row["row_kind"] == "total"  # one row per run, as CodeCarbon's tools expect
+    sample_log = read_rows(samples_path(emissions_csv))
 
     model, ck = checkpoint.model_from_checkpoint(out / "models" / "e2e-1.pt")
     assert ck["epoch"] == 1 and ck["config"]["limit_train"] == 256
@@ -95,8 +97,10 @@ def test_synthetic_run_writes_every_artifact_and_the_store_row(tmp_path):
     assert run.energy_kwh == pytest.approx(step["energy_kwh"])
     assert run.result["run_id"] == "e2e-1"
     assert [e.epoch for e in store.epochs("e2e-1")] == [1]
-    csv_samples = [r for r in emissions if r["run_id"] == "e2e-1" and r["row_kind"] == "sample"]
+    csv_samples = [r for r in sample_log if r["run_id"] == "e2e-1" and r["row_kind"] == "sample"]
     assert len(store.samples("e2e-1")) == len(csv_samples)  # one per second of the run, if any
+    assert float(run_row["energy_consumed"]) == pytest.approx(run.measurement["energy_kwh"])
+    assert float(run_row["emissions"]) == pytest.approx(run.measurement["co2_kg"])
     assert {"data", "train", "eval"} <= {p.path for p in store.phases("e2e-1")}
     store.close()
 
@@ -179,7 +183,8 @@ def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path, capsys):
     args = ["baseline", "--dataset", "synthetic", "--device", "cpu", "--epochs", "3", "--limit-train", "384", "--limit-test", "64",
             "--batch-size", "32", "--no-progress", "--out", str(out), "--run-id", "crash-1",
             "--inference-images", "0"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    fast = {"GREENAI_INTERVAL": "0.2"}  # several samples before the kill
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **fast}
     env.pop("GREENAI_STORE", None)
     proc = subprocess.Popen([sys.executable, "-m", "greenai", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=env)  # fmt: skip
@@ -200,8 +205,30 @@ def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path, capsys):
 
     store = open_store(None, default_dir=out)  # marks the dead run as interrupted
     assert store.get_run("crash-1").status == "interrupted"
-    samples_before = len(store.samples("crash-1"))
+    stored_before = store.samples("crash-1")
     store.close()
+
+    # Every sample taken before the kill is on disk in the sample log AND in the store. Each
+    # sample goes to the store first, then to the log: the kill may fall between the two, so the
+    # store may hold one more (the one in flight), never fewer.
+    emissions_csv = out / "logs" / "emissions.csv"
+    log_text_before = samples_path(emissions_csv).read_text()
+    logged_before = [
+        r
+        for r in read_rows(samples_path(emissions_csv))
+        if r["run_id"] == "crash-1" and r["row_kind"] == "sample"
+    ]
+    assert len(logged_before) >= 1
+    assert len(stored_before) - len(logged_before) in (0, 1)
+    for row, sample in zip(logged_before, stored_before[: len(logged_before)], strict=True):
+        assert float(row["duration"]) == sample.elapsed_s
+        assert row["phase"] == (sample.phase or "")
+        for c in ("cpu", "gpu", "ram"):
+            assert float(row[f"{c}_energy"]) * 3.6e6 == pytest.approx(sample.energy_j[c])
+    # emissions.csv: the killed process's one row, holding its last logged sample's figures
+    (killed_row,) = [r for r in read_rows(emissions_csv) if r["run_id"] == "crash-1"]
+    assert killed_row["row_kind"] == "partial"
+    assert killed_row["duration"] in {r["duration"] for r in logged_before[-2:]}
 
     proc2 = _greenai(
         "baseline",
@@ -212,6 +239,7 @@ def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path, capsys):
         "--no-progress",
         "--inference-images",
         "0",
+        env_extra=fast,
     )
     assert proc2.returncode == 0, proc2.stderr
     result = results.load_result(out / "results" / "synthetic_baseline_crash-1.json")
@@ -237,7 +265,15 @@ def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path, capsys):
     assert run.status == "done"
     assert run.energy_kwh == pytest.approx(step["energy_kwh"])
     assert [e.epoch for e in store.epochs("crash-1")] == [1, 2, 3]
-    assert len(store.samples("crash-1")) >= samples_before
+    # nothing written before the kill was lost by the resume: the store keeps every sample, the
+    # log was only appended to, and the killed process keeps its row beside the resumed one's
+    stored_after = {(s.timestamp, s.elapsed_s) for s in store.samples("crash-1")}
+    assert {(s.timestamp, s.elapsed_s) for s in stored_before} <= stored_after
+    assert len(stored_after) > len(stored_before)  # and the resumed process sampled too
+    assert samples_path(emissions_csv).read_text().startswith(log_text_before)
+    rows = [r for r in read_rows(emissions_csv) if r["run_id"] == "crash-1"]
+    assert rows[0] == killed_row and [r["row_kind"] for r in rows] == ["partial", "total"]
+    assert float(rows[1]["energy_consumed"]) == pytest.approx(run.measurement["energy_kwh"])
     store.close()
 
     assert _run(["baseline", "--resume", "crash-1", "--out", str(out)]) == 2

@@ -145,7 +145,7 @@ class _RecordingMlflow:
         self.calls = []
 
     def __getattr__(self, name):
-        if name not in ("start_run", "log_epoch", "log_result", "end", "sinks"):
+        if name not in ("start_run", "log_epoch", "log_result", "log_charts", "end", "sinks"):
             raise AttributeError(name)
 
         def record(*args, **kwargs):
@@ -160,15 +160,17 @@ def test_mlflow_logger_gets_the_run_epochs_result_and_status(tmp_path):
 
     rec = _RecordingMlflow()
     assert {n for n in dir(NullMlflowLogger) if not n.startswith("_")} >= {
-        "start_run", "log_epoch", "log_result", "end", "sinks",
+        "start_run", "log_epoch", "log_result", "log_charts", "end", "sinks",
     }  # fmt: skip
     cfg = TrainConfig(dataset="synthetic", device="cpu", epochs=2, limit_train=64, limit_test=32)
     result = train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="mlf-1",
                        progress=False, inference_images=0, mlflow=rec)  # fmt: skip
     names = [c[0] for c in rec.calls]
-    assert names == ["sinks", "start_run", "log_epoch", "log_epoch", "log_result", "end"]
+    assert names == [
+        "sinks", "start_run", "log_epoch", "log_epoch", "log_result", "log_charts", "end",
+    ]  # fmt: skip
     assert rec.calls[1][1][0] == "mlf-1" and rec.calls[1][2]["params"]["epochs"] == 2
-    assert rec.calls[4][1][0] == result and rec.calls[5][1] == ("done",)
+    assert rec.calls[4][1][0] == result and rec.calls[6][1] == ("done",)
 
 
 def test_progress_bar_shows_power_from_the_meter_readings(capsys):

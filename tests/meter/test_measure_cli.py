@@ -53,6 +53,37 @@ def test_run_is_recorded_in_the_default_store(tmp_path):
     store.close()
 
 
+def test_no_country_states_the_world_average_in_the_record(tmp_path):
+    """Not only on stderr: the CSV row and the stored run both say the figure is the world average."""
+    import csv
+
+    from greenai.meter.emissions_csv import samples_path
+    from greenai.storage import open_store
+
+    out = tmp_path / "out"
+    proc = _measure(tmp_path, "--out", str(out), "--", "sh", "-c", "exit 0")
+    assert proc.returncode == 0, proc.stderr
+    with open(out / "emissions.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["row_kind"] == "total"
+    assert float(row["carbon_intensity_g_per_kwh"]) == 475.0
+    assert "world average 475 gCO2e/kWh" in row["intensity_source"]
+    assert "no country configured" in row["intensity_source"]
+    assert row["country_iso_code"] == "" and row["country_name"] == ""  # none invented
+    assert float(row["emissions"]) == pytest.approx(float(row["energy_consumed"]) * 0.475)
+    with open(samples_path(out / "emissions.csv"), newline="") as handle:
+        assert {r["intensity_source"] for r in csv.DictReader(handle)} == {row["intensity_source"]}
+
+    store = open_store(None, default_dir=out)
+    (run,) = store.list_runs()
+    intensity = run.measurement["intensity"]
+    assert intensity["g_per_kwh"] == 475.0 and intensity["country_iso3"] is None
+    assert intensity["source"] == row["intensity_source"]
+    assert run.config["intensity_g_per_kwh"] == 475.0
+    assert run.co2_kg == pytest.approx(run.energy_kwh * 0.475)
+    store.close()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signals_are_forwarded_to_the_command(tmp_path, signum):
     script = (

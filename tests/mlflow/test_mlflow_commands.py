@@ -1,11 +1,14 @@
-"""``--mlflow`` on the commands, read back from a real local tracking store: a compression command
-logs its own run; a tiny synthetic study is a parent run with one nested run per step (params,
+"""``--mlflow`` on the commands, read back from a real local tracking store: a standalone baseline
+and a compression command each log their own run with its charts, also with only
+``$MLFLOW_TRACKING_URI`` set; a tiny synthetic study is a parent run with one nested run per step (params,
 energy metrics, result JSON) and the report's charts on the parent; search trials nest under the
 search's parent run."""
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +18,7 @@ from greenai.cli.main import main
 from greenai.experiments.checkpoint import save_checkpoint
 from greenai.experiments.models import create_model
 from greenai.experiments.results import write_result
+from greenai.reports.charts import SIZES
 
 PARENT = "20261125-000000-parent"
 PARENT_TAG = "mlflow.parentRunId"
@@ -42,11 +46,101 @@ def _result_json(client, run, tmp_path):
     return json.loads(open(path, encoding="utf-8").read())
 
 
-def _artifacts(client, run):
-    return {a.path for a in client.list_artifacts(run.info.run_id, "greenai")}
+def _artifacts(client, run, folder="greenai"):
+    return {a.path for a in client.list_artifacts(run.info.run_id, folder)}
 
 
-def test_a_compression_command_logs_its_run(tmp_path, mlflow_env):
+def _png_size(client, run, path, tmp_path):
+    data = Path(client.download_artifacts(run.info.run_id, path, str(tmp_path))).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.fixture
+def fast_sampling(monkeypatch):
+    """A sub-second run still has a power series to chart (as tests/study/test_study_e2e.py)."""
+    monkeypatch.setenv("GREENAI_INTERVAL", "0.05")
+
+
+BASELINE = [
+    "baseline", "--dataset", "synthetic", "--epochs", "1", "--limit-train", "64",
+    "--limit-test", "32", "--no-progress",
+]  # fmt: skip
+
+
+def test_a_standalone_baseline_logs_params_epochs_energy_result_and_charts(
+    tmp_path, mlflow_env, fast_sampling
+):
+    pytest.importorskip("matplotlib", reason="the report extra is not installed")
+    client, runs = mlflow_env
+    out = tmp_path / "out"
+    assert main([*BASELINE, "--out", str(out), "--mlflow"]) == 0
+    (run,) = runs()
+    result = json.loads(next((out / "results").glob("synthetic_baseline_*.json")).read_text())
+    assert run.info.status == "FINISHED" and run.info.run_name == "baseline"
+    tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
+    assert PARENT_TAG not in tags
+    assert tags["greenai.run_id"] == result["run_id"]
+    assert tags["greenai.variant"] == "baseline" and tags["greenai.dataset"] == "synthetic"
+    # parameters: the training config
+    assert params["dataset"] == "synthetic" and params["epochs"] == "1"
+    assert params["limit_train"] == "64" and params["limit_test"] == "32"
+    assert params["model"] == result["model"]
+    # per-epoch metrics, one step per row of the training log
+    log = (out / result["artifacts"]["training_log"]).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(log.splitlines()))
+    assert len(rows) == 1
+    for key in ("train_loss", "eval_acc_pct"):
+        logged = client.get_metric_history(run.info.run_id, key)
+        assert [m.step for m in logged] == [int(r["epoch"]) for r in rows]
+        assert [m.value for m in logged] == pytest.approx([float(r[key]) for r in rows])
+    # energy and CO2: the run's totals and each phase's
+    step = result["energy"]["step"]
+    assert step["energy_kwh"] > 0 and step["co2_kg"] > 0
+    assert metrics["energy.step.energy_kwh"] == pytest.approx(step["energy_kwh"])
+    assert metrics["energy.step.co2_kg"] == pytest.approx(step["co2_kg"])
+    assert metrics["energy.lifecycle.co2_kg"] == pytest.approx(
+        result["energy"]["lifecycle"]["co2_kg"]
+    )
+    assert metrics["metrics.test_accuracy_pct"] == pytest.approx(
+        result["metrics"]["test_accuracy_pct"]
+    )
+    paths = {p["path"] for p in step["phases"]}
+    assert {"data", "train", "eval"} <= paths
+    for phase in step["phases"]:
+        for field in ("energy_kwh", "co2_kg"):
+            assert metrics[f"phase/{phase['path']}/{field}"] == pytest.approx(phase[field])
+    # artifacts: the result JSON, the logs and the run's own charts
+    logs = [Path(result["artifacts"][k]).name for k in ("training_log", "emissions_csv")]
+    assert {"greenai/result.json", "greenai/charts", *(f"greenai/{n}" for n in logs)} <= (
+        _artifacts(client, run)
+    )
+    assert _result_json(client, run, tmp_path / "dl") == result
+    assert _artifacts(client, run, "greenai/charts") == {
+        "greenai/charts/power.png", "greenai/charts/epochs.png"
+    }  # fmt: skip
+    for name in ("power", "epochs"):
+        got = _png_size(client, run, f"greenai/charts/{name}.png", tmp_path / "charts")
+        assert got == SIZES[name]
+
+
+def test_the_tracking_uri_alone_turns_logging_on(tmp_path, mlflow_env, fast_sampling):
+    """No ``--mlflow``: ``$MLFLOW_TRACKING_URI`` (set by ``mlflow_env``) is enough."""
+    client, runs = mlflow_env
+    out = tmp_path / "out"
+    assert main([*BASELINE, "--out", str(out), "--inference-images", "0"]) == 0
+    (run,) = runs()
+    result = json.loads(next((out / "results").glob("synthetic_baseline_*.json")).read_text())
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["greenai.run_id"] == result["run_id"]
+    assert run.data.metrics["energy.step.energy_kwh"] == pytest.approx(
+        result["energy"]["step"]["energy_kwh"]
+    )
+    assert _result_json(client, run, tmp_path / "dl") == result
+
+
+def test_a_compression_command_logs_its_run_and_charts(tmp_path, mlflow_env, fast_sampling):
+    pytest.importorskip("matplotlib", reason="the report extra is not installed")
     client, runs = mlflow_env
     out = tmp_path / "out"
     torch.manual_seed(0)
@@ -94,6 +188,13 @@ def test_a_compression_command_logs_its_run(tmp_path, mlflow_env):
     assert [m.value for m in losses] == pytest.approx(result["compression"]["finetune_losses"])
     assert {"greenai/result.json", "greenai/emissions.csv"} <= _artifacts(client, run)
     assert _result_json(client, run, tmp_path / "dl") == result
+    # its own charts: power over the prune/eval phases, the fine-tuning loss per epoch
+    assert _artifacts(client, run, "greenai/charts") == {
+        "greenai/charts/power.png", "greenai/charts/epochs.png"
+    }  # fmt: skip
+    for name in ("power", "epochs"):
+        got = _png_size(client, run, f"greenai/charts/{name}.png", tmp_path / "charts")
+        assert got == SIZES[name]
 
 
 STUDY = [

@@ -13,7 +13,8 @@ from mlflow.tracking import MlflowClient
 
 from greenai.errors import MissingExtraError, UsageError
 from greenai.integrations.mlflow import MlflowError, MlflowLogger, NullMlflowLogger, is_enabled
-from greenai.meter.types import PhaseResult
+from greenai.meter.types import PhaseResult, Sample
+from greenai.reports.charts import SIZES
 
 
 def result_json(run_id: str, variant: str, acc: float) -> dict:
@@ -232,3 +233,79 @@ def test_telemetry_is_off_unless_the_user_opted_in():
     env = {k: v for k, v in os.environ.items() if k in keep}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.strip() == "None", out.stderr
+
+
+def samples(run_id: str, n: int = 5) -> list[Sample]:
+    """What a meter recorded over ``n`` one-second intervals (CPU at 20 W, RAM at 2 W)."""
+    return [
+        Sample(run_id, 1000.0 + t, float(t), "train", {"cpu": 20.0, "ram": 2.0},
+               {"cpu": 20.0 * t, "ram": 2.0 * t}, 1e-6 * t)
+        for t in range(1, n + 1)
+    ]  # fmt: skip
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_a_run_logs_its_own_power_and_epoch_charts(tracking_uri, experiment, tmp_path):
+    pytest.importorskip("matplotlib", reason="the report extra is not installed")
+    mlf = MlflowLogger.create(tracking_uri=tracking_uri, experiment=experiment)
+    mlflow_id = mlf.start_run("run-c", "baseline", {})
+    phases = [PhaseResult("run-c", "train", "train", 1000.0, 5.0, {"cpu": 100.0}, 1e-5)]
+    rows = [
+        {"epoch": 1, "train_loss": 1.4, "eval_split": "test", "eval_acc_pct": 40.0},
+        {"epoch": 2, "train_loss": 1.1, "eval_split": "test", "eval_acc_pct": 52.5},
+    ]
+    logged = mlf.log_charts(
+        result_json("run-c", "baseline", 52.5), samples=samples("run-c"), phases=phases,
+        epochs=rows,
+    )  # fmt: skip
+    mlf.end("done")
+    assert logged == ["greenai/charts/power.png", "greenai/charts/epochs.png"]
+    client = MlflowClient(tracking_uri=tracking_uri)
+    listed = {a.path for a in client.list_artifacts(mlflow_id, "greenai/charts")}
+    assert listed == set(logged)
+    for name in ("power", "epochs"):
+        got = client.download_artifacts(mlflow_id, f"greenai/charts/{name}.png", str(tmp_path))
+        assert png_size(Path(got).read_bytes()) == SIZES[name]
+    assert "greenai.charts" not in client.get_run(mlflow_id).data.tags
+
+
+def test_a_loss_only_run_gets_an_epoch_chart_and_too_few_samples_no_power_chart(
+    tracking_uri, experiment
+):
+    pytest.importorskip("matplotlib", reason="the report extra is not installed")
+    mlf = MlflowLogger.create(tracking_uri=tracking_uri, experiment=experiment)
+    mlf.start_run("run-p", "pruned_unstructured", {})
+    rows = [{"epoch": 0, "finetune_loss": 0.9}, {"epoch": 1, "finetune_loss": 0.7}]
+    result = result_json("run-p", "pruned_unstructured", 50.0)
+    logged = mlf.log_charts(result, samples=samples("run-p", n=1), epochs=rows)
+    assert logged == ["greenai/charts/epochs.png"]  # one sample is no power series
+    assert mlf.log_charts(result) == []  # nothing measured, no epochs: nothing to draw
+    mlf.end("done")
+
+
+@pytest.mark.parametrize("measured", [5, 0], ids=["power-and-epochs", "epochs-only"])
+def test_without_matplotlib_the_charts_are_skipped_and_the_run_still_finishes(
+    tracking_uri, experiment, monkeypatch, caplog, measured
+):
+    for name in ("matplotlib", "matplotlib.pyplot", "matplotlib.ticker"):
+        monkeypatch.setitem(sys.modules, name, None)  # what the missing report extra looks like
+    mlf = MlflowLogger.create(tracking_uri=tracking_uri, experiment=experiment)
+    mlflow_id = mlf.start_run("run-m", "baseline", {})
+    with caplog.at_level("INFO", logger="greenai.integrations.mlflow"):
+        logged = mlf.log_charts(
+            result_json("run-m", "baseline", 50.0), samples=samples("run-m", n=measured),
+            epochs=[{"epoch": 1, "train_loss": 1.0, "eval_acc_pct": 50.0}],
+        )  # fmt: skip
+    mlf.end("done")
+    assert logged == []
+    assert "greenai[report]" in caplog.text
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.get_run(mlflow_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["greenai.charts"].startswith("skipped: ")
+    assert "greenai[report]" in run.data.tags["greenai.charts"]
+    assert client.list_artifacts(mlflow_id, "greenai/charts") == []

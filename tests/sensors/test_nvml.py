@@ -4,17 +4,20 @@ import textwrap
 import pytest
 
 from greenai.sensors import NvmlSensor, SensorUnavailable, default_sensors
-from greenai.sensors.nvml import visible_gpu_indices
+from greenai.sensors.nvml import VisibleGpu, visible_gpu_indices, visible_gpus
 
 FAKE_PYNVML = textwrap.dedent(
     '''
     """A stand-in for nvidia-ml-py's pynvml: devices are set by the test through DEVICES."""
     NVML_ERROR_NOT_SUPPORTED = 3
+    NVML_ERROR_NOT_FOUND = 6
 
     class NVMLError(Exception):
         def __init__(self, value):
             self.value = value
-            super().__init__({3: "Not Supported", 9: "Driver Not Loaded"}.get(value, str(value)))
+            super().__init__(
+                {3: "Not Supported", 6: "Not Found", 9: "Driver Not Loaded"}.get(value, str(value))
+            )
 
     DEVICES = []  # dicts: name, uuid, energy_mj (None: no counter), power_mw
     FAIL_INIT = False
@@ -40,13 +43,34 @@ FAKE_PYNVML = textwrap.dedent(
     def nvmlDeviceGetUUID(h):
         return h["uuid"]
 
+    def _physical(h):
+        if h.get("mig"):  # as NVML: energy and power exist per physical GPU, not per MIG device
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return h
+
     def nvmlDeviceGetTotalEnergyConsumption(h):
-        if h["energy_mj"] is None:
+        if _physical(h)["energy_mj"] is None:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return h["energy_mj"]
 
     def nvmlDeviceGetPowerUsage(h):
-        return h["power_mw"]
+        return _physical(h)["power_mw"]
+
+    # MIG: a device's "migs" lists its MIG devices' UUIDs (absent: not in MIG mode / not capable)
+    MAX_MIG_SLOTS = 7
+
+    def nvmlDeviceGetMaxMigDeviceCount(h):
+        if "migs" not in _physical(h):
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return MAX_MIG_SLOTS
+
+    def nvmlDeviceGetMigDeviceHandleByIndex(h, index):
+        migs = _physical(h).get("migs")
+        if migs is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        if not 0 <= index < MAX_MIG_SLOTS or index >= len(migs) or migs[index] is None:
+            raise NVMLError(NVML_ERROR_NOT_FOUND)  # an empty slot
+        return {"uuid": migs[index], "mig": True, "name": h["name"] + " MIG"}
     '''
 )
 
@@ -142,3 +166,65 @@ def test_visible_indices_follow_cuda_rules():
     assert visible_gpu_indices(3, uuids, {"CUDA_VISIBLE_DEVICES": "2,GPU-a,0"}) == [2]
     assert visible_gpu_indices(3, uuids, {"CUDA_VISIBLE_DEVICES": "0,7,1"}) == [0]
     assert visible_gpu_indices(3, uuids, {"CUDA_VISIBLE_DEVICES": "-1"}) == []
+
+
+MIG_A = "MIG-5d1e0c2a-aaaa-5b1e-9f3c-000000000001"
+MIG_B = "MIG-5d1e0c2a-bbbb-5b1e-9f3c-000000000002"
+MIG_C = "MIG-7e2f1d3b-cccc-5c2f-8e4d-000000000003"
+
+
+def test_visible_gpus_resolve_mig_uuids_to_their_physical_gpu():
+    uuids = ["GPU-aaa", "GPU-bbb"]
+    migs = {0: [], 1: [MIG_A, MIG_B, MIG_C]}  # GPU 1: three instances
+    assert visible_gpus(2, uuids, {"CUDA_VISIBLE_DEVICES": MIG_B}, migs) == [
+        VisibleGpu(1, (MIG_B,))
+    ]
+    # prefixes as for GPU UUIDs; two instances of one GPU: that GPU once, both named
+    env = {"CUDA_VISIBLE_DEVICES": "MIG-5d1e0c2a-bbbb,MIG-7e2f"}
+    assert visible_gpus(2, uuids, env, migs) == [VisibleGpu(1, (MIG_B, MIG_C))]
+    # the whole GPU named as well: the whole GPU
+    env = {"CUDA_VISIBLE_DEVICES": f"{MIG_A},GPU-bbb,0"}
+    assert visible_gpus(2, uuids, env, migs) == [VisibleGpu(1), VisibleGpu(0)]
+    # CUDA 11.0's MIG-GPU-<uuid>/<gi>/<ci> form names its parent directly
+    env = {"CUDA_VISIBLE_DEVICES": "MIG-GPU-bbb/1/0"}
+    assert visible_gpus(2, uuids, env, {}) == [VisibleGpu(1, ("MIG-GPU-bbb/1/0",))]
+    # an ambiguous or unknown MIG entry names no device: CUDA (and this) stop there
+    assert visible_gpu_indices(2, uuids, {"CUDA_VISIBLE_DEVICES": f"0,MIG-5d1e,{MIG_C}"}, migs) == [
+        0
+    ]
+    assert visible_gpu_indices(2, uuids, {"CUDA_VISIBLE_DEVICES": MIG_A}, {}) == []
+    assert visible_gpu_indices(2, uuids, {"CUDA_VISIBLE_DEVICES": "MIG-GPU-zzz/1/0"}, migs) == []
+
+
+def test_a_mig_instance_in_cuda_visible_devices_reads_its_physical_gpu(nvml):
+    """The MIG UUID is found through NVML's MIG API; the energy is the parent GPU's, said so."""
+    nvml.DEVICES[:] = [
+        _gpu(0, energy_mj=0),
+        {**_gpu(1, energy_mj=0), "migs": [MIG_A, MIG_B]},
+        {**_gpu(2, energy_mj=0), "migs": []},  # MIG mode, no instances
+    ]
+    sensor = NvmlSensor(env={"CUDA_VISIBLE_DEVICES": MIG_B})
+    nvml.DEVICES[0]["energy_mj"] = 9_000_000  # not visible: must not count
+    nvml.DEVICES[1]["energy_mj"] = 4_000  # the parent of MIG_B: 4 J
+    assert sensor.read_j()["gpu"] == pytest.approx(4.0)
+    assert sensor.gpu_names() == ["Fake A1"]
+    method = sensor.methods()["gpu"]
+    assert method.kind == "measured" and method.source == "NVML"
+    assert "GPU 1 Fake A1: total-energy counter of the WHOLE physical GPU" in method.detail
+    assert MIG_B in method.detail and "other instances' work is included" in method.detail
+    sensor.close()
+
+
+def test_a_whole_gpu_is_labelled_without_the_mig_caveat(nvml):
+    nvml.DEVICES[:] = [{**_gpu(0, energy_mj=0), "migs": [MIG_A]}]
+    sensor = NvmlSensor(env={"CUDA_VISIBLE_DEVICES": "0"})
+    assert "MIG" not in sensor.methods()["gpu"].detail
+    sensor.close()
+
+
+def test_an_nvml_without_the_mig_api_sees_no_mig_device(nvml, monkeypatch):
+    nvml.DEVICES[:] = [{**_gpu(0, energy_mj=0), "migs": [MIG_A]}]
+    monkeypatch.delattr(nvml, "nvmlDeviceGetMaxMigDeviceCount")
+    with pytest.raises(SensorUnavailable, match="no NVIDIA GPU visible"):
+        NvmlSensor(env={"CUDA_VISIBLE_DEVICES": MIG_A})
+    assert nvml.calls["shutdown"] == nvml.calls["init"]

@@ -19,6 +19,11 @@ def add_parent_args(
     g.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None)
     g.add_argument("--limit-train", dest="limit_train", type=common.positive_int, default=None)
     g.add_argument("--limit-test", dest="limit_test", type=common.positive_int, default=None)
+    p.add_argument(
+        "--device", choices=("auto", "cpu", "gpu"), default="auto",
+        help="where fine-tuning and distillation run (auto: CUDA if present, else CPU); INT8 "
+        "quantization, evaluation and the inference figures run on the CPU for every variant",
+    )  # fmt: skip
     p.add_argument("--group", default=None, help="group name (a study) for the store")
     p.add_argument(
         "--mlflow", action="store_true",
@@ -33,14 +38,16 @@ def open_parent(args: argparse.Namespace) -> tuple[Any, Any]:
     from pathlib import Path
 
     from greenai.experiments import variants
+    from greenai.experiments.loop import resolve_device
     from greenai.sensors import check_sensors
 
     out = Path(args.out)
+    device = resolve_device(getattr(args, "device", "cpu")).type  # --device gpu without CUDA: 2
     carbon = common.carbon_config(args)
     check_sensors()  # a garbage powercap counter: one line before the run row is created
     ctx = variants.Context(
         out_dir=out, store=None, carbon=carbon, group=args.group, data_dir=args.data_dir,
-        limit_train=args.limit_train, limit_test=args.limit_test,
+        limit_train=args.limit_train, limit_test=args.limit_test, device=device,
     )  # fmt: skip
     store = _existing_store(args)
     try:

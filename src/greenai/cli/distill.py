@@ -55,11 +55,15 @@ def run(args: argparse.Namespace) -> int:
 
         def build(tracker, data, run_id):
             with tracker.phase("train"):
+                student.to(ctx.device)
+                teacher = parent.model.to(ctx.device)
                 stats = fit(
-                    student, data.batches(args.batch_size, args.seed), args.epochs, lr=args.lr,
-                    loss_fn=hinton_loss_fn(args.temperature, args.alpha), teacher=parent.model,
+                    student, data.batches(args.batch_size, args.seed, device=ctx.device),
+                    args.epochs, lr=args.lr, loss_fn=hinton_loss_fn(args.temperature, args.alpha),
+                    teacher=teacher,
                 )  # fmt: skip
-            student.eval()
+            student.to("cpu").eval()
+            teacher.to("cpu")
             counts = param_counts(student)
             dense = sum(t.numel() * t.element_size() for t in student.state_dict().values())
 
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = variants.run_variant(
             variant="distilled", parent=parent, ctx=ctx, hyperparameters=hyper,
-            step_name="distill", build=build, model_name=args.student,
+            step_name="distill", build=build, model_name=args.student, device=ctx.device,
         )  # fmt: skip
     finally:
         _compression.close(ctx)

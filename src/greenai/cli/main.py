@@ -16,9 +16,25 @@ import sys
 from collections.abc import Sequence
 
 from greenai import __version__
-from greenai.errors import GreenAIError
+from greenai.errors import GreenAIError, MissingExtraError
 
 _NOT_COMMANDS = {"main", "common"}
+
+# Optional packages a command may import (top-level module name) -> the extra that installs each.
+# A command that imports one missing ends in one line naming the install command, not a traceback.
+OPTIONAL_MODULES = {
+    "torch": "train",
+    "torchao": "quant",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
+    "optuna": "search",
+    "matplotlib": "report",
+    "pynvml": "gpu",
+    "psycopg": "postgres",
+    "flask": "dashboard",
+    "plotly": "dashboard",
+    "mlflow": "mlflow",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GreenAIError as exc:
         print(f"greenai: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        missing = missing_extra(exc)
+        if missing is None:
+            raise
+        print(f"greenai: error: {missing}", file=sys.stderr)
+        return missing.exit_code
     except BrokenPipeError:
         # e.g. `greenai runs --json | head`: the reader left; not an error of ours.
         with contextlib.suppress(OSError):
@@ -63,6 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("greenai: interrupted", file=sys.stderr)
         return 130
+
+
+def missing_extra(exc: ModuleNotFoundError) -> MissingExtraError | None:
+    """The ``MissingExtraError`` for an optional package that failed to import, else None."""
+    top = (exc.name or "").partition(".")[0]
+    extra = OPTIONAL_MODULES.get(top)
+    return None if extra is None else MissingExtraError(top, extra)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         step = variants.prune_step(
             parent, sparsity=args.sparsity, kind=args.kind, include_linear=args.include_linear,
             norm=args.norm, finetune_epochs=args.finetune_epochs, lr=args.lr,
-            batch_size=args.batch_size,
+            batch_size=args.batch_size, device=ctx.device,
         )  # fmt: skip
         result = variants.run_step(step, parent, ctx)
     finally:

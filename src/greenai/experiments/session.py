@@ -183,6 +183,8 @@ class TrainingSession:
                 self.store.finish_run(self.run_id, status="done", result=result)
             if self.mlflow is not None:
                 self.mlflow.log_result(result, [paths["training_log"], paths["emissions_csv"]])
+                meter = {"samples": tracker.samples, "phases": measurement.phases}
+                self.mlflow.log_charts(result, **meter, epochs=self.log_rows)
                 self.mlflow.end("done")
             return result
         except BaseException as exc:

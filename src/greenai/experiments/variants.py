@@ -46,6 +46,9 @@ class Context:
     limit_test: int | None = None
     progress: bool = False
     dataset: str = "cifar10"
+    # where fine-tuning and distillation run ("cpu" or "cuda"); INT8 steps and every variant's
+    # evaluation and inference measurement run on the CPU, the same for all variants
+    device: str = "cpu"
     # an integrations.mlflow logger (maybe nested under a study's run); None: not logged there
     mlflow: Any = None
 
@@ -57,8 +60,10 @@ class Data:
     x_test: torch.Tensor
     y_test: torch.Tensor
 
-    def batches(self, batch_size: int = 128, seed: int = 0) -> Callable[[], Any]:
-        """A fresh shuffled pass (with random horizontal flips) per call."""
+    def batches(
+        self, batch_size: int = 128, seed: int = 0, device: str = "cpu"
+    ) -> Callable[[], Any]:
+        """A fresh shuffled pass (with random horizontal flips) per call, batches on ``device``."""
         g = torch.Generator().manual_seed(seed)
 
         def it():
@@ -67,7 +72,8 @@ class Data:
                 idx = order[i : i + batch_size]
                 xb = self.x_train[idx]
                 flip = torch.rand(len(idx), generator=g) < 0.5
-                yield torch.where(flip[:, None, None, None], xb.flip(3), xb), self.y_train[idx]
+                xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+                yield xb.to(device), self.y_train[idx].to(device)
 
         return it
 
@@ -221,8 +227,12 @@ def run_variant(
     step_name: str,
     build: Callable[[Any, Data, str], Built],
     model_name: str | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
-    """Meter ``build`` (the step), evaluate, measure inference, write result JSON and store row."""
+    """Meter ``build`` (the step), evaluate, measure inference, write result JSON and store row.
+
+    ``device``: where ``build`` computed (its fine-tuning or distillation); evaluation and the
+    inference figures are measured on the CPU for every variant alike (``inference.device``)."""
     from greenai.experiments import evaluate, lineage, results, runinfo
     from greenai.experiments.train import paths_for
     from greenai.meter import Tracker
@@ -240,7 +250,7 @@ def run_variant(
     if store is not None:
         store.create_run(
             run_id, name=variant, variant=variant, model=model_name or parent.model_name,
-            dataset=ctx.dataset, device="cpu", config=hyperparameters,
+            dataset=ctx.dataset, device=device, config=hyperparameters,
             parent_run_id=parent.run_id, group=ctx.group,
         )  # fmt: skip
     sinks = [StoreSink(store)] if store is not None else []
@@ -276,7 +286,7 @@ def run_variant(
             "group": ctx.group,
             "dataset": ctx.dataset,
             "model": model_name or parent.model_name,
-            "device": "cpu",
+            "device": device,
             "precision": built.precision,
             "hyperparameters": hyperparameters,
             "metrics": {
@@ -315,7 +325,7 @@ def run_variant(
         if store is not None:
             store.finish_run(run_id, status="done", result=result)
         if mlflow is not None:
-            _mlflow_log(mlflow, result, paths["emissions_csv"])
+            _mlflow_log(mlflow, result, paths["emissions_csv"], tracker.samples, m.phases)
         return result
     except BaseException as exc:
         if not stopped:
@@ -352,14 +362,25 @@ def _mlflow_params(
     }
 
 
-def _mlflow_log(mlflow: Any, result: dict[str, Any], emissions_csv: Path) -> None:
-    """The finished variant's epoch losses, result (figures, phases, JSON) and emissions log."""
+def _mlflow_log(
+    mlflow: Any,
+    result: dict[str, Any],
+    emissions_csv: Path,
+    samples: list[Any],
+    phases: tuple[Any, ...],
+) -> None:
+    """The finished variant's epoch losses, result (figures, phases, JSON), emissions log and
+    charts (power over time from the meter's ``samples``/``phases``, losses per epoch)."""
     run_id = result["run_id"]
+    rows: dict[int, dict[str, Any]] = {}  # epoch -> its losses, for the per-epoch chart
     for key, metric in _EPOCH_LOSSES.items():
         for epoch, loss in enumerate((result.get("compression") or {}).get(key) or []):
             mlflow.log_epoch(epoch, {metric: loss}, run_id=run_id)
+            rows.setdefault(epoch, {"epoch": epoch})[metric] = loss
     extra = [emissions_csv] if emissions_csv.is_file() else []
     mlflow.log_result(result, extra, run_id=run_id)
+    epochs = [rows[e] for e in sorted(rows)]
+    mlflow.log_charts(result, samples=samples, phases=phases, epochs=epochs, run_id=run_id)
     mlflow.end("done", run_id=run_id)
 
 
@@ -396,6 +417,7 @@ class Step:
     step_name: str
     hyperparameters: dict[str, Any]
     build: Callable[[Any, Data, str], Built]
+    device: str = "cpu"  # where the step computes (see ``run_variant``)
 
 
 def _dense_bytes(model: nn.Module) -> int:
@@ -412,8 +434,10 @@ def prune_step(
     finetune_epochs: int = 1,
     lr: float = 5e-4,
     batch_size: int = 128,
+    device: str = "cpu",
 ) -> Step:
-    """Magnitude pruning made permanent (unstructured, or structured channels), then fine-tuning."""
+    """Magnitude pruning made permanent (unstructured, or structured channels), then fine-tuning
+    on ``device``; the model comes back to the CPU for evaluation and saving."""
     from greenai.experiments import prune
     from greenai.experiments.distill import fit
     from greenai.experiments.evaluate import param_counts
@@ -435,7 +459,8 @@ def prune_step(
         after_step = None
         if kind == "unstructured":
             achieved = prune.prune_unstructured(model, sparsity, include_linear)
-            masks = prune.zero_masks(model, include_linear)
+            model.to(device)
+            masks = prune.zero_masks(model, include_linear)  # on the fine-tuning device
             details["sparsity_achieved"] = achieved
 
             def after_step() -> None:
@@ -445,12 +470,14 @@ def prune_step(
                 model, sparsity, data.x_test[:2], norm=norm
             )
             dense = _dense_bytes(model)
+            model.to(device)
         with tracker.phase("finetune"):
             stats = fit(
-                model, data.batches(batch_size), finetune_epochs, lr=lr, after_step=after_step
-            )
+                model, data.batches(batch_size, device=device), finetune_epochs, lr=lr,
+                after_step=after_step,
+            )  # fmt: skip
         details["finetune_losses"] = list(stats.epoch_losses)
-        model.eval()
+        model.to("cpu").eval()
         counts = param_counts(model)
 
         def save(path: Path) -> int:
@@ -465,7 +492,7 @@ def prune_step(
             nonzero_params=counts["nonzero_params"], dense_size_bytes=dense, details=details,
         )  # fmt: skip
 
-    return Step(variant, "prune", hyper, build)
+    return Step(variant, "prune", hyper, build, device)
 
 
 def quantize_step(
@@ -544,5 +571,5 @@ def run_step(step: Step, parent: Parent, ctx: Context) -> dict[str, Any]:
     """``run_variant`` for a prepared step: a metered child run of ``parent``, with its result."""
     return run_variant(
         variant=step.variant, parent=parent, ctx=ctx, hyperparameters=step.hyperparameters,
-        step_name=step.step_name, build=step.build,
+        step_name=step.step_name, build=step.build, device=step.device,
     )  # fmt: skip

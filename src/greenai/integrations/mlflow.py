@@ -13,6 +13,7 @@ mlf.start_run(run_id, name="baseline", params={"epochs": 20, "lr": 1e-3}, parent
 mlf.log_epoch(epoch, {"train_loss": 0.9, "test_acc": 61.2})
 mlf.log_phase_energy(phase)                    # a meter PhaseResult, or a result JSON phase dict
 mlf.log_result(result, [chart_png, training_log_csv])
+mlf.log_charts(result, samples=tracker.samples, phases=measurement.phases, epochs=log_rows)
 mlf.end("done")                                # or "failed" / "interrupted"
 Tracker(..., sinks=[StoreSink(store), *mlf.sinks()])   # phases logged as the meter ends them
 ```
@@ -26,11 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import os
 import re
+import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +45,8 @@ DEFAULT_EXPERIMENT = "greenai"
 RUN_ID_TAG = "greenai.run_id"
 PARENT_TAG = "mlflow.parentRunId"  # what the MLflow UI nests runs by
 ARTIFACT_DIR = "greenai"
+CHART_DIR = f"{ARTIFACT_DIR}/charts"  # a run's own charts: power.png, epochs.png
+CHARTS_TAG = "greenai.charts"  # why a run has no charts, when they were skipped
 
 # greenai's final statuses -> MLflow's run statuses
 STATUSES = {"done": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
@@ -53,6 +58,7 @@ _MAX_PARAM_CHARS = 6000
 _BATCH = 100
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 
 class MlflowError(GreenAIError):
@@ -117,6 +123,17 @@ class NullMlflowLogger:
         run_id: str | None = None,
     ) -> None:
         return None
+
+    def log_charts(
+        self,
+        result: Mapping[str, Any],
+        *,
+        samples: Sequence[Any] = (),
+        phases: Sequence[Any] = (),
+        epochs: Sequence[Mapping[str, Any]] = (),
+        run_id: str | None = None,
+    ) -> list[str]:
+        return []
 
     def end(self, status: str = "done", run_id: str | None = None) -> None:
         return None
@@ -341,6 +358,50 @@ class MlflowLogger:
                 self.client.log_artifact(mlflow_id, str(path), ARTIFACT_DIR)
 
     @_translated
+    def log_charts(
+        self,
+        result: Mapping[str, Any],
+        *,
+        samples: Sequence[Any] = (),
+        phases: Sequence[Any] = (),
+        epochs: Sequence[Mapping[str, Any]] = (),
+        run_id: str | None = None,
+    ) -> list[str]:
+        """The run's own charts as ``greenai/charts/power.png`` (power per component over time,
+        from the meter's ``samples``, its top-level ``phases`` shaded) and, when there are
+        ``epochs`` (rows with an ``epoch`` number and metrics), ``greenai/charts/epochs.png``
+        (accuracy and loss per epoch); drawn by ``greenai.reports`` (``run_charts``). A chart
+        without enough data is left out. Returns the artifact paths logged.
+
+        Charts are an extra: without matplotlib (``greenai[report]``), or if drawing fails, none
+        are logged, the reason goes to this module's logger and to the run's ``greenai.charts``
+        tag, and nothing is raised. MLflow's own failures are ``MlflowError`` as elsewhere."""
+        mlflow_id = self._mlflow_id(run_id)
+        try:
+            charts = run_charts(result, samples=samples, phases=phases, epochs=epochs)
+        except (MissingExtraError, ImportError) as error:
+            if not isinstance(error, MissingExtraError):  # e.g. matplotlib.ticker, imported first
+                error = MissingExtraError("matplotlib", "report")
+            _log.info("MLflow: no charts for run %s: %s", result.get("run_id"), error)
+            self.client.set_tag(mlflow_id, CHARTS_TAG, f"skipped: {error}"[:_MAX_PARAM_CHARS])
+            return []
+        except Exception as error:  # a chart must never fail a finished run
+            _log.warning(
+                "MLflow: drawing the charts of run %s failed", result.get("run_id"), exc_info=True
+            )
+            reason = f"skipped: {type(error).__name__}: {error}"
+            self.client.set_tag(mlflow_id, CHARTS_TAG, reason[:_MAX_PARAM_CHARS])
+            return []
+        logged = []
+        with tempfile.TemporaryDirectory(prefix="greenai-charts-") as folder:
+            for name, png in charts.items():
+                path = Path(folder) / f"{name}.png"
+                path.write_bytes(png)
+                self.client.log_artifact(mlflow_id, str(path), CHART_DIR)
+                logged.append(f"{CHART_DIR}/{path.name}")
+        return logged
+
+    @_translated
     def end(self, status: str = "done", run_id: str | None = None) -> None:
         """Close the run with greenai's final status: done, failed or interrupted."""
         if status not in STATUSES:
@@ -504,6 +565,59 @@ class MlflowPhaseSink:
 
 
 _PHASE_FIELDS = ("energy_kwh", "co2_kg", "duration_s")
+
+
+def run_charts(
+    result: Mapping[str, Any],
+    *,
+    samples: Sequence[Any] = (),
+    phases: Sequence[Any] = (),
+    epochs: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, bytes]:
+    """One run's charts as PNG bytes, by ``greenai.reports``: ``"power"`` from the meter's
+    ``Sample`` records and ``PhaseResult`` phases (``reports.sources.power_trace``), ``"epochs"``
+    from per-epoch rows (``{"epoch": 1, "train_loss": 0.9, "eval_acc_pct": 61.0, ...}``; a run
+    that only records a loss per epoch, e.g. ``finetune_loss``, gets that loss alone). A chart
+    without enough data is left out. Raises ``MissingExtraError`` without matplotlib."""
+    from greenai.reports import chartdata, charts
+    from greenai.reports.inputs import EpochPoint, RunInput
+    from greenai.reports.sources import power_trace
+
+    points = tuple(
+        EpochPoint(int(row["epoch"]), _numeric({k: v for k, v in row.items() if k != "epoch"}))
+        for row in epochs
+        if isinstance(row.get("epoch"), int) and not isinstance(row.get("epoch"), bool)
+    )
+    started = min((s.timestamp - s.elapsed_s for s in samples), default=0.0)
+    trace = power_trace(list(samples), list(phases), started)
+    run = RunInput.from_result(result, epochs=points, power=trace)
+    out: dict[str, bytes] = {}
+    power = chartdata.power(run)
+    if power is not None:
+        out["power"] = charts.power_png(power)
+    per_epoch = chartdata.epochs([run]) or _loss_only(run)
+    if per_epoch is not None:
+        out["epochs"] = charts.epochs_png(per_epoch)
+    return out
+
+
+def _loss_only(run: Any) -> Any:
+    """``EpochData`` for epochs that carry a loss ``chartdata.epochs`` does not know (a pruned
+    model's ``finetune_loss``, QAT's ``qat_loss``), without accuracy; None when there is none."""
+    from greenai.reports.chartdata import EpochCurve, EpochData
+    from greenai.reports.rows import variant_name
+
+    keys = sorted({k for p in run.epochs for k in p.metrics if k.endswith("loss")})
+    if not keys:
+        return None
+    pts = sorted(run.epochs, key=lambda p: p.epoch)
+    curve = EpochCurve(
+        variant_name(run.variant),
+        tuple(p.epoch for p in pts),
+        tuple(None for _ in pts),
+        tuple(p.metrics.get(keys[0]) for p in pts),
+    )
+    return EpochData((curve,), "", keys[0])
 
 
 def quiet_mlflow() -> None:

@@ -82,7 +82,8 @@ class Tracker:
     ``carbon`` defaults to ``CarbonConfig.resolve(country, pue, intensity_g_per_kwh)``; ``sensors`` to
     ``greenai.sensors.default_sensors(pid)`` (``pid``: a process tree to follow instead of this
     process). ``interval_s`` is the sampling period (``None``: no thread, edges only). ``sinks`` get
-    every record; ``emissions_csv`` adds the CSV sink for that file. Bad input raises ``UsageError``
+    every record; ``emissions_csv`` adds the CSV sink for that file (one row per run, updated at each
+    sample) and its sample log beside it (``*_samples.csv``). Bad input raises ``UsageError``
     here, before anything is written.
     """
 

@@ -203,13 +203,14 @@ class TrialObjective:
             data_dir=getattr(cfg, "data_dir", None), limit_train=getattr(cfg, "limit_train", None),
             limit_test=getattr(cfg, "limit_test", None), progress=False,
             dataset=getattr(cfg, "dataset", "cifar10"), mlflow=self.mlflow,
+            device=str(result.get("device") or "cpu"),  # fine-tune where the trial trained
         )  # fmt: skip
         batch_size = int(getattr(cfg, "batch_size", 128))
 
         def prune_step(parent: Any) -> Any:
             return variants.prune_step(
                 parent, sparsity=sparsity, kind="unstructured",
-                finetune_epochs=self.finetune_epochs, batch_size=batch_size,
+                finetune_epochs=self.finetune_epochs, batch_size=batch_size, device=ctx.device,
             )  # fmt: skip
 
         def quantize_step(parent: Any) -> Any:

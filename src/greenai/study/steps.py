@@ -40,7 +40,7 @@ def baseline(ctx: StepContext) -> Mapping[str, Any]:
 def _common_flags(ctx: StepContext) -> list[str]:
     """The flags every compression command shares, from the study's configuration."""
     train, carbon = ctx.step.config["train"], ctx.step.config["carbon"]
-    flags = ["--out", str(ctx.out_dir), "--group", ctx.group]
+    flags = ["--out", str(ctx.out_dir), "--group", ctx.group, "--device", ctx.step.device]
     if ctx.store_url:
         flags += ["--store", ctx.store_url]
     for flag, value in (
