@@ -6,10 +6,12 @@ import html
 import json
 
 import pytest
-from dash_helpers import EVIL, add_run, write_samples
+from dash_helpers import EVIL, SEARCH_NAME, add_run, search_study, write_samples
+from markupsafe import escape
 
 from greenai.dashboard import create_app
 from greenai.dashboard.server import LOOPBACK_NAMES
+from greenai.reports import table
 
 
 def test_runs_list_shows_every_status_and_headline_figures(store, client):
@@ -55,22 +57,58 @@ def test_live_endpoint_follows_the_store(store, client):
     assert second["run"]["status"] == "done"
 
 
-def test_run_page_and_views_render(store, client):
-    add_run(store, "t1", variant="search_trial", group="hp", acc=70.0, kwh=0.01)
-    add_run(store, "t2", variant="search_trial", group="hp", acc=60.0, kwh=0.02)
+def test_run_page_renders(store, client):
+    add_run(store, "t1", group="s1")
     run_page = client.get("/runs/t1").get_data(as_text=True)
     assert 'data-run-id="t1"' in run_page and "/assets/plotly.min.js" in run_page
-    study = client.get("/study?group=hp").get_data(as_text=True)
-    assert "/search?group=hp" in study  # a search's study view links to its Pareto view
-    search = client.get("/search?group=hp").get_data(as_text=True)
-    assert "2 finished trials" in search and "1 on the Pareto front" in search
-    assert client.get("/api/search?group=hp").get_json()["points"][0]["on_front"] is True
 
 
-def test_store_text_is_escaped_everywhere(store, client):
+def test_search_page_shows_what_the_search_optimised(search_dir, search_store):
+    """A real search with --objective co2: the page scores every trial on its final model's
+    accuracy and lifecycle CO2, read from the study's own storage, with the search's front."""
+    client = create_app(search_store).test_client()
+    study = search_study(search_dir)
+    page = client.get("/search", query_string={"group": SEARCH_NAME}).get_data(as_text=True)
+    assert "3 finished trials" in page
+    assert "the study&#39;s objective, recorded in" in page and "search.db" in page
+    api = client.get("/api/search", query_string={"group": SEARCH_NAME}).get_json()
+    assert api["objective"] == api["recorded_objective"] == "co2"
+    for t in study.trials:
+        (p,) = [p for p in api["points"] if p["run_id"] == t.user_attrs["run_id"]]
+        assert (p["accuracy_pct"], p["cost"]) == pytest.approx(t.values, rel=1e-12)
+        assert f'data-final-run-id="{t.user_attrs["final_run_id"]}"' in page
+    front = sum(p["on_front"] for p in api["points"])
+    assert f"{front} on the Pareto front" in page and page.count('<tr class="front"') == front
+    assert "sparsity=0.3, quantization=on" in page and "optimizer" not in page
+    # The other objective, on request; an unknown one is refused.
+    energy = client.get("/api/search", query_string={"group": SEARCH_NAME, "objective": "energy"})
+    assert energy.get_json()["objective"] == "energy"
+    assert energy.get_json()["points"][0]["cost"] != api["points"][0]["cost"]
+    bad = client.get("/api/search", query_string={"group": SEARCH_NAME, "objective": "speed"})
+    assert bad.status_code == 400 and "objective" in bad.get_json()["error"]
+
+
+def test_study_page_shows_the_report_tables(search_store):
+    client = create_app(search_store).test_client()
+    page = client.get("/study", query_string={"group": SEARCH_NAME}).get_data(as_text=True)
+    assert "/search?group=" in page  # a search's study view links to its Pareto view
+    for header in (*table.STUDY_HEADERS, *table.LIFECYCLE_HEADERS):
+        assert f"<th>{escape(header)}</th>" in page
+    assert "Quantized (PTQ INT8)" in page and "Pruned (unstructured)" in page
+    api = client.get("/api/study", query_string={"group": SEARCH_NAME}).get_json()
+    assert [t["title"] for t in api["tables"]] == [
+        "Study table (step CO2)",
+        "Lifecycle (honest) columns",
+    ]
+    for run_id in api["tables"][0]["run_ids"]:
+        assert f'<tr data-run-id="{run_id}">' in page
+    assert api["pareto"]["front"] and len(api["pareto"]["run_ids"]) == 5
+
+
+def test_store_text_is_escaped_everywhere(store, client, search_store):
     group = '"><img src=x onerror=alert(2)>'
-    add_run(store, "evil", name=EVIL, group=group, variant="search_trial")
-    for path in ("/", "/runs/evil", f"/study?group={group}", f"/search?group={group}"):
+    add_run(store, "evil", name=EVIL, group=group)
+    for path in ("/", "/runs/evil", f"/study?group={group}"):
         response = client.get(path, query_string=None)
         page = response.get_data(as_text=True)
         assert response.status_code == 200, path
@@ -79,6 +117,13 @@ def test_store_text_is_escaped_everywhere(store, client):
     assert html.escape(EVIL) in index
     # JSON carries the raw text; the page scripts put it in with textContent only.
     assert client.get("/api/runs/evil").get_json()["name"] == EVIL
+    # The real search's study name carries markup too.
+    search_client = create_app(search_store).test_client()
+    for path in ("/", "/search", "/study"):
+        response = search_client.get(path, query_string={"group": SEARCH_NAME})
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200, path
+        assert "<img src=x" not in page and str(escape(SEARCH_NAME)) in page, path
 
 
 def test_page_scripts_never_write_html():

@@ -10,11 +10,15 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
-from dash_helpers import EVIL, add_run
+from dash_helpers import EVIL, SEARCH_NAME, add_run, search_study
 
+from greenai.dashboard import create_app
+from greenai.dashboard.server import LOOPBACK_NAMES, start_in_thread
 from greenai.meter.types import Sample
+from greenai.reports import table
 from greenai.storage import RunStore
 
 pytestmark = pytest.mark.browser
@@ -167,54 +171,72 @@ def test_live_view_updates_while_the_run_is_written(browser_context, live_server
     assert watcher.problems == []
 
 
-def test_study_and_search_views_render_charts(browser_context, live_server, store):
-    figures = [
-        ("baseline", 78.1, 0.0104, 0.0049),
-        ("pruned_unstructured", 77.4, 0.0021, 0.0010),
-        ("pruned_structured", 74.9, 0.0018, 0.0009),
-        ("quantized_dynamic", 77.9, 0.0006, 0.0003),
-        ("distilled", 73.2, 0.0062, 0.0029),
-    ]
-    for n, (variant, acc, kwh, co2) in enumerate(figures):
-        add_run(store, f"s{n}", variant=variant, group="study-1", acc=acc, kwh=kwh, co2=co2)
-    for n in range(14):
-        lr, width = 10 ** (-1 - (n % 4) / 2), 16 * (1 + n % 3)
-        acc = 55 + 20 * (1 - math.exp(-width / 24)) - 6 * abs(math.log10(lr) + 2.2) + n % 5
-        kwh = 0.0008 * width / 16 * (1 + n % 4 * 0.5)
-        add_run(
-            store,
-            f"t{n:02d}",
-            name=f"trial {n} <b>x</b>" if n == 3 else f"trial {n}",
-            variant="search_trial",
-            group="hp-search",
-            acc=acc,
-            kwh=kwh,
-            co2=kwh * 0.475,
-            config={"params": {"lr": round(lr, 5), "width": width}},
-        )
+@pytest.fixture
+def search_server(search_store: RunStore) -> Iterator[str]:
+    """The dashboard over the real tiny search's store (opened read-only), on a loopback port."""
+    app = create_app(search_store, trusted_hosts=LOOPBACK_NAMES)
+    server, url = start_in_thread(app, "127.0.0.1", 0)
+    yield url.rstrip("/")
+    server.shutdown()
+    server.server_close()
 
+
+def test_study_view_is_the_report_with_interactive_charts(browser_context, live_server, store):
+    figures = [
+        ("baseline", 78.1, 0.0104, 0.0049, None),
+        ("pruned_unstructured", 77.4, 0.0021, 0.0010, "s0"),
+        ("pruned_structured", 74.9, 0.0018, 0.0009, "s0"),
+        ("quantized_dynamic", 77.9, 0.0006, 0.0003, "s0"),
+        ("distilled", 73.2, 0.0062, 0.0029, "s0"),
+    ]
+    for n, (variant, acc, kwh, co2, parent) in enumerate(figures):
+        add_run(store, f"s{n}", variant=variant, group="study-1", acc=acc, kwh=kwh, co2=co2,
+                parent=parent)  # fmt: skip
     page = browser_context.new_page()
     watcher = Watcher(page)
     try:
         page.goto(f"{live_server}/study?group=study-1")
-        page.wait_for_function(
-            "() => (document.getElementById('chart-tradeoff').data || []).length"
-        )
-        bars = page.evaluate("() => document.getElementById('chart-energy').data[0].x.length")
+        page.wait_for_function("() => (document.getElementById('chart-pareto').data || []).length")
+        headers = page.locator("table[data-title='Study table (step CO2)'] th").all_text_contents()
+        assert headers[:7] == list(table.STUDY_HEADERS)
+        assert page.locator("table[data-title='Study table (step CO2)'] tbody tr").count() == 5
+        bars = page.evaluate("() => document.getElementById('chart-comparison').data[0].x.length")
         assert bars == len(figures)
+        front = page.evaluate("() => document.getElementById('chart-pareto').data[1].x")
+        assert front and front == sorted(front)  # the front, joined by cost
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard_study.png"), full_page=True)
+    finally:
+        page.close()
+    assert watcher.problems == []
 
-        page.goto(f"{live_server}/search?group=hp-search")
+
+def test_search_view_of_a_real_search(browser_context, search_server, search_dir):
+    study = search_study(search_dir)
+    page = browser_context.new_page()
+    watcher = Watcher(page)
+    try:
+        page.goto(f"{search_server}/search?{urlencode({'group': SEARCH_NAME})}")
         page.wait_for_function("() => (document.getElementById('chart-pareto').data || []).length")
-        on_front = page.evaluate("() => document.getElementById('chart-pareto').data[1].x.length")
-        assert on_front == page.locator("#pareto-table tr.front").count() >= 1
-        assert page.locator("#pareto-table").get_by_text("trial 3 <b>x</b>").count() == 1
+        assert text(page, "#group-name") == SEARCH_NAME  # shown as text, never run
+        assert text(page, "#objective") == "co2"
+        chart = page.evaluate(
+            "() => document.getElementById('chart-pareto').data.map((t) => [t.x, t.y])"
+        )
+        plotted = sorted(zip(chart[0][0] + chart[1][0], chart[0][1] + chart[1][1], strict=True))
+        expected = sorted((t.values[1], t.values[0]) for t in study.trials)
+        assert [c for p in plotted for c in p] == pytest.approx([c for p in expected for c in p])
+        assert len(chart[1][0]) == page.locator("#pareto-table tr.front").count() >= 1
+        assert page.locator("#pareto-table").get_by_text("quantized_ptq").count() == 1
         page.screenshot(path=str(ARTIFACTS / "dashboard_search.png"), full_page=True)
 
-        page.goto(live_server + "/")
-        assert page.locator("#runs tbody tr").count() == len(figures) + 14
-        assert page.locator("#groups tbody tr").count() == 2
+        page.goto(f"{search_server}/study?{urlencode({'group': SEARCH_NAME})}")
+        page.wait_for_function("() => (document.getElementById('chart-pareto').data || []).length")
+        assert page.locator("table[data-title='Lifecycle (honest) columns'] tbody tr").count() == 5
+
+        page.goto(search_server + "/")
+        assert page.locator("#runs tbody tr").count() == 5
+        assert page.locator("#groups tbody tr").count() == 1
         page.screenshot(path=str(ARTIFACTS / "dashboard_index.png"))
     finally:
         page.close()

@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
+import urllib.error
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 from dash_helpers import EVIL, add_run
@@ -91,3 +94,51 @@ def test_serves_the_store_on_127_0_0_1(tmp_path, store):
             proc.kill()
             proc.wait(timeout=10)
         proc.stderr.close()
+
+
+def _rows(db: str) -> list[str]:
+    """Every row of every table of the SQLite store, as SQL (read through a read-only connection)."""
+    with closing(sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        return list(conn.iterdump())
+
+
+def test_starting_the_dashboard_leaves_the_store_unchanged(tmp_path, store):
+    """Read-only: a run left "running" by a process that is gone stays as it is (stale-run marking,
+    which would mark it interrupted, is for the commands that write)."""
+    add_run(store, "r1")
+    db = store.engine.url.database
+    lost = "20990101-000000-dead00"
+    env = {k: v for k, v in os.environ.items() if k != "GREENAI_STORE"}
+    code = (
+        "from greenai.storage import open_store\n"
+        f"s = open_store({db!r}, create=False, mark_stale=False)\n"
+        f"s.create_run({lost!r}, name='lost', variant='baseline')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+    before = _rows(db)
+    assert store.get_run(lost).status == "running"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "greenai", "dashboard", "--store", db, "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        line = proc.stderr.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, line
+        for path in ("", "api/runs", f"runs/{lost}", "study?group=none"):
+            try:
+                urllib.request.urlopen(match.group(0) + path, timeout=10).close()
+            except urllib.error.HTTPError as error:
+                assert error.code == 404, path
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        proc.stderr.close()
+    assert _rows(db) == before
+    assert store.get_run(lost).status == "running"

@@ -1,17 +1,20 @@
-"""The dashboard's data shaping, on records read back from a real store."""
+"""The dashboard's data shaping, on records read back from a real store: runs written through the
+store API, and the runs a real tiny `greenai search` wrote (the ``search_dir`` fixture)."""
 
 from __future__ import annotations
 
-from dash_helpers import add_run, write_samples
+import hashlib
+from pathlib import Path
 
-from greenai.dashboard import views
+import pytest
+from dash_helpers import SEARCH_NAME, add_run, search_study, write_samples
 
-
-def test_pareto_front_keeps_only_undominated_points():
-    points = [(70.0, 0.010), (75.0, 0.020), (72.0, 0.030), (75.0, 0.020), (60.0, 0.005)]
-    # (72, 0.030) is beaten by (75, 0.020); equal points do not dominate each other.
-    assert views.pareto_front(points) == [True, True, False, True, True]
-    assert views.pareto_front([]) == []
+from greenai.dashboard import studies, views
+from greenai.reports import chartdata, table
+from greenai.reports.rows import build_rows
+from greenai.reports.sources import from_store
+from greenai.search.summary import summarise
+from greenai.storage import open_store
 
 
 def test_live_series_from_stored_samples(store):
@@ -47,34 +50,160 @@ def test_epoch_series_keeps_numeric_metrics_in_epoch_order(store):
     }
 
 
-def test_groups_and_study_rows(store):
+def test_groups_of_studies_and_searches(store, search_store):
     add_run(store, "a", group="s1", acc=70.0, kwh=0.01, co2=0.005, started_at=100.0)
-    add_run(store, "b", variant="pruned_structured", group="s1", acc=68.0, kwh=0.002, co2=0.001)
-    add_run(store, "t1", variant="search_trial", group="hp", acc=50.0, kwh=0.1, co2=0.05)
+    add_run(store, "b", variant="pruned_structured", group="s1", acc=68.0, kwh=0.002, parent="a")
     add_run(store, "lone", status="failed")
     groups = {g.name: g for g in views.group_summaries(store.list_runs())}
-    assert set(groups) == {"s1", "hp"}
-    assert groups["s1"].kind == "study" and groups["hp"].kind == "search"
-    assert groups["s1"].runs == 2
+    assert set(groups) == {"s1"}
+    assert groups["s1"].kind == "study" and groups["s1"].runs == 2
     assert abs(groups["s1"].energy_kwh - 0.012) < 1e-12
 
-    rows = views.study_rows(store.list_runs(group="s1"))
-    assert [r["run_id"] for r in rows] == ["a", "b"]
-    assert rows[0]["lifecycle_co2_kg"] == 0.01
-    assert rows[1]["acc_per_kg_co2"] == 68.0 / 0.001
+    (search,) = views.group_summaries(search_store.list_runs())
+    assert (search.name, search.kind, search.runs) == (SEARCH_NAME, "search", 5)  # 3 trials + 2
 
 
-def test_pareto_payload_flags_trials_and_lists_unfinished_ones(store):
-    add_run(store, "t1", variant="search_trial", group="hp", acc=70.0, kwh=0.01, started_at=1.0)
-    add_run(store, "t2", variant="search_trial", group="hp", acc=65.0, kwh=0.02, started_at=2.0)
-    add_run(store, "t3", variant="search_trial", group="hp", acc=80.0, kwh=0.05, started_at=3.0)
-    add_run(store, "t4", variant="search_trial", group="hp", status=None, started_at=4.0)
-    add_run(store, "base", variant="baseline", group="hp", acc=99.0, kwh=0.0001)
-    payload = views.pareto_payload(store.list_runs(group="hp"))
-    assert [(p["run_id"], p["on_front"]) for p in payload["points"]] == [
-        ("t1", True),
-        ("t2", False),
-        ("t3", True),
+def test_search_payload_scores_trials_as_the_search_did(search_dir, search_store):
+    """Per trial: the FINAL model's accuracy and lifecycle CO2 (the study's objective), exactly the
+    values Optuna recorded, and the front and hypervolume of ``greenai search --show``."""
+    study = search_study(search_dir)
+    summary = summarise(study, "co2")
+    payload = views.search_payload(search_store.list_runs(group=SEARCH_NAME), "co2")
+    assert payload["pending"] == []
+    assert (payload["objective"], payload["cost_unit"]) == ("co2", "kg CO2e")
+    points = {p["run_id"]: p for p in payload["points"]}
+    assert set(points) == {t.user_attrs["run_id"] for t in study.trials}
+    for t in study.trials:
+        p = points[t.user_attrs["run_id"]]
+        assert p["final_run_id"] == t.user_attrs["final_run_id"]
+        assert p["run_ids"] == [t.user_attrs["run_id"], *t.user_attrs.get("child_run_ids", [])]
+        assert p["accuracy_pct"] == pytest.approx(t.values[0], rel=1e-12)
+        assert p["cost"] == pytest.approx(t.values[1], rel=1e-12)
+        assert p["cost"] == p["lifecycle_co2_kg"]
+        assert p["params"] == t.params  # what was sampled, not the whole TrainConfig
+        assert list(p["params"]) == list(t.params)
+    # One trial was pruned then quantized: its final model is the INT8 child, scored on the
+    # lifecycle (training + pruning + quantization), which is more than its training run's CO2.
+    (compressed,) = [p for p in points.values() if len(p["run_ids"]) == 3]
+    assert compressed["params"]["sparsity"] == 0.3 and compressed["params"]["quantization"] == "on"
+    assert compressed["final_variant"] == "quantized_ptq"
+    assert compressed["cost"] > compressed["co2_kg"]  # co2_kg: the training run's own step
+    front = [r.run_id for r in summary.pareto]
+    assert payload["front"] == front
+    assert {p["final_run_id"] for p in points.values() if p["on_front"]} == set(front)
+    assert payload["hypervolume"] == pytest.approx(summary.hypervolume, rel=1e-12)
+    assert payload["reference"] == pytest.approx(list(summary.reference), rel=1e-12)
+
+
+def test_search_payload_under_the_energy_objective(search_store):
+    runs = search_store.list_runs(group=SEARCH_NAME)
+    energy = views.search_payload(runs, "energy")
+    assert energy["cost_unit"] == "kWh"
+    for p in energy["points"]:
+        final = search_store.get_run(p["final_run_id"])
+        assert p["cost"] == final.result["energy"]["lifecycle"]["energy_kwh"]
+    co2 = {p["run_id"]: p["cost"] for p in views.search_payload(runs, "co2")["points"]}
+    assert all(co2[p["run_id"]] != p["cost"] for p in energy["points"])
+
+
+def test_unscored_trials_are_listed_with_their_reason(search_copy):
+    """Rows as the search writes them for a trial that failed before training (its sampled params
+    in the config), a trial still training, and a trial whose pruning step failed."""
+    with open_store(str(search_copy / "greenai.db"), create=False) as store:
+        before = views.search_payload(store.list_runs(group=SEARCH_NAME), "co2")["points"]
+        trained = store.get_run(before[0]["run_id"])
+        sampled = {"lr": 0.002, "batch_size": 32, "epochs": 1, "width": 0.25,
+                   "precision": "fp32", "sparsity": 0.3, "quantization": "off"}  # fmt: skip
+        store.create_run(
+            "20990101-000000-aaaaaa", name=f"{SEARCH_NAME} trial", variant="search_trial",
+            config={**trained.config, "search_params": sampled}, group=SEARCH_NAME,
+        )  # fmt: skip
+        store.finish_run("20990101-000000-aaaaaa", status="failed", error="RuntimeError: boom")
+        store.create_run(
+            "20990101-000001-bbbbbb", variant="search_trial", config=trained.config,
+            group=SEARCH_NAME,
+        )  # fmt: skip
+        store.create_run(
+            "20990101-000002-cccccc", variant="search_trial", config=trained.config,
+            group=SEARCH_NAME,
+        )  # fmt: skip
+        store.finish_run("20990101-000002-cccccc", status="done", result=trained.result)
+        store.create_run(
+            "20990101-000003-dddddd", variant="pruned_unstructured", group=SEARCH_NAME,
+            parent_run_id="20990101-000002-cccccc", config={"kind": "unstructured", "sparsity": 0.5},
+        )  # fmt: skip
+        store.finish_run("20990101-000003-dddddd", status="failed", error="ValueError: no")
+        payload = views.search_payload(store.list_runs(group=SEARCH_NAME), "co2")
+    assert [p["run_id"] for p in payload["points"]] == [p["run_id"] for p in before]
+    pending = {p["run_id"]: p for p in payload["pending"]}
+    assert list(pending) == [
+        "20990101-000000-aaaaaa",
+        "20990101-000001-bbbbbb",
+        "20990101-000002-cccccc",
     ]
-    assert [p["run_id"] for p in payload["pending"]] == ["t4"]
-    assert payload["points"][0]["params"] == {"lr": 0.001}
+    failed = pending["20990101-000000-aaaaaa"]
+    assert (failed["trial_status"], failed["trial_error"]) == ("failed", "RuntimeError: boom")
+    assert failed["params"] == sampled
+    assert pending["20990101-000001-bbbbbb"]["trial_status"] == "running"
+    broken = pending["20990101-000002-cccccc"]
+    assert (broken["trial_status"], broken["trial_error"]) == ("failed", "ValueError: no")
+    assert broken["final_run_id"] == "20990101-000003-dddddd"
+    assert broken["params"]["sparsity"] == 0.5
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_study_objective_is_read_from_the_search_storage_without_writing(search_dir, store):
+    search_db = search_dir / "search.db"
+    before = _digest(search_db)
+    with open_store(str(search_dir / "greenai.db"), create=False, mark_stale=False) as s:
+        found = studies.recorded_objective(s.engine, SEARCH_NAME)
+        assert found == ("co2", str(search_db))
+        missing = studies.recorded_objective(s.engine, "no such study")
+        assert missing.objective is None and "no such study" in missing.where
+    assert _digest(search_db) == before
+    assert not Path(f"{search_db}-wal").exists() and not Path(f"{search_db}-journal").exists()
+    # A store with no study storage beside it: nothing recorded, and nothing created.
+    alone = studies.recorded_objective(store.engine, SEARCH_NAME)
+    assert alone.objective is None
+    assert not (Path(store.engine.url.database).parent / "search.db").exists()
+
+
+def test_study_report_is_the_report_of_greenai_report(store):
+    add_run(store, "a", group="s1", acc=78.0, kwh=0.01, co2=0.005)
+    add_run(store, "b", variant="pruned_unstructured", group="s1", acc=77.0, kwh=0.002, co2=0.001,
+            parent="a")  # fmt: skip
+    add_run(store, "c", variant="quantized_ptq", group="s1", status="failed")
+    report = views.study_report(store.list_runs(group="s1"))
+    rows = build_rows(from_store(store, group="s1"))  # what `greenai report --store` builds
+    study, lifecycle, problems = report["tables"]
+    assert study["headers"] == list(table.STUDY_HEADERS)
+    assert lifecycle["headers"] == list(table.LIFECYCLE_HEADERS)
+    assert study["cells"] == [list(c) for c in table.study_table(rows).cells]
+    assert lifecycle["cells"] == [list(c) for c in table.lifecycle_table(rows).cells]
+    assert study["run_ids"] == lifecycle["run_ids"] == ["a", "b"]
+    assert study["cells"][1][:5] == ["Pruned (unstructured)", "CPU", "77.00%", "0.00100", "80.00%"]
+    assert problems["run_ids"] == ["c"] and problems["cells"][0][2] == "FAILED"
+    par = chartdata.pareto(rows)
+    assert report["pareto"]["co2_lifecycle_kg"] == list(par.co2_lifecycle_kg)
+    assert report["pareto"]["front"] == list(par.front)
+    assert report["pareto"]["run_ids"] == ["a", "b"]
+    assert report["comparison"]["run_ids"] == ["a", "b"]
+    assert report["notes"] == table.method_notes(rows)
+
+
+def test_study_report_of_a_real_search(search_store):
+    report = views.study_report(search_store.list_runs(group=SEARCH_NAME))
+    study = report["tables"][0]
+    assert len(study["cells"]) == 5 and len(report["tables"]) == 2  # nothing failed
+    variants = sorted(c[0] for c in study["cells"])
+    assert variants == [
+        "Pruned (unstructured)",
+        "Quantized (PTQ INT8)",
+        "search_trial",
+        "search_trial",
+        "search_trial",
+    ]
+    assert len(report["pareto"]["run_ids"]) == 5 and report["pareto"]["front"]

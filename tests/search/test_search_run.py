@@ -197,3 +197,29 @@ def test_a_trial_whose_worker_died_is_failed_and_its_run_closed(tmp_path):
 def test_samplers():
     assert isinstance(study_mod.make_sampler("nsga2", 1), optuna.samplers.NSGAIISampler)
     assert isinstance(study_mod.make_sampler("tpe", 1), optuna.samplers.TPESampler)
+
+
+def test_tpe_with_the_same_seed_suggests_the_same_trials_and_co2_is_the_lifecycle_co2(
+    tmp_path, capsys
+):
+    """--sampler tpe --seed N is repeatable across fresh storages; --objective co2 scores each
+    trial on its run's lifecycle CO2 (a bf16 trial included)."""
+    space = [*TINY[: TINY.index("--precisions")], "--precisions", "fp32", "bf16",
+             "--sparsities", "0", "--quantization", "off"]  # fmt: skip
+    params = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        argv = ["search", *space, "--sampler", "tpe", "--seed", "11", "--objective", "co2",
+                "--trials", "3", "--out", str(out), "--study-name", "rep"]  # fmt: skip
+        assert main(argv) == 0, capsys.readouterr().err
+        study = load(out, "rep")
+        assert study.user_attrs["greenai_objective"] == "co2"
+        assert isinstance(study.sampler, optuna.samplers.TPESampler)
+        params.append([t.params for t in study.trials])
+        with open_store(None, default_dir=out, create=False) as store:
+            for t in study.trials:
+                result = store.get_run(t.user_attrs["final_run_id"]).result
+                assert t.values[1] == pytest.approx(result["energy"]["lifecycle"]["co2_kg"])
+                assert result["precision"] == t.params["precision"]
+    assert params[0] == params[1]
+    assert len({p["lr"] for p in params[0]}) == 3

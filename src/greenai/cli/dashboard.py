@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
-    store = open_store(args.store, default_dir=".", create=False)
+    # Read-only: no stale-run marking (that would write "interrupted" into the store).
+    store = open_store(args.store, default_dir=".", create=False, mark_stale=False)
     try:
         trusted = list(LOOPBACK_NAMES) if is_loopback(args.host) else None
         app = create_app(store, trusted_hosts=trusted)

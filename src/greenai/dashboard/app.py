@@ -30,8 +30,9 @@ from flask import (
 from werkzeug.exceptions import MethodNotAllowed
 
 from greenai import __version__
-from greenai.dashboard import views
+from greenai.dashboard import studies, views
 from greenai.errors import MissingExtraError
+from greenai.search.study import OBJECTIVES
 
 _HERE = Path(__file__).resolve().parent
 READ_METHODS = ("GET", "HEAD")
@@ -132,20 +133,42 @@ def create_app(store: Any, trusted_hosts: Sequence[str] | None = None) -> Flask:
         run = get_run_or_404(run_id)
         return render_template("run.html", run=views.run_summary(run))
 
+    def search_or_400(group: str | None) -> dict[str, Any]:
+        """The search view of ``group`` under the study's objective (or ``?objective=``)."""
+        runs = group_runs_or_404(group)
+        chosen = request.args.get("objective") or None
+        if chosen is not None and chosen not in OBJECTIVES:
+            abort(400, description=f"objective must be one of {', '.join(OBJECTIVES)}")
+        recorded = studies.recorded_objective(store.engine, str(group))
+        if chosen is not None:
+            source = "chosen on this page"
+        elif recorded.objective is not None:
+            chosen, source = (
+                recorded.objective,
+                f"the study's objective, recorded in {recorded.where}",
+            )
+        else:
+            chosen = "energy"
+            source = f"the study's objective is unknown here ({recorded.where}); showing energy"
+        payload = views.search_payload(runs, chosen, source)
+        payload["recorded_objective"] = recorded.objective
+        return payload
+
     @app.get("/study")
     def study_page() -> str:
         group = request.args.get("group")
         runs = group_runs_or_404(group)
         is_search = any(r.variant == views.SEARCH_TRIAL for r in runs)
         return render_template(
-            "study.html", group=group, rows=views.study_rows(runs), is_search=is_search
+            "study.html", group=group, report=views.study_report(runs), is_search=is_search
         )
 
     @app.get("/search")
     def search_page() -> str:
         group = request.args.get("group")
-        runs = group_runs_or_404(group)
-        return render_template("search.html", group=group, payload=views.pareto_payload(runs))
+        return render_template(
+            "search.html", group=group, payload=search_or_400(group), objectives=list(OBJECTIVES)
+        )
 
     @app.get("/assets/plotly.min.js")
     def plotly_asset() -> Response:
@@ -171,11 +194,11 @@ def create_app(store: Any, trusted_hosts: Sequence[str] | None = None) -> Flask:
 
     @app.get("/api/study")
     def api_study() -> Response:
-        return _json({"rows": views.study_rows(group_runs_or_404(request.args.get("group")))})
+        return _json(views.study_report(group_runs_or_404(request.args.get("group"))))
 
     @app.get("/api/search")
     def api_search() -> Response:
-        return _json(views.pareto_payload(group_runs_or_404(request.args.get("group"))))
+        return _json(search_or_400(request.args.get("group")))
 
     @app.errorhandler(400)
     @app.errorhandler(404)

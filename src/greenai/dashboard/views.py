@@ -6,6 +6,7 @@ no HTML. The app serialises these; the page's script draws them. Energies are kW
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -130,69 +131,214 @@ def live_payload(run: Any, samples: Sequence[Sample], epochs: Iterable[Any]) -> 
     }
 
 
-def study_rows(runs: Iterable[Any]) -> list[dict[str, Any]]:
-    """The comparison table of a study: one row per run, oldest first, with efficiency figures."""
-    rows = []
-    for run in sorted(runs, key=lambda r: r.started_at):
-        row = run_summary(run)
-        result = run.result or {}
-        metrics = result.get("metrics") or {}
-        inference = result.get("inference") or {}
-        lifecycle = (result.get("energy") or {}).get("lifecycle") or {}
-        row.update(
-            file_size_mib=_number_or_none(metrics.get("file_size_mib")),
-            params=_number_or_none(metrics.get("params")),
-            latency_ms_b1=_number_or_none(inference.get("latency_ms_b1")),
-            j_per_1000_images=_number_or_none(inference.get("energy_j_per_1000_images")),
-            lifecycle_energy_kwh=_number_or_none(lifecycle.get("energy_kwh")),
-            lifecycle_co2_kg=_number_or_none(lifecycle.get("co2_kg")),
-            acc_per_kg_co2=(
-                run.accuracy / run.co2_kg if run.accuracy is not None and run.co2_kg else None
-            ),
-        )
-        rows.append(row)
-    return rows
+def study_report(runs: Iterable[Any]) -> dict[str, Any]:
+    """A study's comparison as ``greenai report`` makes it, from the store's records.
 
-
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
-    """Which (accuracy, energy) points are Pareto-optimal: no other point has accuracy at least as
-    high and energy at least as low, with one of the two strictly better."""
-    flags = []
-    for i, (acc, energy) in enumerate(points):
-        dominated = any(
-            a >= acc and e <= energy and (a > acc or e < energy)
-            for j, (a, e) in enumerate(points)
-            if j != i
-        )
-        flags.append(not dominated)
-    return flags
-
-
-def pareto_payload(runs: Iterable[Any]) -> dict[str, Any]:
-    """The search view: every search trial with accuracy and energy, flagged on the front or not.
-
-    Trials still running or without both figures are listed under ``pending`` and not plotted.
+    The rows are ``greenai.reports.rows.build_rows`` of the runs; the tables are the report's own
+    (``reports.table``: the study table, the lifecycle columns, the failed steps) with the run id of
+    each row beside it (``run_ids``, for links); the charts' data are ``reports.chartdata``'s
+    (comparison, and accuracy against lifecycle CO2 with the Pareto front).
     """
-    trials = sorted(
-        (r for r in runs if r.variant == SEARCH_TRIAL), key=lambda r: (r.started_at, r.run_id)
-    )
-    scored = [r for r in trials if r.accuracy is not None and r.energy_kwh is not None]
-    flags = pareto_front([(r.accuracy, r.energy_kwh) for r in scored])
-    points = [
-        {**run_summary(r), "params": _search_params(r), "on_front": flag}
-        for r, flag in zip(scored, flags, strict=True)
+    from greenai.reports import chartdata, table
+    from greenai.reports.rows import build_rows
+    from greenai.reports.sources import run_input
+
+    rows = build_rows(run_input(r) for r in runs)
+    finished = [r.run_id for r in rows if r.ok]  # the rows study_table and lifecycle_table keep
+    tables = [
+        _table(table.study_table(rows), finished),
+        _table(table.lifecycle_table(rows), finished),
     ]
-    scored_ids = {r.run_id for r in scored}
-    pending = [run_summary(r) for r in trials if r.run_id not in scored_ids]
-    return {"points": points, "pending": pending}
+    problems = table.problems_table(rows)
+    if problems is not None:
+        tables.append(_table(problems, [r.run_id for r in rows if not r.ok]))
+    return {
+        "tables": tables,
+        "notes": table.method_notes(rows),
+        "rows": [dataclasses.asdict(r) for r in rows],
+        "comparison": _comparison(rows, chartdata.comparison(rows)),
+        "pareto": _report_pareto(rows, chartdata.pareto(rows)),
+    }
 
 
-def _search_params(run: Any) -> dict[str, Any]:
-    """A trial's sampled hyperparameters: its config's ``params`` or ``hyperparameters`` section,
-    else the config's own top-level scalars."""
-    config = run.config or {}
-    params = config.get("params") or config.get("hyperparameters") or config
-    return {str(k): v for k, v in params.items() if isinstance(v, (str, int, float, bool))}
+def _table(t: Any, run_ids: list[str]) -> dict[str, Any]:
+    if len(run_ids) != len(t.cells):
+        raise AssertionError(f"{t.title}: {len(t.cells)} rows for {len(run_ids)} runs")
+    return {
+        "title": t.title,
+        "headers": list(t.headers),
+        "cells": [list(c) for c in t.cells],
+        "run_ids": run_ids,
+        "note": t.note,
+    }
+
+
+def _comparison(rows: Sequence[Any], data: Any) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    done = [r for r in rows if r.ok and r.co2_step_kg is not None]  # chartdata.comparison's runs
+    return {**_lists(data), "run_ids": [r.run_id for r in done]}
+
+
+def _lists(data: Any) -> dict[str, Any]:
+    """A chartdata named tuple as a dict of lists (JSON-ready)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data._asdict().items()}
+
+
+def _report_pareto(rows: Sequence[Any], data: Any) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    done = [r for r in rows if r.ok and r.co2_lifecycle_kg is not None]  # chartdata.pareto's runs
+    return {**_lists(data), "run_ids": [r.run_id for r in done]}
+
+
+class Trial(NamedTuple):
+    """One search trial as the run store holds it: its training run and the compressed children
+    derived from it (``parent_run_id`` lineage, oldest first); the last run is the final model."""
+
+    run: Any
+    chain: tuple[Any, ...]
+
+    @property
+    def final(self) -> Any:
+        return self.chain[-1]
+
+
+def search_trials(runs: Iterable[Any]) -> list[Trial]:
+    """The trials among ``runs`` (a search's group), oldest first, each with its lineage."""
+    runs = list(runs)
+    children: dict[str, list[Any]] = {}
+    for r in runs:
+        if r.parent_run_id and r.variant != SEARCH_TRIAL:
+            children.setdefault(r.parent_run_id, []).append(r)
+    trials = []
+    for run in sorted(
+        (r for r in runs if r.variant == SEARCH_TRIAL), key=lambda r: (r.started_at, r.run_id)
+    ):
+        chain, seen = [run], {run.run_id}
+        while True:
+            # The search derives one child per step; a later run from the same parent wins.
+            nxt = [c for c in children.get(chain[-1].run_id, []) if c.run_id not in seen]
+            if not nxt:
+                break
+            chain.append(max(nxt, key=lambda c: (c.started_at, c.run_id)))
+            seen.add(chain[-1].run_id)
+        trials.append(Trial(run, tuple(chain)))
+    return trials
+
+
+def trial_params(trial: Trial) -> dict[str, Any]:
+    """The hyperparameters the search sampled for ``trial``, in the search space's order.
+
+    A trial recorded as failed before training started keeps them in its config
+    (``search_params``). Otherwise the training fields (``search.objective.TRAIN_FIELDS``) are in
+    the training run's config, and the compression ones are read from its children: ``sparsity`` of
+    the pruned child (0 when none), ``quantization`` on when a quantized child exists.
+    """
+    from greenai.search.objective import TRAIN_FIELDS
+    from greenai.search.space import COMPRESSION_OFF
+
+    config = trial.run.config or {}
+    recorded = config.get("search_params")
+    if isinstance(recorded, dict):
+        return {str(k): v for k, v in recorded.items() if _is_scalar(v)}
+    params = {k: config[k] for k in TRAIN_FIELDS if _is_scalar(config.get(k))}
+    sparsity, quantization = COMPRESSION_OFF["sparsity"], COMPRESSION_OFF["quantization"]
+    for child in trial.chain[1:]:
+        variant = child.variant or ""
+        if variant.startswith("pruned_") and _is_number((child.config or {}).get("sparsity")):
+            sparsity = child.config["sparsity"]
+        elif variant.startswith("quantized_"):
+            quantization = "on"
+    return {**params, "sparsity": sparsity, "quantization": quantization}
+
+
+def search_payload(
+    runs: Iterable[Any], objective: str = "energy", objective_source: str = ""
+) -> dict[str, Any]:
+    """The search view: per trial, its final model's accuracy and lifecycle cost, the study's
+    two objectives, with the Pareto front and hypervolume computed as ``greenai search`` does.
+
+    ``objective``: "energy" (lifecycle kWh) or "co2" (lifecycle kg CO2e). A trial is scored when
+    every run of its lineage is done, from the final run's result by the search's own
+    ``objective_value``; the others (running, failed, interrupted, or without usable figures) are
+    listed under ``pending`` with their status and reason.
+    """
+    from greenai.search import pareto
+    from greenai.search.objective import TrialFailed, objective_value
+    from greenai.search.study import DIRECTIONS, OBJECTIVES
+
+    _key, unit, label = OBJECTIVES[objective]
+    points: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    for trial in search_trials(runs):
+        status, error = _trial_status(trial)
+        entry = {
+            **run_summary(trial.run),
+            "trial_status": status,
+            "trial_error": error,
+            "final_run_id": trial.final.run_id,
+            "final_variant": trial.final.variant,
+            "run_ids": [r.run_id for r in trial.chain],
+            "params": trial_params(trial),
+        }
+        if status == "done":
+            result = trial.final.result or {}
+            lifecycle = (result.get("energy") or {}).get("lifecycle") or {}
+            try:
+                accuracy, cost = objective_value(result, objective)
+            except TrialFailed as exc:
+                entry.update(trial_status="failed", trial_error=str(exc))
+            else:
+                entry.update(
+                    accuracy_pct=accuracy,
+                    cost=cost,
+                    lifecycle_energy_kwh=_number_or_none(lifecycle.get("energy_kwh")),
+                    lifecycle_co2_kg=_number_or_none(lifecycle.get("co2_kg")),
+                )
+                points.append(entry)
+                continue
+        pending.append(entry)
+    values = [(p["accuracy_pct"], p["cost"]) for p in points]
+    front = set(pareto.non_dominated(values, DIRECTIONS))
+    for i, p in enumerate(points):
+        p["on_front"] = i in front
+    hv: dict[str, Any] = {"hypervolume": None, "hypervolume_normalised": None, "reference": None}
+    if values:
+        reference = pareto.default_reference(values)
+        volume = pareto.hypervolume(values, reference, DIRECTIONS)
+        hv = {
+            "hypervolume": volume,
+            "hypervolume_normalised": pareto.normalised(volume, reference),
+            "reference": list(reference),
+        }
+    return {
+        "objective": objective,
+        "objective_source": objective_source,
+        "cost_unit": unit,
+        "cost_label": label,
+        "points": points,
+        "front": [
+            p["final_run_id"]
+            for p in sorted(
+                (p for p in points if p["on_front"]), key=lambda p: (p["cost"], -p["accuracy_pct"])
+            )
+        ],
+        "pending": pending,
+        **hv,
+    }
+
+
+def _trial_status(trial: Trial) -> tuple[str, str | None]:
+    """ "done" when every run of the lineage is; else the first not-done run's status and error."""
+    for run in trial.chain:
+        if run.status != "done":
+            return run.status, run.error
+    return "done", None
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
 
 
 def _is_number(value: Any) -> bool:

@@ -131,20 +131,25 @@ def from_store(store: Any, group: str | None = None, run_ids: Sequence[str] = ()
     for rec in records:
         epochs = tuple(EpochPoint(e.epoch, e.metrics) for e in store.epochs(rec.run_id))
         trace = power_trace(store.samples(rec.run_id), store.phases(rec.run_id), rec.started_at)
-        if rec.status == "done" and rec.result:
-            runs.append(RunInput.from_result(rec.result, epochs=epochs, power=trace))
-            continue
-        runs.append(
-            RunInput(
-                run_id=rec.run_id,
-                variant=rec.variant or rec.name,
-                device=rec.device or "?",
-                status="failed" if rec.status == "done" else rec.status,
-                error=rec.error or ("finished without a result" if rec.status == "done" else None),
-                model=rec.model,
-                parent_run_id=rec.parent_run_id,
-                epochs=epochs,
-                power=trace,
-            )
-        )
+        runs.append(run_input(rec, epochs=epochs, power=trace))
     return runs
+
+
+def run_input(
+    rec: Any, *, epochs: tuple[EpochPoint, ...] = (), power: PowerTrace | None = None
+) -> RunInput:
+    """The ``RunInput`` of one run store record (``RunRecord``): its result when it finished with
+    one, else its status and error (a "done" run without a result counts as failed)."""
+    if rec.status == "done" and rec.result:
+        return RunInput.from_result(rec.result, epochs=epochs, power=power)
+    return RunInput(
+        run_id=rec.run_id,
+        variant=rec.variant or rec.name,
+        device=rec.device or "?",
+        status="failed" if rec.status == "done" else rec.status,
+        error=rec.error or ("finished without a result" if rec.status == "done" else None),
+        model=rec.model,
+        parent_run_id=rec.parent_run_id,
+        epochs=epochs,
+        power=power,
+    )

@@ -1,42 +1,60 @@
-// A study's comparison charts, drawn from /api/study.
+// A study's charts, as greenai report draws them but interactive: accuracy and CO2 per run, and
+// accuracy against lifecycle CO2 with the Pareto front. Data from /api/study (reports.chartdata).
 "use strict";
 
 (async () => {
   const g = greenai;
   const group = document.getElementById("study").dataset.group;
   const data = await g.getJSON("/api/study?group=" + encodeURIComponent(group));
-  const rows = data.rows;
-  const labels = rows.map((r) => g.plain(r.variant && r.variant !== r.name ? r.name + " (" + r.variant + ")" : r.name));
-  // Two runs may share a label; plotly merges equal category names, so make each unique.
-  const seen = {};
-  const cats = labels.map((l) => { seen[l] = (seen[l] || 0) + 1; return seen[l] > 1 ? l + " (" + seen[l] + ")" : l; });
-  const bar = { type: "bar", x: cats };
-  // Labels slant down-left from their bar so that long names never squeeze the plot from the right.
-  const axes = () => ({ hovermode: "closest", xaxis: { automargin: true, tickangle: -30 },
-    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom" }, margin: { l: 64, r: 24, t: 64, b: 40 } });
 
-  g.draw("chart-energy", [
-    Object.assign({}, bar, { y: rows.map((r) => r.energy_kwh), name: "this step", marker: { color: "#2b7bb9" } }),
-    Object.assign({}, bar, { y: rows.map((r) => r.lifecycle_energy_kwh), name: "lifecycle (with ancestors)", marker: { color: "#9ecae1" } }),
-  ], g.layout("Energy per run (kWh)", Object.assign({ barmode: "group", yaxis: { title: { text: "kWh" } } }, axes())));
+  const comp = data.comparison;
+  if (comp) {
+    // Two runs may share a label; plotly merges equal category names, so make each unique.
+    const seen = {};
+    const cats = comp.labels.map((l) => {
+      const label = g.plain(l.replace("\n", " "));
+      seen[label] = (seen[label] || 0) + 1;
+      return seen[label] > 1 ? label + " (" + seen[label] + ")" : label;
+    });
+    const hover = comp.run_ids.map((id) => g.plain(id));
+    g.draw("chart-comparison", [
+      { type: "bar", x: cats, y: comp.co2_step_kg, name: "CO₂ of the step (kg)", text: hover,
+        hovertemplate: "%{text}<br>%{y:.3g} kg<extra></extra>", textposition: "none", marker: { color: "#6a9e3f" } },
+      { type: "bar", x: cats, y: comp.co2_lifecycle_kg, name: "lifecycle CO₂ (kg)", text: hover,
+        hovertemplate: "%{text}<br>%{y:.3g} kg<extra></extra>", textposition: "none", marker: { color: "#b8d8a0" } },
+      { type: "scatter", mode: "markers", x: cats, y: comp.accuracy_pct, name: "accuracy (%, right axis)",
+        yaxis: "y2", text: hover, hovertemplate: "%{text}<br>%{y:.2f} %<extra></extra>",
+        marker: { size: 11, color: "#2b7bb9", symbol: "diamond" } },
+    ], g.layout("Accuracy and CO₂ per run", {
+      hovermode: "closest", barmode: "group",
+      xaxis: { automargin: true, tickangle: -30 },
+      yaxis: { title: { text: "kg CO₂e" }, rangemode: "tozero" },
+      yaxis2: { title: { text: "accuracy (%)" }, overlaying: "y", side: "right" },
+      legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom" },
+      margin: { l: 64, r: 64, t: 64, b: 40 },
+    }));
+  }
 
-  g.draw("chart-co2", [
-    Object.assign({}, bar, { y: rows.map((r) => r.co2_kg), name: "this step", marker: { color: "#6a9e3f" } }),
-    Object.assign({}, bar, { y: rows.map((r) => r.lifecycle_co2_kg), name: "lifecycle (with ancestors)", marker: { color: "#b8d8a0" } }),
-  ], g.layout("CO₂ per run (kg)", Object.assign({ barmode: "group", yaxis: { title: { text: "kg CO₂" } } }, axes())));
-
-  const scored = rows.filter((r) => r.accuracy_pct !== null && r.energy_kwh !== null);
-  // Room around the points so that their labels stay inside the plot.
-  const maxE = Math.max(...scored.map((r) => r.energy_kwh), 0) || 1;
-  const accs = scored.map((r) => r.accuracy_pct);
-  const accPad = Math.max((Math.max(...accs) - Math.min(...accs)) * 0.15, 0.5);
-  g.draw("chart-tradeoff", [{
-    type: "scatter", mode: "markers+text", cliponaxis: false,
-    x: scored.map((r) => r.energy_kwh), y: scored.map((r) => r.accuracy_pct),
-    text: scored.map((r) => g.plain(r.variant || r.name)), textposition: "top center",
-    marker: { size: 12, color: "#2b7bb9" }, name: "runs",
-  }], g.layout("Accuracy vs energy", Object.assign(axes(), {
-    xaxis: { title: { text: "energy of the run (kWh)" }, range: [-0.12 * maxE, 1.15 * maxE], zeroline: false },
-    yaxis: { title: { text: "test accuracy (%)" }, range: [Math.min(...accs) - accPad, Math.max(...accs) + accPad] }, showlegend: false, margin: { l: 64, r: 64, t: 64, b: 48 },
-  })));
+  const par = data.pareto;
+  if (par) {
+    const idx = par.labels.map((_, i) => i);
+    const onFront = new Set(par.front);
+    const rest = idx.filter((i) => !onFront.has(i));
+    const text = (ids) => ids.map((i) => g.plain(par.labels[i]) + "<br>" + g.plain(par.run_ids[i]));
+    const template = "%{text}<br>%{x:.3g} kg CO₂e · %{y:.2f} %<extra></extra>";
+    g.draw("chart-pareto", [
+      { type: "scatter", mode: "markers", name: "dominated", x: rest.map((i) => par.co2_lifecycle_kg[i]),
+        y: rest.map((i) => par.accuracy_pct[i]), text: text(rest), hovertemplate: template,
+        marker: { size: 10, color: "#b0bec5" } },
+      { type: "scatter", mode: "lines+markers", name: "Pareto front", line: { shape: "hv", color: "#2e7d32" },
+        x: par.front.map((i) => par.co2_lifecycle_kg[i]), y: par.front.map((i) => par.accuracy_pct[i]),
+        text: text(par.front), hovertemplate: template, marker: { size: 12, color: "#2e7d32" } },
+    ], g.layout("Accuracy vs lifecycle CO₂ (Pareto front)", {
+      hovermode: "closest",
+      xaxis: { title: { text: "lifecycle CO₂ (kg CO₂e)" } },
+      yaxis: { title: { text: "test accuracy (%)" } },
+      legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom" },
+      margin: { l: 64, r: 24, t: 64, b: 48 },
+    }));
+  }
 })();
