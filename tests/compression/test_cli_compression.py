@@ -147,3 +147,43 @@ def test_distill_end_to_end(parent_run):
     assert r["parent_run_id"] == PARENT and r["model"] == "seed_cnn"
     assert r["hyperparameters"]["temperature"] == 4.0
     assert r["energy"]["lifecycle"]["ancestors"][0]["run_id"] == PARENT
+
+
+def test_structured_pruning_of_an_untraceable_model_is_refused_before_any_write(tmp_path, capsys):
+    """airbench (a whitening first layer fx cannot trace): one line, exit 2, no run row, no file."""
+    from greenai.storage import open_store
+
+    torch.manual_seed(0)
+    out = tmp_path / "out"
+    model = create_model("airbench", width=0.25)
+    save_checkpoint(
+        out / "models" / "air.pt",
+        {"epoch": 1, "config": {"model": "airbench", "width": 0.25}, "num_classes": 10,
+         "model_state": model.state_dict()},
+    )  # fmt: skip
+    step = {"energy_kwh": 0.01, "co2_kg": 0.005, "duration_s": 10.0}
+    write_result(
+        out, "baseline", "air-run",
+        {
+            "schema_version": 1, "run_id": "air-run", "parent_run_id": None, "variant": "baseline",
+            "dataset": "synthetic", "model": "airbench", "metrics": {},
+            "energy": {"step": step, "lifecycle": {**step, "ancestors": []}},
+            "artifacts": {"model": "models/air.pt"},
+        },
+    )  # fmt: skip
+    with open_store(None, default_dir=out):
+        pass  # an existing, empty store: the refusal must leave it empty
+    before = {
+        p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "greenai.db" not in p.name
+    }
+    code = main(["prune", "--from", "air-run", "--kind", "structured", "--out", str(out),
+                 "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "structured pruning cannot trace this model" in err
+    after = {
+        p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "greenai.db" not in p.name
+    }
+    assert after == before
+    with open_store(None, default_dir=out, create=False) as store:
+        assert store.list_runs() == []

@@ -290,6 +290,17 @@ def _copy_linear(
 
 
 @torch.no_grad()
+def check_structured(model: nn.Module, include_linear: bool = True) -> None:
+    """Raise the UsageError ``prune_structured`` would, without changing ``model``: a check to
+    run before anything is written."""
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception as exc:  # fx raises many types; the user needs one line
+        raise UsageError(f"structured pruning cannot trace this model: {exc}") from None
+    if not _plan(gm, include_linear):
+        raise UsageError("structured pruning found no conv layer whose channels can be removed")
+
+
 def prune_structured(
     model: nn.Module,
     sparsity: float,

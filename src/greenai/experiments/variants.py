@@ -444,6 +444,8 @@ def prune_step(
 
     if parent.quantized or parent.model is None:
         raise UsageError(f"{parent.source}: an INT8 model cannot be pruned; prune its FP32 parent")
+    if kind == "structured":
+        prune.check_structured(parent.model)  # an untraceable model: one line, nothing written
     variant = f"pruned_{kind}"
     hyper = {
         "kind": kind, "sparsity": sparsity, "include_linear": include_linear, "norm": norm,
