@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -177,6 +178,21 @@ def test_bad_input_exits_2_from_a_real_process(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def _wait_for_a_sample_after_the_checkpoint(proc, ckpt_path: Path, emissions_csv: Path) -> None:
+    """Until the sample log (written after the store) holds a sample taken after the latest
+    checkpoint's snapshot, so that the kill loses some energy the checkpoint does not hold."""
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        piece = checkpoint.load_checkpoint(ckpt_path)["energy_pieces"][-1]
+        durations = []
+        for r in read_rows(samples_path(emissions_csv)):
+            with contextlib.suppress(TypeError, ValueError):  # a row being written
+                durations.append(float(r["duration"]))
+        if durations and max(durations) > piece["duration_s"]:
+            return
+        time.sleep(0.05)
+
+
 def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path, capsys):
     out = tmp_path / "out"
     ckpt_path = out / "models" / "crash-1.pt"
@@ -194,6 +210,7 @@ def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path, capsys):
         assert time.monotonic() < deadline, "no checkpoint after 240 s"
         time.sleep(0.02)
     time.sleep(0.3)  # into epoch 2
+    _wait_for_a_sample_after_the_checkpoint(proc, ckpt_path, out / "logs" / "emissions.csv")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
@@ -207,6 +224,16 @@ def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path, capsys):
     assert store.get_run("crash-1").status == "interrupted"
     stored_before = store.samples("crash-1")
     store.close()
+
+    # the energy the killed process spent after its last checkpoint, from its latest stored sample
+    last_piece = killed_pieces[-1]
+    own = [
+        s for s in stored_before
+        if abs(s.timestamp - s.elapsed_s - last_piece["started_at"]) < 0.01
+    ]  # fmt: skip
+    latest = max(own, key=lambda s: s.elapsed_s)
+    lost_j = {c: latest.energy_j[c] - last_piece["energy_j"][c] for c in ("cpu", "gpu", "ram")}
+    assert all(j >= 0 for j in lost_j.values()) and sum(lost_j.values()) > 0
 
     # Every sample taken before the kill is on disk in the sample log AND in the store. Each
     # sample goes to the store first, then to the log: the kill may fall between the two, so the
@@ -245,10 +272,22 @@ def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path, capsys):
     result = results.load_result(out / "results" / "synthetic_baseline_crash-1.json")
     step = result["energy"]["step"]
     pieces = step["pieces"]
-    assert len(pieces) == len(killed_pieces) + 2  # + the resumed data load and training
-    assert [p["energy_kwh"] for p in pieces[: len(killed_pieces)]] == [
-        p["energy_kwh"] for p in killed_pieces
-    ]
+    n = len(killed_pieces)
+    lost_kwh = sum(lost_j.values()) / 3.6e6 * result["carbon"]["pue"]
+    assert len(pieces) == n + 3  # + the lost piece, the resumed data load and training
+    assert [p["energy_kwh"] for p in pieces[:n]] == [p["energy_kwh"] for p in killed_pieces]
+    assert pieces[n]["energy_kwh"] == pytest.approx(lost_kwh) and lost_kwh > 0
+    assert pieces[n]["duration_s"] == pytest.approx(latest.elapsed_s - last_piece["duration_s"])
+    final_pieces = checkpoint.load_checkpoint(ckpt_path)["energy_pieces"]  # the last epoch's
+    assert final_pieces[:n] == killed_pieces
+    assert final_pieces[n]["energy_j"] == pytest.approx(lost_j)  # per component
+    assert "started_at" not in final_pieces[n]  # never mistaken for a process's own piece
+    (lost_phase,) = [p for p in step["phases"] if p["path"] == results.LOST_PHASE]
+    assert lost_phase["energy_kwh"] == pytest.approx(lost_kwh)
+    resumed_kwh = sum(p["energy_kwh"] for p in pieces[n + 1 :])  # the resumed process's own
+    assert step["energy_kwh"] == pytest.approx(
+        sum(p["energy_kwh"] for p in killed_pieces) + lost_kwh + resumed_kwh
+    )
     assert step["energy_kwh"] == pytest.approx(sum(p["energy_kwh"] for p in pieces))
     assert step["co2_kg"] == pytest.approx(sum(p["co2_kg"] for p in pieces))
     assert step["energy_kwh"] > sum(p["energy_kwh"] for p in killed_pieces)

@@ -9,9 +9,11 @@ import pickle
 import pytest
 import torch
 
+from greenai.carbon import CarbonConfig
 from greenai.errors import DataError
 from greenai.experiments import checkpoint, results
 from greenai.experiments.models import create_model
+from greenai.meter.types import CarbonIntensity, Sample
 
 
 def _state(model):
@@ -130,6 +132,66 @@ def test_sum_pieces_adds_energies_and_merges_phases():
     assert [(p["path"], p["energy_kwh"]) for p in step["phases"]] == [
         ("data", 1.0), ("train", 3.0), ("eval", 2.0),
     ]  # fmt: skip
+
+
+def _sample(started_at: float, elapsed_s: float, cpu: float, ram: float = 0.0) -> Sample:
+    energy = {"cpu": cpu, "gpu": 0.0, "ram": ram}
+    return Sample("r", started_at + elapsed_s, elapsed_s, "train", {}, energy, 0.0)
+
+
+def _piece(started_at: float, duration_s: float, cpu: float, ram: float = 0.0) -> dict:
+    return {
+        "started_at": started_at, "duration_s": duration_s,
+        "energy_j": {"cpu": cpu, "gpu": 0.0, "ram": ram}, "energy_kwh": (cpu + ram) / 3.6e6,
+        "co2_kg": 0.0, "methods": {"cpu": "estimated: tdp"}, "phases": [],
+    }  # fmt: skip
+
+
+def test_lost_piece_adds_each_interrupted_process_once_over_several_resumes():
+    carbon = CarbonConfig(CarbonIntensity(100.0, "test"), pue=1.5)
+    a_start, b_start = 1_700_000_000.25, 1_700_000_100.5
+    # process A: checkpointed at 10 s (100 J cpu, 10 J ram), sampled on to 14 s, then killed
+    samples = [_sample(a_start, t, 10.0 * t, t) for t in (5.0, 10.0, 12.0)]
+    samples.append(_sample(a_start, 14.0, 150.0, 9.0))  # ram reads lower: clipped at 0
+    ckpt_a = [_piece(a_start - 3, 3.0, 30.0), _piece(a_start, 10.0, 100.0, 10.0)]
+
+    lost_a = results.lost_piece(ckpt_a, samples, carbon)
+    assert lost_a is not None and "started_at" not in lost_a
+    assert lost_a["energy_j"] == {"cpu": 50.0, "gpu": 0.0, "ram": 0.0}
+    assert lost_a["duration_s"] == pytest.approx(4.0)
+    assert lost_a["energy_kwh"] == pytest.approx(50.0 / 3.6e6 * 1.5)
+    assert lost_a["co2_kg"] == pytest.approx(carbon.co2_kg(50.0))
+    assert lost_a["methods"] == {"cpu": "estimated: tdp"}
+    assert [p["path"] for p in lost_a["phases"]] == [results.LOST_PHASE]
+
+    # resume 1 (process B) checkpoints at 8 s with A's lost piece among its pieces, runs on to
+    # 9 s and is killed too; resume 2 adds B's loss only, not A's again
+    ckpt_b = [*ckpt_a, lost_a, _piece(b_start - 2, 2.0, 20.0), _piece(b_start, 8.0, 80.0)]
+    samples += [
+        _sample(b_start, 4.0, 40.0),
+        _sample(b_start, 8.0, 80.0),
+        _sample(b_start, 9.0, 95.0),
+    ]
+    lost_b = results.lost_piece(ckpt_b, samples, carbon)
+    assert lost_b is not None and lost_b["energy_j"]["cpu"] == pytest.approx(15.0)
+    assert lost_b["duration_s"] == pytest.approx(1.0)
+    step = results.sum_pieces([*ckpt_b, lost_b], pue=1.5)
+    assert step["by_component_kwh"]["cpu"] == pytest.approx(
+        (30 + 100 + 50 + 20 + 80 + 15) / 3.6e6 * 1.5
+    )  # each joule once: A's checkpointed and lost, B's checkpointed and lost
+    assert step["energy_kwh"] == pytest.approx(sum(p["energy_kwh"] for p in [*ckpt_b, lost_b]))
+
+
+def test_lost_piece_is_none_when_nothing_was_lost_or_the_checkpoint_is_old():
+    carbon = CarbonConfig(CarbonIntensity(100.0, "test"))
+    start = 1_700_000_000.0
+    samples = [_sample(start, 5.0, 50.0), _sample(start, 10.0, 100.0)]
+    ckpt = [_piece(start, 10.0, 100.0)]
+    assert results.lost_piece(ckpt, samples, carbon) is None  # killed right at its checkpoint
+    old = [{k: v for k, v in p.items() if k != "started_at"} for p in ckpt]
+    assert results.lost_piece(old, [*samples, _sample(start, 12.0, 130.0)], carbon) is None
+    assert results.lost_piece(ckpt, [_sample(start + 50, 12.0, 130.0)], carbon) is None
+    assert results.lost_piece([], samples, carbon) is None
 
 
 def test_efficiency_is_accuracy_per_kg():

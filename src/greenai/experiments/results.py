@@ -2,7 +2,9 @@
 
 Energy "pieces" are plain dicts, one per process that worked on a run (a resumed run has several):
 ``{"duration_s", "energy_j": {component: J}, "energy_kwh", "co2_kg", "methods": {component: label},
-"phases": [{"path", "duration_s", "energy_kwh", "co2_kg"}]}``. All kWh figures include the PUE.
+"phases": [{"path", "duration_s", "energy_kwh", "co2_kg"}], "started_at"}``. All kWh figures include
+the PUE. ``started_at`` (the tracker's start, Unix seconds) ties a piece to its process's samples in the
+store (``timestamp - elapsed_s``); a piece recovered from samples (``lost_piece``) has none.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any
 
 from greenai.errors import DataError
 from greenai.fsutil import atomic_write_text
-from greenai.meter.types import COMPONENTS, kwh
+from greenai.meter.types import COMPONENTS, Sample, kwh
 
 SCHEMA_VERSION = 1
+LOST_PHASE = "after the last checkpoint (from the meter's samples, before the interruption)"
 REQUIRED_KEYS = ("schema_version", "run_id", "variant", "metrics", "energy")
 
 
@@ -64,6 +67,7 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
 def piece_from_measurement(m: Any) -> dict[str, Any]:
     """A meter ``Measurement`` (final or live snapshot) -> an energy piece (kWh with PUE)."""
     return {
+        "started_at": m.start_time,
         "duration_s": m.duration_s,
         "energy_j": {c: float(m.energy_j.get(c, 0.0)) for c in COMPONENTS},
         "energy_kwh": m.energy_kwh,
@@ -77,6 +81,52 @@ def piece_from_measurement(m: Any) -> dict[str, Any]:
                 "co2_kg": p.co2_kg,
             }
             for p in m.phases
+        ],
+    }
+
+
+def lost_piece(
+    pieces: list[dict[str, Any]], samples: list[Sample], carbon: Any, tolerance_s: float = 0.01
+) -> dict[str, Any] | None:
+    """The energy an interrupted process spent after its last checkpoint, or None.
+
+    ``pieces`` are a checkpoint's: the last is the interrupted process's training piece as of that
+    checkpoint. Its own samples (those whose ``timestamp - elapsed_s`` is its ``started_at``) run on
+    past it; the latest one, less that piece, is the energy the checkpoint missed (the partial
+    epoch, redone on resume). ``carbon`` (a ``CarbonConfig``) gives the PUE and CO2. None for an
+    old checkpoint without ``started_at`` or when the samples add nothing. Each resume only looks at
+    its predecessor (the checkpoint's last piece), so repeated resumes never count a piece twice.
+    """
+    last = pieces[-1] if pieces else {}
+    started = last.get("started_at")
+    if started is None:
+        return None
+    own = [s for s in samples if abs(s.timestamp - s.elapsed_s - started) <= tolerance_s]
+    if not own:
+        return None
+    latest = max(own, key=lambda s: s.elapsed_s)
+    energy_j = {
+        c: max(0.0, float(latest.energy_j.get(c, 0.0)) - last["energy_j"].get(c, 0.0))
+        for c in COMPONENTS
+    }
+    total_j = sum(energy_j.values())
+    if total_j <= 0:
+        return None
+    duration_s = max(0.0, latest.elapsed_s - last["duration_s"])
+    energy_kwh, co2_kg = kwh(total_j) * carbon.pue, carbon.co2_kg(total_j)
+    return {
+        "duration_s": duration_s,
+        "energy_j": energy_j,
+        "energy_kwh": energy_kwh,
+        "co2_kg": co2_kg,
+        "methods": dict(last.get("methods", {})),
+        "phases": [
+            {
+                "path": LOST_PHASE,
+                "duration_s": duration_s,
+                "energy_kwh": energy_kwh,
+                "co2_kg": co2_kg,
+            }
         ],
     }
 

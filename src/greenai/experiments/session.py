@@ -4,7 +4,8 @@ Order matters for "nothing half-written": the config, device, checkpoint (on res
 checked and loaded first (the data loading metered by a tracker that writes nothing); only then is the
 run created in the store and are files written. Energy is kept as "pieces" (see ``results.py``): the
 data load, then the metered training, and, on resume, every earlier process's pieces from the
-checkpoint, so that the final energy is the sum of all of them.
+checkpoint plus what the interrupted process spent after its last checkpoint (from its samples in the
+store, see ``results.lost_piece``), so that the final energy is the sum of all of them.
 """
 
 from __future__ import annotations
@@ -161,6 +162,8 @@ class TrainingSession:
         # built before the store row: it refuses a foreign emissions CSV with nothing written yet
         tracker = _tracker(self.variant, self.run_id, self.carbon, sinks, paths["emissions_csv"])
         self.tracker = tracker
+        if self.resume_from is not None and self.store is not None:
+            self._add_lost_piece(tracker.carbon)  # before this process's samples join the store
         self._open_store_run()
         stopped = False
         try:
@@ -201,6 +204,14 @@ class TrainingSession:
                 )
                 self.store.finish_run(self.run_id, status=status, error=message[:500])
             raise
+
+    def _add_lost_piece(self, carbon: Any) -> None:
+        """What the interrupted process spent after its last checkpoint: only its samples know."""
+        if self.store.has_run(self.run_id):
+            samples = self.store.samples(self.run_id)
+            lost = results.lost_piece(self.pieces, samples, carbon)
+            if lost is not None:
+                self.pieces.append(lost)
 
     def _open_store_run(self) -> None:
         if self.store is None:
