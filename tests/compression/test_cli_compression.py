@@ -149,26 +149,42 @@ def test_distill_end_to_end(parent_run):
     assert r["energy"]["lifecycle"]["ancestors"][0]["run_id"] == PARENT
 
 
+class _Branchy(torch.nn.Module):
+    """A net whose forward branches on its input's values: fx cannot trace it."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = torch.nn.Linear(8, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        if x.mean() > 0:  # data-dependent control flow
+            x = x.relu()
+        return self.fc(x.mean(dim=(2, 3)))
+
+
 def test_structured_pruning_of_an_untraceable_model_is_refused_before_any_write(tmp_path, capsys):
-    """airbench (a whitening first layer fx cannot trace): one line, exit 2, no run row, no file."""
+    """One line, exit 2, no run row, no file written."""
+    from greenai.experiments.models import register_model
     from greenai.storage import open_store
 
+    register_model("test_branchy")(_Branchy)
     torch.manual_seed(0)
     out = tmp_path / "out"
-    model = create_model("airbench", width=0.25)
     save_checkpoint(
-        out / "models" / "air.pt",
-        {"epoch": 1, "config": {"model": "airbench", "width": 0.25}, "num_classes": 10,
-         "model_state": model.state_dict()},
+        out / "models" / "branchy.pt",
+        {"epoch": 1, "config": {"model": "test_branchy"}, "num_classes": 10,
+         "model_state": _Branchy().state_dict()},
     )  # fmt: skip
     step = {"energy_kwh": 0.01, "co2_kg": 0.005, "duration_s": 10.0}
     write_result(
-        out, "baseline", "air-run",
+        out, "baseline", "branchy-run",
         {
-            "schema_version": 1, "run_id": "air-run", "parent_run_id": None, "variant": "baseline",
-            "dataset": "synthetic", "model": "airbench", "metrics": {},
+            "schema_version": 1, "run_id": "branchy-run", "parent_run_id": None,
+            "variant": "baseline", "dataset": "synthetic", "model": "test_branchy", "metrics": {},
             "energy": {"step": step, "lifecycle": {**step, "ancestors": []}},
-            "artifacts": {"model": "models/air.pt"},
+            "artifacts": {"model": "models/branchy.pt"},
         },
     )  # fmt: skip
     with open_store(None, default_dir=out):
@@ -176,7 +192,7 @@ def test_structured_pruning_of_an_untraceable_model_is_refused_before_any_write(
     before = {
         p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "greenai.db" not in p.name
     }
-    code = main(["prune", "--from", "air-run", "--kind", "structured", "--out", str(out),
+    code = main(["prune", "--from", "branchy-run", "--kind", "structured", "--out", str(out),
                  "--no-progress"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err

@@ -137,3 +137,21 @@ def test_masks_hold_zeros_during_finetune(tiny, images):
     )
     for name, w in prune.prunable_weights(tiny):
         assert float((w == 0).float().mean()) >= 0.4 - 1e-3, name
+
+
+def test_structured_prunes_airbench_through_its_own_layer_classes(images):
+    """airbench's conv and batch-norm subclasses are traced as layers: channels go, the output
+    shape stays, frozen weights stay frozen, and the file's state rebuilds the same net."""
+    from greenai.experiments.models import create_model
+
+    torch.manual_seed(0)
+    net = create_model("airbench", width=0.25).eval()
+    before = sum(p.numel() for p in net.parameters())
+    prune.check_structured(net)
+    changed = prune.prune_structured(net, 0.3, images[:2])
+    assert changed["groups.1.conv1"] == (64, 45) and net(images).shape == (len(images), 10)
+    assert sum(p.numel() for p in net.parameters()) < 0.7 * before
+    frozen = {n for n, p in net.named_parameters() if not p.requires_grad}
+    assert "whiten.weight" in frozen and "groups.0.norm1.weight" in frozen
+    rebuilt = prune.fit_to_state_dict(create_model("airbench", width=0.25), net.state_dict())
+    torch.testing.assert_close(rebuilt.eval()(images), net(images))

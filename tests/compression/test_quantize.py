@@ -101,3 +101,25 @@ def test_qat_trains_and_converts(model_and_data):
     assert any(t.dtype == torch.int8 for t in q.module.state_dict().values())
     with torch.no_grad():
         assert q.module(x).shape == (128, 10)
+
+
+def test_qat_on_airbench_loaded_from_a_checkpoint():
+    """A trained airbench (whitening already set) loaded from its state: QAT traces, trains a step
+    and converts to INT8 (the whitening check is a Python flag kept in step with the buffer)."""
+    from greenai.experiments.distill import fit
+    from greenai.experiments.models import create_model
+
+    torch.manual_seed(0)
+    trained = create_model("airbench", width=0.25).train()
+    trained(torch.randn(8, 3, 32, 32))  # the first training batch sets the whitening
+    whiten = trained.whiten.weight.detach().clone()
+    net = create_model("airbench", width=0.25)
+    net.load_state_dict(trained.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    prepared = quantize.prepare_qat(net, x)
+    batches = [(torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,)))]
+    fit(prepared, lambda: iter(batches), 1, lr=1e-4,
+        train_mode=lambda flag: quantize.set_qat_mode(prepared, flag))  # fmt: skip
+    result = quantize.convert_qat(prepared, x)
+    assert result.module(x).shape == (2, 10)
+    torch.testing.assert_close(net.whiten.weight, whiten)  # not re-initialised by training

@@ -253,6 +253,7 @@ def _copy_conv(
         padding_mode=conv.padding_mode,
     )
     new.weight.data.copy_(w)
+    new.weight.requires_grad = conv.weight.requires_grad  # a frozen layer stays frozen
     if b is not None:
         new.bias.data.copy_(b)
     return new
@@ -263,6 +264,7 @@ def _copy_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> nn.BatchNorm2d:
     if bn.affine:
         new.weight.data.copy_(bn.weight.detach()[idx])
         new.bias.data.copy_(bn.bias.detach()[idx])
+        new.weight.requires_grad = bn.weight.requires_grad  # e.g. airbench's frozen unit scale
     if bn.track_running_stats:
         new.running_mean.copy_(bn.running_mean[idx])
         new.running_var.copy_(bn.running_var[idx])
@@ -289,15 +291,34 @@ def _copy_linear(
     return new
 
 
+_LEAVES = (nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm)
+
+
+class _LayerTracer(torch.fx.Tracer):
+    """fx's tracer, with subclasses of conv, linear and batch norm (a model's own ``_Conv``) kept
+    as leaf modules, as fx keeps the torch.nn classes themselves."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, _LEAVES) or super().is_leaf_module(m, module_qualified_name)
+
+
+def _trace(model: nn.Module) -> torch.fx.GraphModule:
+    """The model's graph in eval mode (training-only branches are not traced)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.fx.GraphModule(model, _LayerTracer().trace(model))
+    except Exception as exc:  # fx raises many types; the user needs one line
+        raise UsageError(f"structured pruning cannot trace this model: {exc}") from None
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def check_structured(model: nn.Module, include_linear: bool = True) -> None:
     """Raise the UsageError ``prune_structured`` would, without changing ``model``: a check to
     run before anything is written."""
-    try:
-        gm = torch.fx.symbolic_trace(model)
-    except Exception as exc:  # fx raises many types; the user needs one line
-        raise UsageError(f"structured pruning cannot trace this model: {exc}") from None
-    if not _plan(gm, include_linear):
+    if not _plan(_trace(model), include_linear):
         raise UsageError("structured pruning found no conv layer whose channels can be removed")
 
 
@@ -321,11 +342,7 @@ def prune_structured(
         raise UsageError(f"norm must be 1 or 2, got {norm}")
     model.eval()
     expected = model(example_input).shape
-    try:
-        gm = torch.fx.symbolic_trace(model)
-    except Exception as exc:  # fx raises many types; the user needs one line
-        raise UsageError(f"structured pruning cannot trace this model: {exc}") from None
-    plans = _plan(gm, include_linear)
+    plans = _plan(_trace(model), include_linear)
     if not plans:
         raise UsageError("structured pruning found no conv layer whose channels can be removed")
     changed = {}

@@ -75,15 +75,25 @@ class AirbenchNet(nn.Module):
         self.activ = nn.GELU()
         # set on the first training batch (a buffer, so checkpoints keep it): no loop hook needed
         self.register_buffer("whitening_ready", torch.zeros((), dtype=torch.bool))
+        # the buffer's value as a plain Python bool, kept in step on load: tracers (fx, export for
+        # QAT) see a constant, not a data-dependent branch
+        self._whitened = False
+        self.register_load_state_dict_post_hook(_sync_whitened)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and not bool(self.whitening_ready):
-            with torch.autocast(x.device.type, enabled=False):
-                init_whitening(self.whiten, x.detach())
-            self.whitening_ready.fill_(True)
+        if self.training and not self._whitened:
+            if not bool(self.whitening_ready):
+                with torch.autocast(x.device.type, enabled=False):
+                    init_whitening(self.whiten, x.detach())
+                self.whitening_ready.fill_(True)
+            self._whitened = True
         x = self.groups(self.activ(self.whiten(x)))
         x = torch.amax(x, dim=(2, 3))  # global max-pool: any input size >= 8x8 works
         return self.head(x) * LOGIT_SCALE
+
+
+def _sync_whitened(module: nn.Module, _keys: object) -> None:
+    module._whitened = bool(module.whitening_ready)
 
 
 @register_model("airbench")
