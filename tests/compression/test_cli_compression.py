@@ -74,6 +74,23 @@ def test_prune_structured_end_to_end(parent_run):
         store.close()
 
 
+def test_quantize_dynamic_end_to_end_on_the_cpu(parent_run):
+    """greenai quantize --method dynamic: INT8 linear layers, a smaller file, measured on the CPU."""
+    out, model = parent_run
+    rc = main(["quantize", "--from", PARENT, "--method", "dynamic", "--device", "cpu",
+               "--out", str(out), "--no-progress"])  # fmt: skip
+    assert rc == 0
+    r = _only_result(out, "quantized_dynamic")
+    assert (r["parent_run_id"], r["device"], r["precision"]) == (PARENT, "cpu", "int8")
+    assert r["compression"]["method"] == "dynamic"
+    dense = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    assert r["metrics"]["file_size_bytes"] < dense
+    assert r["inference"]["device"] == "cpu" and r["inference"]["throughput_img_s_b256"] > 0
+    assert r["energy"]["lifecycle"]["energy_kwh"] == pytest.approx(
+        r["energy"]["step"]["energy_kwh"] + 0.01
+    )
+
+
 def _run(argv, capsys):
     rc = main(argv)
     return rc, capsys.readouterr().err.strip().splitlines()

@@ -41,7 +41,11 @@ def test_every_variant_runs_through_its_command_with_lineage(tmp_path: Path, mon
         ancestors = r["energy"]["lifecycle"]["ancestors"]
         assert [a["run_id"] for a in ancestors] == [base["run_id"]], variant
         assert r["energy"]["lifecycle"]["energy_kwh"] >= r["energy"]["step"]["energy_kwh"]
-        assert r["inference"]["energy_j_per_1000_images"] > 0
+        inference = r["inference"]  # every variant measured the same way, on the CPU
+        assert inference["device"] == "cpu" and inference["threads"] >= 1
+        assert inference["latency_ms_b1"] > 0 and inference["throughput_img_s_b256"] > 0
+        assert inference["energy_j_per_1000_images"] > 0
+        assert inference["energy_method"].startswith("cpu: ")
         assert r["break_even"]["vs_run_id"] == base["run_id"]
 
     # the study's settings reached each command
