@@ -14,7 +14,7 @@ running) and of the "total" (start + work + stop), and the process CPU seconds d
 interpreters, ``import`` + the first ``start()`` for both (median of several), timed inside the
 interpreter (Python's own start-up excluded).
 
-    .venv/bin/python bench/meter_overhead.py              # ~2-3 minutes
+    .venv/bin/python bench/meter_overhead.py              # ~3.5 minutes (21 rounds x 3 s)
     .venv/bin/python bench/meter_overhead.py --rounds 3 --work-s 1
 """
 
@@ -131,8 +131,10 @@ def sample_cost_s(country: str, n: int = 300) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--work-s", type=float, default=5.0, help="untracked workload length")
+    # many short rounds beat few long ones here: single rounds drift by +-5%, so the median of
+    # 7 x 5 s rounds moved by 2 points between two quiet runs; 21 x 3 s rounds halve that error
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--work-s", type=float, default=3.0, help="untracked workload length")
     parser.add_argument("--country", default="NZL")
     parser.add_argument("--start-repeats", type=int, default=5)
     args = parser.parse_args(argv)
