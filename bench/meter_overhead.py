@@ -132,7 +132,7 @@ def sample_cost_s(country: str, n: int = 300) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # many short rounds beat few long ones here: single rounds drift by +-5%, so the median of
-    # 7 x 5 s rounds moved by 2 points between two quiet runs; 21 x 3 s rounds halve that error
+    # 7 x 5 s rounds moved by 2 points between two quiet runs; 21 x 3 s rounds narrow it
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--work-s", type=float, default=3.0, help="untracked workload length")
     parser.add_argument("--country", default="NZL")
