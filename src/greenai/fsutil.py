@@ -17,11 +17,15 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
+def atomic_open(
+    path: str | os.PathLike[str], mode: str = "wb", *, durable: bool = True
+) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
 
     On any exception the temporary file is removed and ``path`` is untouched. A SIGKILL leaves
     ``path`` whole (old or new) and at most this one ``.<name>.<random>.tmp`` file beside it.
+    ``durable=False`` skips the fsyncs: still never torn after a kill, but a power cut may lose the
+    write (for files rewritten often whose content is also kept elsewhere).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -32,13 +36,15 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(target.parent)
+    if durable:
+        _fsync_dir(target.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -42,13 +42,12 @@ import datetime as dt
 import io
 import os
 import platform
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from greenai.errors import UsageError
-from greenai.fsutil import _umask
+from greenai.fsutil import atomic_open
 from greenai.meter.types import (
     COMPONENTS,
     CarbonIntensity,
@@ -226,7 +225,6 @@ class EmissionsCsvSink:
         # (signature of emissions.csv as we last wrote it, text before our row, text after it):
         # while no one else has replaced the file, an update needs no reading or parsing
         self._around: tuple[Any, str, str] | None = None
-        self._mode = 0o666 & ~_umask()
 
     # -- rows ----------------------------------------------------------------------------------
     def _row(
@@ -322,35 +320,13 @@ class EmissionsCsvSink:
         return None
 
     def _replace(self, text: str, *, fsync: bool) -> tuple[int, int, int]:
-        """Write ``text`` to a temporary file beside emissions.csv and rename it over the file.
-
-        A killed process leaves the old file or the new one. At the final write the data (and the
-        folder entry) are also fsynced, so the total survives a power cut; the per-sample updates
-        skip the fsync (the sample log holds the same figures, flushed)."""
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
-        try:
-            os.fchmod(fd, self._mode)
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                if fsync:
-                    os.fsync(handle.fileno())
-                signature = _stat_signature(os.fstat(handle.fileno()))
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        if fsync:
-            with contextlib.suppress(OSError):
-                dfd = os.open(self.path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
-        return signature
+        """Rewrite emissions.csv atomically (``fsutil.atomic_open``); returns the new file's
+        signature. Only the final write is fsynced, so the total survives a power cut; the
+        per-sample updates skip it (the sample log holds the same figures, flushed)."""
+        with atomic_open(self.path, "wb", durable=fsync) as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            return _stat_signature(os.fstat(handle.fileno()))
 
     # -- the Sink protocol ---------------------------------------------------------------------
     def on_start(self, run_id: str, name: str, start_time: float) -> None:
