@@ -1,20 +1,10 @@
 #!/usr/bin/env bash
 # Installs greenai with everything its tests need into .venv, then runs ruff and the test suite.
-# Safe to run again: installs only what is missing.
+# Safe to run again: installs only what is missing (scripts/install.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-# constraints.txt pins torch to the local CPU wheel of the project's machines, where pip's find-links
-# (e.g. PIP_FIND_LINKS) hold it; elsewhere pip chooses, so no multi-GB CUDA build is forced.
-pin=
-if .venv/bin/python -m pip install -q --dry-run --no-index --no-deps --ignore-installed \
-  -r constraints.txt >/dev/null 2>&1; then
-  pin="-c constraints.txt"
-  echo "scripts/test.sh: using the local torch wheel ($(grep '^torch' constraints.txt))" >&2
-fi
-.venv/bin/python -m pip install -q $pin -e '.[all,dev]'
+bash scripts/install.sh all,dev
 
 # System services some tests use (PostgreSQL, Chromium), from Debian's packages where missing.
 bash scripts/system-deps.sh || echo "scripts/test.sh: system packages unavailable; their tests will skip"
