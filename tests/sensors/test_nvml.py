@@ -4,7 +4,7 @@ import textwrap
 import pytest
 
 from greenai.sensors import NvmlSensor, SensorUnavailable, default_sensors
-from greenai.sensors.nvml import VisibleGpu, visible_gpu_indices, visible_gpus
+from greenai.sensors.nvml import VisibleGpu, visible_gpus
 
 FAKE_PYNVML = textwrap.dedent(
     '''
@@ -86,6 +86,11 @@ def nvml(tmp_path, monkeypatch):
     assert pynvml.__file__ == str(tmp_path / "pynvml.py")
     yield pynvml
     sys.modules.pop("pynvml", None)
+
+
+def visible_gpu_indices(count, uuids, env, mig_uuids=None):
+    """The physical GPUs' NVML indices (a GPU named through MIG instances: its parent)."""
+    return [g.index for g in visible_gpus(count, uuids, env, mig_uuids)]
 
 
 def _gpu(i, energy_mj=None, power_mw=0):

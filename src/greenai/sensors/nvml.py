@@ -85,16 +85,6 @@ def visible_gpus(
     return [VisibleGpu(i, () if i in whole else tuple(named.get(i, ()))) for i in order]
 
 
-def visible_gpu_indices(
-    count: int,
-    uuids: Sequence[str],
-    env: Mapping[str, str] = os.environ,
-    mig_uuids: Mapping[int, Sequence[str]] | None = None,
-) -> list[int]:
-    """The NVML indices of ``visible_gpus`` (a GPU named through MIG instances: its parent)."""
-    return [g.index for g in visible_gpus(count, uuids, env, mig_uuids)]
-
-
 class _Gpu:
     def __init__(
         self, index: int, handle: Any, name: str, has_counter: bool, migs: tuple[str, ...] = ()
