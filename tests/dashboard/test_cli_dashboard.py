@@ -11,7 +11,8 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from dash_helpers import EVIL, add_run
@@ -67,33 +68,43 @@ def test_other_host_warns_before_listening(tmp_path, store):
     assert proc.returncode == 2 and "greenai: error: cannot listen on 192.0.2.1:0" in proc.stderr
 
 
-def test_serves_the_store_on_127_0_0_1(tmp_path, store):
-    add_run(store, "r1", name=EVIL)
-    env = {k: v for k, v in os.environ.items() if k != "GREENAI_STORE"}
-    db = store.engine.url.database
+@contextmanager
+def _dashboard(
+    db: str, cwd: Path, env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen, str, str]]:
+    """``greenai dashboard`` on a free loopback port in a real process: (process, its URL, the
+    stderr line that announced it); killed on the way out if the test did not stop it."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "greenai", "dashboard", "--store", db, "--port", "0"],
         stderr=subprocess.PIPE,
         text=True,
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
     )
     try:
         line = proc.stderr.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         assert match, line
-        assert "warning" not in line
-        with urllib.request.urlopen(match.group(0), timeout=10) as response:
-            page = response.read().decode()
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and EVIL not in page
-        proc.send_signal(signal.SIGINT)  # Ctrl+C
-        assert proc.wait(timeout=10) == 0
-        assert "stopped" in proc.stderr.read()
+        yield proc, match.group(0), line
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
         proc.stderr.close()
+
+
+def test_serves_the_store_on_127_0_0_1(tmp_path, store):
+    add_run(store, "r1", name=EVIL)
+    env = {k: v for k, v in os.environ.items() if k != "GREENAI_STORE"}
+    db = store.engine.url.database
+    with _dashboard(db, tmp_path, env) as (proc, url, line):
+        assert "warning" not in line
+        with urllib.request.urlopen(url, timeout=10) as response:
+            page = response.read().decode()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and EVIL not in page
+        proc.send_signal(signal.SIGINT)  # Ctrl+C
+        assert proc.wait(timeout=10) == 0
+        assert "stopped" in proc.stderr.read()
 
 
 def _rows(db: str) -> list[str]:
@@ -117,28 +128,13 @@ def test_starting_the_dashboard_leaves_the_store_unchanged(tmp_path, store):
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
     before = _rows(db)
     assert store.get_run(lost).status == "running"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "greenai", "dashboard", "--store", db, "--port", "0"],
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    try:
-        line = proc.stderr.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        assert match, line
+    with _dashboard(db, tmp_path, env) as (proc, url, _line):
         for path in ("", "api/runs", f"runs/{lost}", "study?group=none"):
             try:
-                urllib.request.urlopen(match.group(0) + path, timeout=10).close()
+                urllib.request.urlopen(url + path, timeout=10).close()
             except urllib.error.HTTPError as error:
                 assert error.code == 404, path
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        proc.stderr.close()
     assert _rows(db) == before
     assert store.get_run(lost).status == "running"

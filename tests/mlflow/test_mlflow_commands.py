@@ -116,12 +116,16 @@ def test_a_standalone_baseline_logs_params_epochs_energy_result_and_charts(
         _artifacts(client, run)
     )
     assert _result_json(client, run, tmp_path / "dl") == result
+    _assert_its_charts(client, run, tmp_path / "charts")
+
+
+def _assert_its_charts(client, run, folder):
+    """The run's own power and epoch charts, logged as PNGs of the report's sizes."""
     assert _artifacts(client, run, "greenai/charts") == {
         "greenai/charts/power.png", "greenai/charts/epochs.png"
     }  # fmt: skip
     for name in ("power", "epochs"):
-        got = _png_size(client, run, f"greenai/charts/{name}.png", tmp_path / "charts")
-        assert got == SIZES[name]
+        assert _png_size(client, run, f"greenai/charts/{name}.png", folder) == SIZES[name]
 
 
 def test_the_tracking_uri_alone_turns_logging_on(tmp_path, mlflow_env, fast_sampling):
@@ -189,12 +193,7 @@ def test_a_compression_command_logs_its_run_and_charts(tmp_path, mlflow_env, fas
     assert {"greenai/result.json", "greenai/emissions.csv"} <= _artifacts(client, run)
     assert _result_json(client, run, tmp_path / "dl") == result
     # its own charts: power over the prune/eval phases, the fine-tuning loss per epoch
-    assert _artifacts(client, run, "greenai/charts") == {
-        "greenai/charts/power.png", "greenai/charts/epochs.png"
-    }  # fmt: skip
-    for name in ("power", "epochs"):
-        got = _png_size(client, run, f"greenai/charts/{name}.png", tmp_path / "charts")
-        assert got == SIZES[name]
+    _assert_its_charts(client, run, tmp_path / "charts")
 
 
 STUDY = [
