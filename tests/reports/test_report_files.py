@@ -148,7 +148,7 @@ def test_a_resumed_runs_samples_follow_each_other_with_a_gap():
     # first process started at t=100, killed after 3 s; the resumed one started at t=200
     samples = [sample(200.0 + i, float(i), 20.0) for i in (1, 2, 3)]
     samples += [sample(100.0 + i, float(i), 10.0) for i in (1, 2, 3)]
-    trace = power_trace(samples, [], started_at=100.0)
+    trace = power_trace(samples, [])
     assert trace.elapsed_s == (1.0, 2.0, 3.0, 101.0, 102.0, 103.0)
     assert trace.power_w["cpu"] == (10.0, 10.0, 10.0, 20.0, 20.0, 20.0)
     data = chartdata.power(RunInput("r", "baseline", "cpu", "done", power=trace))

@@ -588,8 +588,7 @@ def run_charts(
         for row in epochs
         if isinstance(row.get("epoch"), int) and not isinstance(row.get("epoch"), bool)
     )
-    started = min((s.timestamp - s.elapsed_s for s in samples), default=0.0)
-    trace = power_trace(list(samples), list(phases), started)
+    trace = power_trace(list(samples), list(phases))
     run = RunInput.from_result(result, epochs=points, power=trace)
     out: dict[str, bytes] = {}
     power = chartdata.power(run)

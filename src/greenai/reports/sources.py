@@ -100,9 +100,7 @@ def from_results_dir(results_dir: Path, run_ids: Sequence[str] = ()) -> list[Run
     return runs
 
 
-def power_trace(
-    samples: Sequence[Any], phases: Sequence[Any], started_at: float
-) -> PowerTrace | None:
+def power_trace(samples: Sequence[Any], phases: Sequence[Any]) -> PowerTrace | None:
     """A ``PowerTrace`` from the store's ``Sample`` and ``PhaseResult`` records of one run.
 
     Times are seconds since the run first started, from the samples' wall-clock timestamps: a
@@ -130,7 +128,7 @@ def from_store(store: Any, group: str | None = None, run_ids: Sequence[str] = ()
     runs = []
     for rec in records:
         epochs = tuple(EpochPoint(e.epoch, e.metrics) for e in store.epochs(rec.run_id))
-        trace = power_trace(store.samples(rec.run_id), store.phases(rec.run_id), rec.started_at)
+        trace = power_trace(store.samples(rec.run_id), store.phases(rec.run_id))
         runs.append(run_input(rec, epochs=epochs, power=trace))
     return runs
 
