@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,11 @@ def main() -> None:
         args.seed_epochs = args.seed_epochs or 2
 
     from greenai.carbon import CarbonConfig
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from machine import describe
+
+    print(f"# {describe()}", flush=True)
 
     carbon = CarbonConfig.resolve()
     out = Path(args.out or tempfile.mkdtemp(prefix="green_bench_"))
