@@ -155,3 +155,29 @@ def test_structured_prunes_airbench_through_its_own_layer_classes(images):
     assert "whiten.weight" in frozen and "groups.0.norm1.weight" in frozen
     rebuilt = prune.fit_to_state_dict(create_model("airbench", width=0.25), net.state_dict())
     torch.testing.assert_close(rebuilt.eval()(images), net(images))
+
+
+@pytest.mark.parametrize(
+    ("channels", "sparsity", "multiple", "kept"),
+    [
+        (32, 0.3, 1, 22), (64, 0.3, 1, 45), (128, 0.3, 1, 90), (256, 0.3, 1, 179),
+        (32, 0.3, 8, 24), (64, 0.3, 8, 48), (128, 0.3, 8, 88), (256, 0.3, 8, 176),
+        (128, 0.3, 16, 96), (100, 0.0, 8, 100), (45, 0.01, 8, 45), (12, 0.3, 8, 8),
+        (16, 0.9, 8, 2), (64, 0.95, 8, 3), (30, 0.05, 8, 30),
+    ],
+)  # fmt: skip
+def test_kept_channels_round_to_the_multiple_without_cutting_a_whole_layer(
+    channels, sparsity, multiple, kept
+):
+    assert prune.kept_channels(channels, sparsity, multiple) == kept
+
+
+def test_structured_channel_multiple_keeps_multiples_and_the_output_shape(images):
+    torch.manual_seed(0)
+    net = TinyNet(width=32).eval()  # convs of 32 and 64 channels, hidden linear of 64
+    changed = prune.prune_structured(net, 0.3, images[:2], multiple_of=8)
+    assert changed == {"features.0": (32, 24), "features.4": (64, 48), "head.1": (64, 48)}
+    assert net.features[4].in_channels == 24 and net.head[1].in_features == 48 * 8 * 8
+    assert net(images).shape == (len(images), 10)
+    with pytest.raises(UsageError, match="channel multiple"):
+        prune.prune_structured(TinyNet().eval(), 0.3, images[:2], multiple_of=0)

@@ -25,6 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--norm", type=int, choices=(1, 2), default=1, help="structured: L1 or L2 ranking"
     )
     p.add_argument(
+        "--channel-multiple", "--channel_multiple", dest="channel_multiple",
+        type=common.positive_int, default=8,
+        help="structured: round each layer's kept channels to a multiple of N (default 8: CPU "
+        "kernels vectorise over channels; 1: exactly --sparsity per layer)",
+    )  # fmt: skip
+    p.add_argument(
         "--finetune-epochs", "--finetune_epochs", dest="finetune_epochs", type=common.nonneg_int,
         default=1, help="fine-tuning epochs after pruning (default 1)",
     )  # fmt: skip
@@ -47,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         step = variants.prune_step(
             parent, sparsity=args.sparsity, kind=args.kind, include_linear=args.include_linear,
             norm=args.norm, finetune_epochs=args.finetune_epochs, lr=args.lr,
-            batch_size=args.batch_size, device=ctx.device,
+            batch_size=args.batch_size, device=ctx.device, channel_multiple=args.channel_multiple,
         )  # fmt: skip
         result = variants.run_step(step, parent, ctx)
     finally:

@@ -322,14 +322,33 @@ def check_structured(model: nn.Module, include_linear: bool = True) -> None:
         raise UsageError("structured pruning found no conv layer whose channels can be removed")
 
 
+def kept_channels(channels: int, sparsity: float, multiple_of: int = 1) -> int:
+    """How many of ``channels`` stay when the ``sparsity`` fraction goes.
+
+    Exact (``multiple_of`` 1): ``channels - round(sparsity * channels)``, at least 1. Otherwise the
+    nearest multiple of ``multiple_of`` to that, at most ``channels``; a layer that loses nothing
+    keeps every channel, and one left with fewer than half a multiple is cut exactly (rounding it
+    to one multiple would undo most of the requested sparsity).
+    """
+    keep = max(1, channels - round(sparsity * channels))
+    if multiple_of == 1 or keep == channels:
+        return keep
+    rounded = multiple_of * round(keep / multiple_of)
+    return keep if rounded == 0 else min(channels, rounded)
+
+
 def prune_structured(
     model: nn.Module,
     sparsity: float,
     example_input: torch.Tensor,
     norm: int = 1,
     include_linear: bool = True,
+    multiple_of: int = 1,
 ) -> dict[str, tuple[int, int]]:
     """Remove the ``sparsity`` fraction of output channels (lowest L``norm`` filter norm) per layer.
+
+    ``multiple_of`` > 1 rounds each layer's kept channels to the nearest multiple of it (see
+    ``kept_channels``): CPU kernels vectorise over channels, so 88 channels run faster than 90.
 
     In place on ``model`` (its conv/BN/linear submodules are replaced by smaller ones). Only convs
     (and, with ``include_linear``, hidden linear layers) whose output feeds, through
@@ -340,6 +359,8 @@ def prune_structured(
     check_sparsity(sparsity)
     if norm not in (1, 2):
         raise UsageError(f"norm must be 1 or 2, got {norm}")
+    if multiple_of < 1:
+        raise UsageError(f"channel multiple must be >= 1, got {multiple_of}")
     model.eval()
     expected = model(example_input).shape
     plans = _plan(_trace(model), include_linear)
@@ -349,7 +370,7 @@ def prune_structured(
     for plan in plans:
         conv = model.get_submodule(plan.conv)
         c = conv.weight.shape[0]
-        keep_n = max(1, c - round(sparsity * c))
+        keep_n = kept_channels(c, sparsity, multiple_of)
         if keep_n == c:
             changed[plan.conv] = (c, c)
             continue

@@ -435,6 +435,7 @@ def prune_step(
     lr: float = 5e-4,
     batch_size: int = 128,
     device: str = "cpu",
+    channel_multiple: int = 1,
 ) -> Step:
     """Magnitude pruning made permanent (unstructured, or structured channels), then fine-tuning
     on ``device``; the model comes back to the CPU for evaluation and saving."""
@@ -452,6 +453,8 @@ def prune_step(
         "finetune_epochs": finetune_epochs, "lr": lr, "batch_size": batch_size,
         "optimizer": "adam",
     }  # fmt: skip
+    if kind == "structured":
+        hyper["channel_multiple"] = channel_multiple
 
     def build(tracker: Any, data: Data, run_id: str) -> Built:
         model = parent.model
@@ -469,8 +472,11 @@ def prune_step(
                 prune.apply_masks(model, masks)
         else:
             details["channels"] = prune.prune_structured(
-                model, sparsity, data.x_test[:2], norm=norm
+                model, sparsity, data.x_test[:2], norm=norm, multiple_of=channel_multiple
             )
+            before = sum(c for c, _ in details["channels"].values())
+            after = sum(k for _, k in details["channels"].values())
+            details["channels_removed_fraction"] = 1 - after / before
             dense = _dense_bytes(model)
             model.to(device)
         with tracker.phase("finetune"):
