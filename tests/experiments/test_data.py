@@ -146,3 +146,22 @@ def test_real_cifar10_slice_loads_and_trains_a_step(cifar10_dir):
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     _loss, test_acc = loop.evaluate(model, s.x_test, s.y_test, mean=ds.mean, std=ds.std)
     assert len(s.y_test) == 256 and 0 <= test_acc <= 100
+
+
+def test_augment_reflect_shifts_within_the_pad_with_a_mirrored_border():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    out = data.augment(x, g, pad_px=2, reflect=True)
+    assert out.shape == x.shape and out.dtype == torch.uint8
+    seen = set()
+    for i in range(64):
+        matches = []
+        for flipped, img in ((False, x[i]), (True, x[i].flip(2))):
+            padded = torch.nn.functional.pad(img[None].float(), (2, 2, 2, 2), mode="reflect")[0]
+            for dy in range(5):
+                for dx in range(5):
+                    if torch.equal(out[i].float(), padded[:, dy : dy + 32, dx : dx + 32]):
+                        matches.append((flipped, dy, dx))
+        assert matches, f"image {i} is not a reflect-padded 2-px crop of its input"
+        seen.update(matches)
+    assert len(seen) > 10  # offsets and flips vary across the batch

@@ -248,19 +248,34 @@ def normalize(
     return ((x.float() - m) / s).to(dtype)
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, pad_px: int = 4) -> torch.Tensor:
-    """Random crop after zero padding by ``pad_px`` and random horizontal flip, for a whole batch.
+def augment(
+    x: torch.Tensor, generator: torch.Generator, pad_px: int = 4, reflect: bool = False
+) -> torch.Tensor:
+    """Random crop after padding by ``pad_px`` and random horizontal flip, for a whole batch.
 
-    Works on uint8 or float (B, C, H, W) tensors on any device; ``generator`` must live on that device.
+    Padding is zeros, or with ``reflect`` the image mirrored at its border (airbench's translate),
+    which adds no black frame. Works on uint8 or float (B, C, H, W) tensors on any device;
+    ``generator`` must live on that device.
     """
     b, c, h, w = x.shape
-    padded = torch.nn.functional.pad(x, (pad_px, pad_px, pad_px, pad_px))
     dy = torch.randint(0, 2 * pad_px + 1, (b,), device=x.device, generator=generator)
     dx = torch.randint(0, 2 * pad_px + 1, (b,), device=x.device, generator=generator)
+    rows = dy[:, None] + torch.arange(h, device=x.device)  # indices into the padded image
+    cols = dx[:, None] + torch.arange(w, device=x.device)
+    if reflect:  # map padded indices back into the image, mirrored at the edges (no pad copy)
+        source = x
+        rows, cols = _reflect(rows - pad_px, h), _reflect(cols - pad_px, w)
+    else:
+        source = torch.nn.functional.pad(x, (pad_px, pad_px, pad_px, pad_px))
     # two gathers (rows, then columns) crop every image at its own offset in one pass each
-    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-    cropped = padded.gather(2, rows.expand(b, c, h, w + 2 * pad_px))
-    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    cropped = cropped.gather(3, cols.expand(b, c, h, w))
+    width = source.shape[3]
+    cropped = source.gather(2, rows[:, None, :, None].expand(b, c, h, width))
+    cropped = cropped.gather(3, cols[:, None, None, :].expand(b, c, h, w))
     flip = torch.rand(b, device=x.device, generator=generator) < 0.5
     return torch.where(flip[:, None, None, None], cropped.flip(3), cropped)
+
+
+def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Indices in [-size+1, 2*size-2] mirrored into [0, size) (F.pad's "reflect": edge not doubled)."""
+    index = index.abs()
+    return torch.where(index >= size, 2 * (size - 1) - index, index)

@@ -91,6 +91,8 @@ def train_epoch(
     std: tuple[float, ...],
     precision: str = "fp32",
     do_augment: bool = True,
+    augment_pad: int = 4,
+    augment_reflect: bool = False,
     label_smoothing: float = 0.0,
     channels_last: bool = False,
     on_batch: Callable[[int, float, float], None] | None = None,
@@ -113,7 +115,7 @@ def train_epoch(
         idx = order[start : start + batch_size]
         xb, yb = x[idx], y[idx]
         if do_augment:
-            xb = augment(xb, generator)
+            xb = augment(xb, generator, augment_pad, augment_reflect)
         xb = normalize(xb, mean, std, torch.float32)
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)

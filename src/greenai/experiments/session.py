@@ -331,6 +331,8 @@ class TrainingSession:
                         std=ds.std,
                         precision=cfg.precision,
                         do_augment=cfg.augment,
+                        augment_pad=cfg.augment_pad,
+                        augment_reflect=cfg.augment_reflect,
                         label_smoothing=cfg.label_smoothing,
                         channels_last=cfg.channels_last,
                         on_batch=bar.update_from,

@@ -51,6 +51,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     channels_last: bool = False
     augment: bool = True  # random crop (4 px padding) + horizontal flip, on whole batches
+    augment_pad: int = 4  # the crop's padding (largest shift) in pixels
+    augment_reflect: bool = False  # pad with the mirrored border instead of zeros
     holdout_fraction: float = 0.0  # part of the TRAINING images held out for early stopping
     target_accuracy: float | None = None  # stop once held-out accuracy (%) reaches this
     limit_train: int | None = None  # use at most this many training images
@@ -81,6 +83,10 @@ class TrainConfig:
             (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
             (0 <= self.holdout_fraction < 1, "hold-out fraction must be in [0, 1)"),
             (self.width > 0, f"width must be > 0, got {self.width}"),
+            (
+                0 <= self.augment_pad <= 8,
+                f"augment pad must be 0..8 pixels, got {self.augment_pad}",
+            ),
             (self.limit_train is None or self.limit_train >= 1, "--limit-train must be >= 1"),
             (self.limit_test is None or self.limit_test >= 1, "--limit-test must be >= 1"),
             (self.threads is None or self.threads >= 1, "--threads must be >= 1"),
