@@ -34,7 +34,7 @@ def _greenai(*args: str, env_extra: dict | None = None, **kw) -> subprocess.Comp
 
 def test_synthetic_run_writes_every_artifact_and_the_store_row(tmp_path):
     out = tmp_path / "out"
-    proc = _greenai("baseline", *SMALL, "--epochs", "1", "--batch_size", "64", "--out", str(out),
+    proc = _greenai("baseline", "--recipe", "seed", *SMALL, "--epochs", "1", "--batch_size", "64", "--out", str(out),
                     "--no-progress", "--run-id", "e2e-1", "--country", "NZL", "--inference-images", "256")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "means nothing" in proc.stdout

@@ -13,7 +13,7 @@ from greenai.experiments.recipes import BIAS_SCALER, GREEN, recipe
 from greenai.experiments.train import TrainConfig, train_run
 
 TINY = ["--dataset", "synthetic", "--limit-train", "256", "--limit-test", "64", "--device", "cpu"]
-# the study's flags before recipes existed: `--recipe seed` (the default) must give exactly these
+# the study's flags before recipes existed: `--recipe seed` must give exactly these
 STUDY_DEFAULTS = dict(
     model="seed_cnn", dataset="cifar10", data_dir=None, download=False, device="auto", epochs=20,
     batch_size=64, lr=0.001, seed=0, precision="fp32", optimizer="adam", weight_decay=0.0,
@@ -28,9 +28,49 @@ def _kwargs(*argv: str) -> dict:
 
 
 @pytest.mark.parametrize("command", ["baseline", "study"])
-def test_default_recipe_is_the_study_unchanged(command):
-    assert _kwargs(command) == STUDY_DEFAULTS  # same settings, same study configuration hashes
-    assert _kwargs(command, "--recipe", "seed") == STUDY_DEFAULTS
+def test_recipe_seed_is_the_study_unchanged(command):
+    assert _kwargs(command, "--recipe", "seed") == STUDY_DEFAULTS  # same configuration hashes
+
+
+@pytest.mark.parametrize("command", ["baseline", "study"])
+def test_default_recipe_is_green(command):
+    args = build_parser().parse_args([command])
+    assert TrainConfig(**common.train_config_kwargs(args)) == GREEN
+    assert args.recipe == "green" and args.recipe_note is None  # no study flag given: no note
+    assert _kwargs(command) == _kwargs(command, "--recipe", "green")
+
+
+def test_study_flags_on_the_default_recipe_get_one_note(capsys):
+    args = build_parser().parse_args(
+        ["baseline", "--epochs", "20", "--batch_size", "64", "--lr", "0.001"]
+    )
+    got = common.train_config_kwargs(args)
+    assert (got["model"], got["epochs"], got["batch_size"], got["lr"]) == (
+        "airbench",
+        20,
+        64,
+        0.001,
+    )
+    assert capsys.readouterr().err == ""  # not yet: the command prints it once its input is checked
+    common.print_recipe_note(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--epochs, --batch-size, --lr" in err[0]
+    assert "--recipe seed" in err[0]
+    for chosen in ("green", "seed"):  # a recipe named on purpose: no note
+        args = build_parser().parse_args(["baseline", "--recipe", chosen, "--lr", "0.1"])
+        common.train_config_kwargs(args)
+        assert getattr(args, "recipe_note", None) is None
+
+
+def test_the_note_is_printed_once_the_run_starts_never_before_an_error(tmp_path, capsys):
+    code = main(["baseline", *TINY, "--epochs", "1", "--out", str(tmp_path / "ok"),
+                 "--inference-images", "0", "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0 and err.count("greenai: note: --epochs applied to the default recipe") == 1
+    code = main(["baseline", *TINY, "--epochs", "1", "--country", "XXX", "--out",
+                 str(tmp_path / "bad")])  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("greenai: error:")
 
 
 def test_explicit_flags_override_the_recipe():
@@ -44,8 +84,9 @@ def test_explicit_flags_override_the_recipe():
     off = common.train_config(build_parser().parse_args(["baseline", "--recipe", "green_long",
                                                          "--no-airbench-tricks"]))  # fmt: skip
     assert not off.airbench_tricks and off.width == 1.0 and off.momentum == GREEN.momentum
-    on = common.train_config(build_parser().parse_args(["baseline", "--airbench-tricks",
-                                                        "--optimizer", "sgd"]))  # fmt: skip
+    on = common.train_config(build_parser().parse_args(["baseline", "--recipe", "seed",
+                                                        "--airbench-tricks", "--optimizer",
+                                                        "sgd"]))  # fmt: skip
     assert on.airbench_tricks and on.model == "seed_cnn"
     with pytest.raises(UsageError, match="--no-airbench-tricks"):
         common.train_config(build_parser().parse_args(["baseline", "--recipe", "green",

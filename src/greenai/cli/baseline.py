@@ -1,6 +1,6 @@
 """``greenai baseline``: train a model with energy and CO2 measured throughout.
 
-The default ``--recipe seed`` is the study's training; ``--recipe green`` is the recommended fast one.
+The default ``--recipe green`` is the recommended fast recipe; ``--recipe seed`` is the study's training.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     def open_store():  # called by train_run once the data has loaded
         opened.append(common.open_output_store(args))
+        common.print_recipe_note(args)  # input all checked: the note cannot precede an error
         return opened[0]
 
     try:

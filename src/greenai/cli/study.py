@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     mlflow = MlflowLogger.maybe_create(args.mlflow)  # a null logger unless asked for
     out = Path(args.out)
     with common.open_output_store(args) as store:
+        common.print_recipe_note(args)  # input all checked: the note cannot precede an error
         outcome, files = run_and_report(
             cfg,
             out,
