@@ -191,3 +191,14 @@ def test_onecycle_survives_very_short_runs(steps):
         opt.step()
         sched.step()
         assert 0 < opt.param_groups[0]["lr"] <= 0.1
+
+
+def test_augment_flags_reach_the_config_and_bad_pads_are_one_usage_error():
+    cfg = common.train_config(
+        build_parser().parse_args(["baseline", "--augment-pad", "2", "--augment-reflect"])
+    )
+    assert (cfg.augment_pad, cfg.augment_reflect) == (2, True)
+    plain = _kwargs("baseline", "--recipe", "seed")
+    assert "augment_pad" not in plain and "augment_reflect" not in plain  # hashes unchanged
+    with pytest.raises(UsageError, match="augment pad"):
+        common.train_config(build_parser().parse_args(["baseline", "--augment-pad", "9"]))

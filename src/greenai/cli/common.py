@@ -14,7 +14,10 @@ from typing import Any
 
 DATASETS = ("cifar10", "synthetic")  # mirrors greenai.experiments.data.DATASETS (torch-free here)
 RECIPES = ("seed", "green", "green_long")  # mirrors greenai.experiments.recipes.RECIPES
-# TrainConfig fields the training flags set; flags left out (None) take the --recipe's value
+# TrainConfig fields the training flags set; flags left out (None) take the --recipe's value. Flags
+# added later (--augment-pad, --augment-reflect, --airbench-tricks) are not listed: like the recipes'
+# flagless fields they enter the settings only where they differ from TrainConfig's defaults, so
+# the study's configuration hashes stay what they were
 TRAIN_FLAGS = (
     "model", "dataset", "data_dir", "download", "device", "epochs", "batch_size", "lr", "seed",
     "precision", "optimizer", "weight_decay", "schedule", "label_smoothing", "channels_last",
@@ -173,6 +176,14 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
     g.add_argument(
         "--no-augment", "--no_augment", dest="augment", action="store_false", default=None,
         help="no random crop / flip",
+    )  # fmt: skip
+    g.add_argument(
+        "--augment-pad", "--augment_pad", dest="augment_pad", type=nonneg_int, default=None,
+        help="random crop: largest shift in pixels, 0..8 (default 4)",
+    )  # fmt: skip
+    g.add_argument(
+        "--augment-reflect", "--augment_reflect", dest="augment_reflect", action="store_true",
+        default=None, help="random crop pads with the mirrored border, not zeros (airbench's)",
     )  # fmt: skip
     g.add_argument(
         "--holdout-fraction", "--holdout_fraction", dest="holdout_fraction", type=fraction,
