@@ -120,11 +120,11 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     g.add_argument(
         "--precision", choices=("fp32", "bf16", "fp16"), default=None,
-        help="autocast precision (default: the recipe's; seed: fp32)",
+        help="autocast precision (default: the recipe's; green: bf16, seed: fp32)",
     )  # fmt: skip
     g.add_argument(
         "--threads", type=positive_int, default=None,
-        help="CPU threads for torch (default: the recipe's; seed: torch's choice, one per core)",
+        help="CPU threads for torch (default: the recipe's; green: 2, seed: torch's choice)",
     )  # fmt: skip
 
 
@@ -148,22 +148,31 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
         "the study's recipe (seed_cnn, Adam 0.001, batch 64, 20 epochs, fp32)",
     )  # fmt: skip
     parser.set_defaults(default_recipe=recipe)
-    g.add_argument("--model", default=None, help="registered model name (seed: seed_cnn)")
+    g.add_argument(
+        "--model", default=None, help="registered model name (green: airbench, seed: seed_cnn)"
+    )
     g.add_argument("--width", type=positive_float, default=None, help="channel-width multiplier")
-    g.add_argument("--epochs", type=positive_int, default=None, help="seed: 20")
+    g.add_argument("--epochs", type=positive_int, default=None, help="green: 2, seed: 20")
     g.add_argument(
         "--batch-size", "--batch_size", dest="batch_size", type=positive_int, default=None,
-        help="seed: 64",
+        help="green: 512, seed: 64",
     )  # fmt: skip
-    g.add_argument("--lr", type=positive_float, default=None, help="learning rate (seed: 0.001)")
+    g.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="learning rate (green: see recipes.py, seed: 0.001)",
+    )
     g.add_argument("--seed", type=nonneg_int, default=None, help="default 0")
-    g.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default=None, help="seed: adam")
+    g.add_argument(
+        "--optimizer", choices=("adam", "adamw", "sgd"), default=None, help="green: sgd, seed: adam"
+    )
     g.add_argument(
         "--weight-decay", "--weight_decay", dest="weight_decay", type=nonneg_float, default=None
     )
     g.add_argument(
         "--schedule", choices=("constant", "onecycle", "cosine"), default=None,
-        help="seed: constant",
+        help="green: onecycle, seed: constant",
     )  # fmt: skip
     g.add_argument(
         "--label-smoothing", "--label_smoothing", dest="label_smoothing", type=fraction,
