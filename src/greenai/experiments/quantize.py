@@ -190,19 +190,30 @@ def quantize_dynamic(model: nn.Module, example_input: torch.Tensor) -> Quantized
     return Quantized(converted, "dynamic", ROUTE_DYNAMIC, example_input[:1].clone())
 
 
+RECOMPILE_LIMIT = 64  # compiled (module instance, input shape) pairs per forward code object
+
+
 def compile_for_cpu(module: nn.Module) -> Any:
     """``torch.compile`` with inductor and freezing (constant-folds weights, picks oneDNN kernels).
 
     Freezing is set through ``torch._inductor.config.patch`` around every call (compilation is
     lazy, per batch size): passed as ``options={"freezing": True}`` the INT8 weight prepacking
-    fails under fake tensors (UnsupportedOperatorException: onednn.qconv_prepack).
+    fails under fake tensors (UnsupportedOperatorException: onednn.qconv_prepack). The recompile
+    limit is raised the same way: instances of one class share their ``forward``'s code object,
+    and past dynamo's default of 8 compiled (instance, shape) pairs it silently runs the rest
+    eagerly (seen with a baseline and two pruned seed_cnn, each compiled in two layouts).
     """
+    import torch._dynamo.config as dynamo_config
     import torch._inductor.config as inductor_config
 
     compiled = torch.compile(module, backend="inductor", dynamic=False)
 
     def call(x: torch.Tensor) -> torch.Tensor:
-        with inductor_config.patch(freezing=True), torch.no_grad():
+        with (
+            inductor_config.patch(freezing=True),
+            dynamo_config.patch(recompile_limit=RECOMPILE_LIMIT),
+            torch.no_grad(),
+        ):
             return compiled(x)
 
     return call
