@@ -32,12 +32,14 @@ def test_recipe_seed_is_the_study_unchanged(command):
     assert _kwargs(command, "--recipe", "seed") == STUDY_DEFAULTS  # same configuration hashes
 
 
-@pytest.mark.parametrize("command", ["baseline", "study"])
-def test_default_recipe_is_green(command):
-    args = build_parser().parse_args([command])
+def test_baseline_defaults_to_green_and_the_study_to_seed():
+    args = build_parser().parse_args(["baseline"])
     assert TrainConfig(**common.train_config_kwargs(args)) == GREEN
     assert args.recipe == "green" and args.recipe_note is None  # no study flag given: no note
-    assert _kwargs(command) == _kwargs(command, "--recipe", "green")
+    assert _kwargs("baseline") == _kwargs("baseline", "--recipe", "green")
+    study = build_parser().parse_args(["study", "--epochs", "20", "--lr", "0.001"])
+    assert common.train_config_kwargs(study) == {**STUDY_DEFAULTS, "epochs": 20}
+    assert study.recipe == "seed" and study.recipe_note is None  # the study's flags: no note
 
 
 def test_study_flags_on_the_default_recipe_get_one_note(capsys):

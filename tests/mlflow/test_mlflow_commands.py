@@ -165,7 +165,7 @@ def test_a_compression_command_logs_its_run_and_charts(tmp_path, mlflow_env, fas
     )  # fmt: skip
     rc = main(
         ["prune", "--from", PARENT, "--sparsity", "0.5", "--finetune-epochs", "2",
-         "--limit-train", "64", "--limit-test", "32", "--out", str(out), "--no-progress",
+         "--limit-train", "1024", "--limit-test", "32", "--out", str(out), "--no-progress",
          "--mlflow"]
     )  # fmt: skip
     assert rc == 0
