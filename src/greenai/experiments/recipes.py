@@ -61,7 +61,7 @@ GREEN_LONG = TrainConfig(
         "lr": 11.5 * 1024 / _KILOSTEP,
     }
 )  # airbench94's net and budget (~94% on GPU): 92.97% test in 778 s on 2 Intel Xeon cores (AMX);
-# on 2 AMD EPYC cores without AMX an epoch takes ~1.6x as long (8 epochs: 92.83% in 939 s)
+# on 2 AMD EPYC cores without AMX an epoch takes ~1.5x as long (8 epochs: 92.83% in 939 s)
 
 RECIPES = {"seed": SEED, "green": GREEN, "green_long": GREEN_LONG}
 
