@@ -123,3 +123,23 @@ def test_qat_on_airbench_loaded_from_a_checkpoint():
     result = quantize.convert_qat(prepared, x)
     assert result.module(x).shape == (2, 10)
     torch.testing.assert_close(net.whiten.weight, whiten)  # not re-initialised by training
+
+
+def test_ptq_quantizes_every_conv_of_the_green_recipes_airbench_net():
+    """The x86 quantizer finds convs by module class: airbench's convs must be plain Conv2d."""
+    from greenai.experiments.models import create_model
+
+    torch.manual_seed(0)
+    net = create_model("airbench", width=0.25).train()
+    x = torch.randn(16, 3, 32, 32)
+    net(x)  # sets the whitening
+    q = quantize.quantize_ptq(net.eval(), [x], x[:2])
+    convs = [
+        n for n in q.module.graph.nodes if n.op == "call_function" and "conv2d" in str(n.target)
+    ]
+    assert len(convs) == 7  # whitening + 3 groups x 2
+    assert all(
+        n.args[1].op == "call_function" for n in convs
+    )  # weight = dequantize(int8), not FP32
+    with torch.no_grad():
+        assert _agreement(q.module(x), net(x)) >= 0.8

@@ -28,27 +28,26 @@ class _BatchNorm(nn.BatchNorm2d):
         self.weight.requires_grad = False
 
 
-class _Conv(nn.Conv2d):
-    """3x3 'same' conv without bias, identity-initialised on its first in-channels (implicit residual)."""
+@torch.no_grad()
+def _conv(c_in: int, c_out: int) -> nn.Conv2d:
+    """3x3 'same' conv without bias, identity-initialised on its first in-channels (implicit residual).
 
-    def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__(c_in, c_out, kernel_size=3, padding="same", bias=False)
-
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        w = self.weight.data
-        nn.init.dirac_(
-            w[: w.size(1)]
-        )  # dirac init lets signal pass through a deep plain net at init
+    A plain ``nn.Conv2d`` with ``padding=1``, not a subclass with ``padding="same"`` (the same
+    output): the x86 INT8 quantizer finds convs by their module class, so a subclass's convs were
+    left in FP32 by PTQ/QAT."""
+    conv = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False)
+    w = conv.weight
+    nn.init.dirac_(w[: w.size(1)])  # dirac init lets signal pass through a deep plain net at init
+    return conv
 
 
 class _ConvGroup(nn.Module):
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
-        self.conv1 = _Conv(c_in, c_out)
+        self.conv1 = _conv(c_in, c_out)
         self.pool = nn.MaxPool2d(2)  # pool before norm: batch norm then runs on 4x fewer pixels
         self.norm1 = _BatchNorm(c_out)
-        self.conv2 = _Conv(c_out, c_out)
+        self.conv2 = _conv(c_out, c_out)
         self.norm2 = _BatchNorm(c_out)
         self.activ = nn.GELU()
 
