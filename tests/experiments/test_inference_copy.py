@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from greenai.experiments.evaluate import FP32_SETTING
 from greenai.experiments.models import create_model
-from greenai.experiments.run_result import INFERENCE_SETTING, inference_copy
+from greenai.experiments.run_result import inference_copy
 from greenai.experiments.variants import Built
 
 
@@ -20,4 +21,4 @@ def test_a_channels_last_net_is_measured_with_plain_weights_and_left_as_it_was()
     assert not net.features[0].weight.is_contiguous()  # the trained net is not touched
     x = torch.randn(4, 3, 32, 32)
     torch.testing.assert_close(copy(x), net.eval()(x))
-    assert Built.__dataclass_fields__["setting"].default == INFERENCE_SETTING  # same label
+    assert Built.__dataclass_fields__["setting"].default == FP32_SETTING  # same label

@@ -21,6 +21,7 @@ from torch import nn
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
 MIB = 1024 * 1024
+FP32_SETTING = "eager fp32"  # how FP32 models (a baseline and its FP32 variants) are measured
 
 
 @dataclass(frozen=True)

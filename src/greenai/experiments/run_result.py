@@ -94,9 +94,6 @@ def build_result(
     }
 
 
-INFERENCE_SETTING = "eager fp32"  # what the FP32 variants run (experiments/variants.py)
-
-
 def inference_copy(net: torch.nn.Module) -> torch.nn.Module:
     """The trained net as its FP32 variants run: a CPU copy in eval mode with plain (NCHW) weights.
 
@@ -132,7 +129,7 @@ def measure_inference(
     energy = evaluate.inference_energy(
         predict, sample, carbon=carbon, n_images=n_images, run_id=f"{run_id}-inference"
     )
-    return {**speed.to_dict(), **energy, "setting": INFERENCE_SETTING}
+    return {**speed.to_dict(), **energy, "setting": evaluate.FP32_SETTING}
 
 
 def _or_none(v: float) -> float | None:

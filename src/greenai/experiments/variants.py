@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from greenai.errors import DataError, UsageError
+from greenai.experiments.evaluate import FP32_SETTING
 
 VARIANT_FORMAT = "greenai-variant"
 
@@ -89,7 +90,7 @@ class Built:
     nonzero_params: int
     dense_size_bytes: int
     precision: str = "fp32"
-    setting: str = "eager fp32"
+    setting: str = FP32_SETTING
     details: dict[str, Any] = field(default_factory=dict)
 
 
