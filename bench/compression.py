@@ -155,12 +155,13 @@ def main() -> int:
     print(f"# compiled all in {time.time() - t0:.0f} s")
     speed = evaluate.interleaved_throughput(timed, rounds=args.rounds, warmup=2, calls=args.calls)
     fp32_names = [n for n in timed if n.startswith("fp32_")]
-    best = max(fp32_names, key=lambda n: speed[n]["median_img_s"])
+
+    def fastest(*names: str) -> str:
+        return max(names, key=lambda n: speed[n]["median_img_s"])
+
+    best = fastest(*fp32_names)
     best_rate = speed[best]["median_img_s"]
-    int8_best = max(
-        ("int8_ptq_compiled", "int8_ptq_compiled_channels_last"),
-        key=lambda n: speed[n]["median_img_s"],
-    )
+    int8_best = fastest("int8_ptq_compiled", "int8_ptq_compiled_channels_last")
 
     base_acc = acc(base)
     rows["fp32 (" + best + ")"] = dict(acc=base_acc, bytes=fp32_bytes, rate=best_rate)
@@ -174,9 +175,8 @@ def main() -> int:
         acc=acc(dyn_fn), bytes=dyn_bytes, rate=speed["int8_dynamic_compiled"]["median_img_s"]
     )
     for multiple, (model, nbytes, acc0, kept) in structured.items():
-        name = max(
-            (f"structured_x{multiple}_compiled", f"structured_x{multiple}_compiled_channels_last"),
-            key=lambda n: speed[n]["median_img_s"],
+        name = fastest(
+            f"structured_x{multiple}_compiled", f"structured_x{multiple}_compiled_channels_last"
         )
         rows[f"structured {args.sparsity:.0%} + {args.finetune_epochs} ep ({name})"] = dict(
             acc=acc(model), bytes=nbytes, rate=speed[name]["median_img_s"],

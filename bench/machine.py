@@ -8,24 +8,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from greenai.sensors.cpu_model import read_cpuinfo
+
 ISA = ("avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 
 
-def describe(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
-    """'model name; isa: ... ; no: ...' from /proc/cpuinfo (unknown fields say so)."""
+def _flags(cpuinfo: Path) -> set[str]:
     try:
-        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return "cpu: unknown (no /proc/cpuinfo)"
-    model, flags = "unknown", set()
+        return set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "model name" and model == "unknown":
-            model = value.strip()
-        elif key.strip() == "flags" and not flags:
-            flags = set(value.split())
+        if key.strip() == "flags":
+            return set(value.split())
+    return set()
+
+
+def describe(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """'cpu: <model name>; has ...; lacks ...' (the model as the meter's CPU table reads it)."""
+    flags = _flags(Path(cpuinfo))
     have = [f for f in ISA if f in flags]
     lacks = [f for f in ISA if f not in flags]
-    return f"cpu: {model}; has {' '.join(have) or 'none of ' + ' '.join(ISA)}" + (
-        f"; lacks {' '.join(lacks)}" if lacks else ""
+    return (
+        f"cpu: {read_cpuinfo(cpuinfo).model_name}; has {' '.join(have) or 'none of ' + ' '.join(ISA)}"
+        + (f"; lacks {' '.join(lacks)}" if lacks else "")
     )
