@@ -196,7 +196,9 @@ def _wait_for_a_sample_after_the_checkpoint(proc, ckpt_path: Path, emissions_csv
 def test_sigkill_mid_epoch_then_resume_adds_the_pieces(tmp_path, capsys):
     out = tmp_path / "out"
     ckpt_path = out / "models" / "crash-1.pt"
-    args = ["baseline", "--dataset", "synthetic", "--device", "cpu", "--epochs", "3", "--limit-train", "384", "--limit-test", "64",
+    # epochs long enough (~1 s) that the kill lands before the run ends, whatever the recipe
+    args = ["baseline", "--dataset", "synthetic", "--device", "cpu", "--epochs", "3",
+            "--limit-train", "768", "--limit-test", "64", "--width", "0.5",
             "--batch-size", "32", "--no-progress", "--out", str(out), "--run-id", "crash-1",
             "--inference-images", "0"]  # fmt: skip
     fast = {"GREENAI_INTERVAL": "0.2"}  # several samples before the kill

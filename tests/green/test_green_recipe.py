@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from greenai.experiments import loop
-from greenai.experiments.data import augment
+from greenai.experiments.data import alternating_flips, augment, epoch_flips
 from greenai.experiments.models import create_model
 from greenai.experiments.models.airbench import AirbenchNet
 from greenai.experiments.recipes import (
@@ -17,10 +17,12 @@ from greenai.experiments.recipes import (
     GREEN,
     SEED,
     LookaheadEMA,
+    freeze_whitening_bias,
     recipe,
     sgd_param_groups,
     triangle_lr,
     tta_logits,
+    whiten_bias_steps,
 )
 
 
@@ -55,6 +57,42 @@ def test_augmentation_keeps_shapes_dtype_and_labels() -> None:
     for i in range(10):
         values = set(out[i].unique().tolist()) - {0}
         assert values == {i + 1}  # image i still holds only its own content: labels still match
+
+
+def test_augment_mirrors_exactly_the_images_it_is_told_to() -> None:
+    x = torch.arange(4 * 3 * 4 * 5, dtype=torch.uint8).view(4, 3, 4, 5)
+    flip = torch.tensor([True, False, False, True])
+    out = augment(x, torch.Generator().manual_seed(0), pad_px=0, flip=flip)  # no shift: flip only
+    for i in range(4):
+        assert torch.equal(out[i], x[i].flip(-1) if flip[i] else x[i])
+
+
+def test_alternating_flips_mirror_each_image_every_other_epoch() -> None:
+    base = alternating_flips(1000, seed=3)
+    assert torch.equal(base, alternating_flips(1000, seed=3))  # a resumed run gets the same
+    assert not torch.equal(base, alternating_flips(1000, seed=4))
+    assert 400 < int(base.sum()) < 600  # about half start mirrored
+    idx = torch.randperm(1000)[:100]
+    e1, e2, e3 = (epoch_flips(base, idx, e) for e in (1, 2, 3))
+    assert torch.equal(e1, base[idx]) and torch.equal(e2, ~e1) and torch.equal(e3, e1)
+
+
+def test_frozen_whitening_bias_stops_the_gradient_below_the_first_group() -> None:
+    torch.manual_seed(0)
+    net = create_model("airbench", width=0.125)
+    x = torch.randn(8, 3, 32, 32)
+    net(x).sum().backward()  # the first batch also sets the whitening filters
+    assert net.whiten.bias.grad is not None
+    net.zero_grad(set_to_none=True)
+    freeze_whitening_bias(net, True)
+    assert not net.whiten(x).requires_grad  # so autograd computes no input gradient for conv1
+    net(x).sum().backward()
+    assert net.whiten.bias.grad is None
+    assert net.groups[0].conv1.weight.grad is not None  # the rest still trains
+    freeze_whitening_bias(net, False)
+    assert net.whiten.bias.requires_grad
+    freeze_whitening_bias(nn.Linear(2, 2), True)  # nets without a whitening conv: no-op
+    assert whiten_bias_steps(100, 0.3) == 30 and whiten_bias_steps(7, 0.0) == 0
 
 
 def test_airbench_output_shape_and_self_whitening() -> None:
@@ -131,7 +169,8 @@ def test_presets_are_what_they_say() -> None:
     )  # fmt: skip
     assert GREEN.model == "airbench" and GREEN.optimizer == "sgd" and GREEN.precision == "bf16"
     assert GREEN.channels_last and GREEN.augment and GREEN.label_smoothing == 0.2
-    assert GREEN.schedule == "onecycle" and GREEN.batch_size >= 512
+    assert GREEN.schedule == "onecycle" and GREEN.batch_size >= 128
+    assert GREEN.alternate_flip and GREEN.whiten_bias_fraction == 0.0
     custom = recipe("green", seed=3, target_accuracy=50.0, holdout_fraction=0.1)
     assert custom.seed == 3 and custom.model == GREEN.model and custom.validate() is custom
 

@@ -135,7 +135,12 @@ def test_tricks_train_and_evaluate_end_to_end(tmp_path, monkeypatch):
     result = train_run(_tiny_green(), out_dir=tmp_path, store=None, carbon=None, run_id="tricks-1",
                        progress=False, inference_images=0)  # fmt: skip
     assert 0 <= result["metrics"]["test_accuracy_pct"] <= 100
-    # flip TTA in every epoch's evaluation, airbench94's flips + shifts in the final one
+    # a per-epoch TEST figure is only logged: no TTA; airbench94's flips + shifts in the final one
+    assert set(tta_calls) == {2}
+    tta_calls.clear()
+    train_run(_tiny_green(holdout_fraction=0.25), out_dir=tmp_path / "h", store=None, carbon=None,
+              run_id="tricks-2", progress=False, inference_images=0)  # fmt: skip
+    # the per-epoch HELD-OUT figure decides early stopping: flip TTA, then the final full TTA
     assert set(tta_calls) == {1, 2} and tta_calls[0] == 1 and tta_calls[-1] == 2
     ck = checkpoint.load_checkpoint(tmp_path / "models" / "tricks-1.pt")
     norm, other = ck["optimizer_state"]["param_groups"]
@@ -204,3 +209,36 @@ def test_augment_flags_reach_the_config_and_bad_pads_are_one_usage_error():
     assert "augment_pad" not in plain and "augment_reflect" not in plain  # hashes unchanged
     with pytest.raises(UsageError, match="augment pad"):
         common.train_config(build_parser().parse_args(["baseline", "--augment-pad", "9"]))
+
+
+def test_alternate_flip_flag_reaches_the_config_and_seed_stays_unchanged():
+    assert common.train_config(build_parser().parse_args(["baseline"])).alternate_flip is True
+    off = build_parser().parse_args(["baseline", "--no-alternate-flip"])
+    assert common.train_config(off).alternate_flip is False
+    on = _kwargs("baseline", "--recipe", "seed", "--alternate-flip")
+    assert on["alternate_flip"] is True
+    plain = _kwargs("baseline", "--recipe", "seed")
+    assert "alternate_flip" not in plain and "whiten_bias_fraction" not in plain  # hashes unchanged
+
+
+@pytest.mark.parametrize("fraction", [0.5, 1.0])
+def test_the_whitening_bias_freezes_after_its_fraction_of_the_run(tmp_path, monkeypatch, fraction):
+    # 256 images / batch 32 = 8 steps an epoch: 0.5 of 16 steps freezes it at the end of epoch 1
+    real_epoch, after_epoch_1 = loop.train_epoch, {}
+
+    def remembers_epoch_1(model, *args, **kwargs):
+        out = real_epoch(model, *args, **kwargs)
+        after_epoch_1.setdefault("bias", model.whiten.bias.detach().clone())
+        return out
+
+    monkeypatch.setattr(loop, "train_epoch", remembers_epoch_1)
+    cfg = _tiny_green(whiten_bias_fraction=fraction, airbench_tricks=False)
+    train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="wb-1", progress=False,
+              inference_images=0)  # fmt: skip
+    final = checkpoint.load_state_dict(tmp_path / "models" / "wb-1_weights.pt")["whiten.bias"]
+    assert torch.equal(final, after_epoch_1["bias"]) is (fraction == 0.5)
+
+
+def test_bad_whitening_bias_fraction_is_one_usage_error():
+    with pytest.raises(UsageError, match="whitening-bias fraction"):
+        TrainConfig(whiten_bias_fraction=1.5).validate()

@@ -15,9 +15,9 @@ from typing import Any
 DATASETS = ("cifar10", "synthetic")  # mirrors greenai.experiments.data.DATASETS (torch-free here)
 RECIPES = ("seed", "green", "green_long")  # mirrors greenai.experiments.recipes.RECIPES
 # TrainConfig fields the training flags set; flags left out (None) take the --recipe's value. Flags
-# added later (--augment-pad, --augment-reflect, --airbench-tricks) are not listed: like the recipes'
-# flagless fields they enter the settings only where they differ from TrainConfig's defaults, so
-# the study's configuration hashes stay what they were
+# added later (--augment-pad, --augment-reflect, --alternate-flip, --airbench-tricks) are not
+# listed: like the recipes' flagless fields they enter the settings only where they differ from
+# TrainConfig's defaults, so the study's configuration hashes stay what they were
 TRAIN_FLAGS = (
     "model", "dataset", "data_dir", "download", "device", "epochs", "batch_size", "lr", "seed",
     "precision", "optimizer", "weight_decay", "schedule", "label_smoothing", "channels_last",
@@ -193,6 +193,12 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
     g.add_argument(
         "--augment-reflect", "--augment_reflect", dest="augment_reflect", action="store_true",
         default=None, help="random crop pads with the mirrored border, not zeros (airbench's)",
+    )  # fmt: skip
+    g.add_argument(
+        "--alternate-flip", dest="alternate_flip", action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mirror each image every other epoch instead of by chance (airbench's; "
+        "green recipes: on)",
     )  # fmt: skip
     g.add_argument(
         "--holdout-fraction", "--holdout_fraction", dest="holdout_fraction", type=fraction,

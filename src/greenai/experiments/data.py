@@ -249,13 +249,18 @@ def normalize(
 
 
 def augment(
-    x: torch.Tensor, generator: torch.Generator, pad_px: int = 4, reflect: bool = False
+    x: torch.Tensor,
+    generator: torch.Generator,
+    pad_px: int = 4,
+    reflect: bool = False,
+    flip: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Random crop after padding by ``pad_px`` and random horizontal flip, for a whole batch.
 
     Padding is zeros, or with ``reflect`` the image mirrored at its border (airbench's translate),
-    which adds no black frame. Works on uint8 or float (B, C, H, W) tensors on any device;
-    ``generator`` must live on that device.
+    which adds no black frame. ``flip``: which images to mirror (a (B,) bool tensor, e.g.
+    ``alternating_flips``'s); None draws a coin per image. Works on uint8 or float (B, C, H, W)
+    tensors on any device; ``generator`` must live on that device.
     """
     b, c, h, w = x.shape
     dy = torch.randint(0, 2 * pad_px + 1, (b,), device=x.device, generator=generator)
@@ -271,8 +276,25 @@ def augment(
     width = source.shape[3]
     cropped = source.gather(2, rows[:, None, :, None].expand(b, c, h, width))
     cropped = cropped.gather(3, cols[:, None, None, :].expand(b, c, h, w))
-    flip = torch.rand(b, device=x.device, generator=generator) < 0.5
+    if flip is None:
+        flip = torch.rand(b, device=x.device, generator=generator) < 0.5
     return torch.where(flip[:, None, None, None], cropped.flip(3), cropped)
+
+
+def alternating_flips(n: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Per-image base flips for airbench's alternating flip: (n,) bools drawn from ``seed`` alone.
+
+    Epoch e mirrors image i iff ``base[i] != (e % 2 == 0)`` (``epoch_flips``): each image is seen both ways every two
+    epochs instead of by chance (airbench: fewer epochs to the same accuracy). Drawn on the CPU
+    from its own generator, so a resumed run gets the same pattern on any device.
+    """
+    gen = torch.Generator().manual_seed(seed + 0x5EED)  # apart from the data order's generator
+    return (torch.rand(n, generator=gen) < 0.5).to(device)
+
+
+def epoch_flips(base: torch.Tensor, idx: torch.Tensor, epoch: int) -> torch.Tensor:
+    """Which of the images ``idx`` to mirror in ``epoch`` (from 1), given ``alternating_flips``."""
+    return base[idx] ^ (epoch % 2 == 0)
 
 
 def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:

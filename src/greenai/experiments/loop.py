@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from greenai.errors import UsageError
-from greenai.experiments.data import augment, normalize
+from greenai.experiments.data import augment, epoch_flips, normalize
 from greenai.experiments.recipes import tta_logits
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -93,6 +93,8 @@ def train_epoch(
     do_augment: bool = True,
     augment_pad: int = 4,
     augment_reflect: bool = False,
+    flip_base: torch.Tensor | None = None,
+    epoch: int = 1,
     label_smoothing: float = 0.0,
     channels_last: bool = False,
     on_batch: Callable[[int, float, float], None] | None = None,
@@ -104,6 +106,8 @@ def train_epoch(
     ``on_batch(batch_index, running_loss, running_acc_pct)`` is called every ``report_every`` batches
     (reading the running figures synchronises the device, so not after every batch);
     ``after_step(batch_index)`` after every optimizer step (the Lookahead/EMA hook).
+    ``flip_base``: ``data.alternating_flips`` for the training tensors; with it, image i is
+    mirrored in ``epoch`` iff its base flip differs from "epoch is even" (no coin per batch).
     """
     model.train()
     device = x.device
@@ -115,7 +119,8 @@ def train_epoch(
         idx = order[start : start + batch_size]
         xb, yb = x[idx], y[idx]
         if do_augment:
-            xb = augment(xb, generator, augment_pad, augment_reflect)
+            flip = None if flip_base is None else epoch_flips(flip_base, idx, epoch)
+            xb = augment(xb, generator, augment_pad, augment_reflect, flip)
         xb = normalize(xb, mean, std, torch.float32)
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)

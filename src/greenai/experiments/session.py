@@ -275,6 +275,11 @@ class TrainingSession:
             "start_epoch": 1,
             "target": None,
             "ema": recipes.LookaheadEMA(net, steps * cfg.epochs) if cfg.airbench_tricks else None,
+            "flip_base": (
+                data_mod.alternating_flips(len(splits.y_train), cfg.seed, self.device)
+                if cfg.alternate_flip and cfg.augment
+                else None
+            ),
         }
         if self.resume_from is not None:
             self._restore(state, self.resume_from)
@@ -333,14 +338,18 @@ class TrainingSession:
                         do_augment=cfg.augment,
                         augment_pad=cfg.augment_pad,
                         augment_reflect=cfg.augment_reflect,
+                        flip_base=st["flip_base"],
+                        epoch=epoch,
                         label_smoothing=cfg.label_smoothing,
                         channels_last=cfg.channels_last,
                         on_batch=bar.update_from,
-                        after_step=self._ema_hook(st, epoch),
+                        after_step=self._step_hook(st, epoch),
                     )
                     if st["ema"] is not None:
                         st["ema"].sync(st["net"])  # evaluate and checkpoint the averaged weights
-                    eval_loss, eval_acc = self._evaluate(model, x_eval, y_eval)
+                    eval_loss, eval_acc = self._evaluate(
+                        model, x_eval, y_eval, stops=eval_split == "holdout"
+                    )
                     bar.close(train_loss, train_acc, eval_split, eval_acc)
                 live = self._cumulative(tracker)
                 row = {
@@ -383,27 +392,41 @@ class TrainingSession:
         }
 
     def _evaluate(
-        self, model: Any, x: torch.Tensor, y: torch.Tensor, final: bool = False
+        self,
+        model: Any,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        final: bool = False,
+        stops: bool = False,
     ) -> tuple[float, float]:
-        """Loss and accuracy; with the airbench tricks, flip TTA per epoch (cheap, for early
-        stopping) and airbench94's full TTA (flips + 1-pixel shifts, 3x the eval) at the end."""
+        """Loss and accuracy. With the airbench tricks: airbench94's full TTA (flips + 1-pixel
+        shifts, 3x the eval) for the final figures, flip TTA for the per-epoch held-out figure
+        that decides early stopping (``stops``), none for a per-epoch test figure (only logged)."""
         ds = self.dataset
-        tta = (2 if final else 1) if self.cfg.airbench_tricks else 0
+        tta = (2 if final else 1 if stops else 0) if self.cfg.airbench_tricks else 0
         return loop.evaluate(
             model, x, y, mean=ds.mean, std=ds.std, precision=self.cfg.precision,
             channels_last=self.cfg.channels_last, tta=tta,
         )  # fmt: skip
 
-    @staticmethod
-    def _ema_hook(st: dict[str, Any], epoch: int) -> Any:
-        """``after_step`` for ``loop.train_epoch``: the Lookahead/EMA update every EMA_EVERY steps."""
+    def _step_hook(self, st: dict[str, Any], epoch: int) -> Any:
+        """``after_step`` for ``loop.train_epoch``: the Lookahead/EMA update every EMA_EVERY steps
+        (airbench tricks), and the whitening bias frozen once ``cfg.whiten_bias_fraction`` of the
+        run's steps are done (checked per step, so a resumed run freezes at the same step)."""
         ema, first = st["ema"], (epoch - 1) * st["steps"]
-        if ema is None:
+        fraction = self.cfg.whiten_bias_fraction
+        freeze_at = recipes.whiten_bias_steps(st["steps"] * self.cfg.epochs, fraction)
+        if fraction < 1:
+            recipes.freeze_whitening_bias(st["net"], first >= freeze_at)
+        if ema is None and fraction >= 1:
             return None
 
         def after_step(i: int) -> None:
-            if (first + i + 1) % recipes.EMA_EVERY == 0:
-                ema.update(st["net"], first + i + 1)
+            step = first + i + 1
+            if ema is not None and step % recipes.EMA_EVERY == 0:
+                ema.update(st["net"], step)
+            if step == freeze_at and fraction < 1:
+                recipes.freeze_whitening_bias(st["net"], True)
 
         return after_step
 

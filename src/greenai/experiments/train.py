@@ -53,6 +53,7 @@ class TrainConfig:
     augment: bool = True  # random crop (4 px padding) + horizontal flip, on whole batches
     augment_pad: int = 4  # the crop's padding (largest shift) in pixels
     augment_reflect: bool = False  # pad with the mirrored border instead of zeros
+    alternate_flip: bool = False  # mirror each image every other epoch (airbench), not by chance
     holdout_fraction: float = 0.0  # part of the TRAINING images held out for early stopping
     target_accuracy: float | None = None  # stop once held-out accuracy (%) reaches this
     limit_train: int | None = None  # use at most this many training images
@@ -63,6 +64,9 @@ class TrainConfig:
     # airbench's tricks (experiments/recipes.py), opt-in: SGD groups with batch-norm biases at a
     # scaled LR, Lookahead/EMA weights every EMA_EVERY steps, flip test-time augmentation
     airbench_tricks: bool = False
+    # airbench nets: the part of the run their whitening conv's bias trains before it freezes
+    # (airbench: 0.3); frozen, no gradient flows below the first conv group: a cheaper step
+    whiten_bias_fraction: float = 1.0
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
@@ -83,6 +87,10 @@ class TrainConfig:
             (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
             (0 <= self.holdout_fraction < 1, "hold-out fraction must be in [0, 1)"),
             (self.width > 0, f"width must be > 0, got {self.width}"),
+            (
+                0 <= self.whiten_bias_fraction <= 1,
+                f"whitening-bias fraction must be in [0, 1], got {self.whiten_bias_fraction}",
+            ),
             (
                 0 <= self.augment_pad <= 8,
                 f"augment pad must be 0..8 pixels, got {self.augment_pad}",
