@@ -77,12 +77,12 @@ def test_the_note_is_printed_once_the_run_starts_never_before_an_error(tmp_path,
 
 def test_explicit_flags_override_the_recipe():
     args = build_parser().parse_args(
-        ["baseline", "--recipe", "green", "--lr", "0.5", "--epochs", "3"]
+        ["baseline", "--recipe", "green", "--lr", "0.5", "--epochs", "5"]
     )
     cfg = common.train_config(args)
-    assert (cfg.lr, cfg.epochs) == (0.5, 3)
-    assert (args.lr, args.epochs, args.batch_size) == (0.5, 3, GREEN.batch_size)  # filled in
-    assert cfg == TrainConfig(**{**GREEN.to_dict(), "lr": 0.5, "epochs": 3})
+    assert (cfg.lr, cfg.epochs) == (0.5, 5)
+    assert (args.lr, args.epochs, args.batch_size) == (0.5, 5, GREEN.batch_size)  # filled in
+    assert cfg == TrainConfig(**{**GREEN.to_dict(), "lr": 0.5, "epochs": 5})
     off = common.train_config(build_parser().parse_args(["baseline", "--recipe", "green_long",
                                                          "--no-airbench-tricks"]))  # fmt: skip
     assert not off.airbench_tricks and off.width == 1.0 and off.momentum == GREEN.momentum

@@ -143,8 +143,8 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
     g.add_argument(
         "--recipe", choices=RECIPES, default=None,
         help=f"training preset (default {recipe}): green = the RECOMMENDED fast recipe (airbench "
-        "net at half width, bf16, channels-last, one-cycle SGD, batch 512, 2 epochs, airbench "
-        "tricks; see recipes.py); green_long = green's net at full width for 10 epochs; seed = "
+        "net at quarter width, bf16, channels-last, one-cycle SGD, batch 256, 3 epochs, "
+        "alternating flips, airbench tricks; see recipes.py); green_long = green's net at full width for 8 epochs; seed = "
         "the study's recipe (seed_cnn, Adam 0.001, batch 64, 20 epochs, fp32)",
     )  # fmt: skip
     parser.set_defaults(default_recipe=recipe)
@@ -152,10 +152,10 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
         "--model", default=None, help="registered model name (green: airbench, seed: seed_cnn)"
     )
     g.add_argument("--width", type=positive_float, default=None, help="channel-width multiplier")
-    g.add_argument("--epochs", type=positive_int, default=None, help="green: 2, seed: 20")
+    g.add_argument("--epochs", type=positive_int, default=None, help="green: 3, seed: 20")
     g.add_argument(
         "--batch-size", "--batch_size", dest="batch_size", type=positive_int, default=None,
-        help="green: 512, seed: 64",
+        help="green: 256, seed: 64",
     )  # fmt: skip
     g.add_argument(
         "--lr",
