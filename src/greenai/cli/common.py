@@ -144,8 +144,8 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
         "--recipe", choices=RECIPES, default=None,
         help=f"training preset (default {recipe}): green = the RECOMMENDED fast recipe (airbench "
         "net at quarter width, bf16, channels-last, one-cycle SGD, batch 256, 3 epochs, "
-        "alternating flips, airbench tricks; see recipes.py); green_long = green's net at full width for 8 epochs; seed = "
-        "the study's recipe (seed_cnn, Adam 0.001, batch 64, 20 epochs, fp32)",
+        "alternating flips, airbench tricks; see recipes.py); green_long = green's net at full "
+        "width for 8 epochs; seed = the study's recipe (seed_cnn, Adam 0.001, batch 64, 20 epochs, fp32)",
     )  # fmt: skip
     parser.set_defaults(default_recipe=recipe)
     g.add_argument(

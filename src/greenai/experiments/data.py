@@ -284,9 +284,9 @@ def augment(
 def alternating_flips(n: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """Per-image base flips for airbench's alternating flip: (n,) bools drawn from ``seed`` alone.
 
-    Epoch e mirrors image i iff ``base[i] != (e % 2 == 0)`` (``epoch_flips``): each image is seen both ways every two
-    epochs instead of by chance (airbench: fewer epochs to the same accuracy). Drawn on the CPU
-    from its own generator, so a resumed run gets the same pattern on any device.
+    Epoch e mirrors image i iff ``base[i] != (e % 2 == 0)`` (``epoch_flips``): each image is seen
+    both ways every two epochs instead of by chance (airbench: fewer epochs to the same accuracy).
+    Drawn on the CPU from its own generator, so a resumed run gets the same pattern on any device.
     """
     gen = torch.Generator().manual_seed(seed + 0x5EED)  # apart from the data order's generator
     return (torch.rand(n, generator=gen) < 0.5).to(device)
