@@ -239,6 +239,16 @@ def test_the_whitening_bias_freezes_after_its_fraction_of_the_run(tmp_path, monk
     assert torch.equal(final, after_epoch_1["bias"]) is (fraction == 0.5)
 
 
-def test_bad_whitening_bias_fraction_is_one_usage_error():
+def test_whitening_bias_fraction_flag_and_bad_values(capsys):
+    assert common.train_config(build_parser().parse_args(["baseline"])).whiten_bias_fraction == 0
+    long = build_parser().parse_args(["baseline", "--recipe", "green_long"])
+    assert common.train_config(long).whiten_bias_fraction == 0.3
+    given = build_parser().parse_args(["baseline", "--whiten-bias-fraction", "0.5"])
+    assert common.train_config(given).whiten_bias_fraction == 0.5
+    with pytest.raises(SystemExit) as exit_:
+        main(["baseline", "--whiten-bias-fraction", "1.5"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "fraction in [0, 1]" in err and err.strip().count("\n") == 0
     with pytest.raises(UsageError, match="whitening-bias fraction"):
         TrainConfig(whiten_bias_fraction=1.5).validate()

@@ -15,8 +15,8 @@ from typing import Any
 DATASETS = ("cifar10", "synthetic")  # mirrors greenai.experiments.data.DATASETS (torch-free here)
 RECIPES = ("seed", "green", "green_long")  # mirrors greenai.experiments.recipes.RECIPES
 # TrainConfig fields the training flags set; flags left out (None) take the --recipe's value. Flags
-# added later (--augment-pad, --augment-reflect, --alternate-flip, --airbench-tricks) are not
-# listed: like the recipes' flagless fields they enter the settings only where they differ from
+# added later (--augment-pad, --augment-reflect, --alternate-flip, --whiten-bias-fraction,
+# --airbench-tricks) are not listed: like the recipes' flagless fields they enter the settings only where they differ from
 # TrainConfig's defaults, so the study's configuration hashes stay what they were
 TRAIN_FLAGS = (
     "model", "dataset", "data_dir", "download", "device", "epochs", "batch_size", "lr", "seed",
@@ -75,6 +75,14 @@ def fraction(text: str) -> float:
     value = _float(text, "a fraction in [0, 1)")
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def unit_fraction(text: str) -> float:
+    """A number in [0, 1]."""
+    value = _float(text, "a fraction in [0, 1]")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text!r}")
     return value
 
 
@@ -199,6 +207,11 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
         default=None,
         help="mirror each image every other epoch instead of by chance (airbench's; "
         "green recipes: on)",
+    )  # fmt: skip
+    g.add_argument(
+        "--whiten-bias-fraction", dest="whiten_bias_fraction", type=unit_fraction, default=None,
+        help="airbench nets: part of the run the whitening conv's bias trains before it freezes "
+        "(green: 0, green_long: 0.3, otherwise 1)",
     )  # fmt: skip
     g.add_argument(
         "--holdout-fraction", "--holdout_fraction", dest="holdout_fraction", type=fraction,
