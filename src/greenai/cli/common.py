@@ -16,8 +16,9 @@ DATASETS = ("cifar10", "synthetic")  # mirrors greenai.experiments.data.DATASETS
 RECIPES = ("seed", "green", "green_long")  # mirrors greenai.experiments.recipes.RECIPES
 # TrainConfig fields the training flags set; flags left out (None) take the --recipe's value. Flags
 # added later (--augment-pad, --augment-reflect, --alternate-flip, --whiten-bias-fraction,
-# --airbench-tricks) are not listed: like the recipes' flagless fields they enter the settings only where they differ from
-# TrainConfig's defaults, so the study's configuration hashes stay what they were
+# --airbench-tricks) are not listed: like the recipes' flagless fields they enter the settings
+# only where they differ from TrainConfig's defaults, so the study's configuration hashes stay
+# what they were
 TRAIN_FLAGS = (
     "model", "dataset", "data_dir", "download", "device", "epochs", "batch_size", "lr", "seed",
     "precision", "optimizer", "weight_decay", "schedule", "label_smoothing", "channels_last",
@@ -153,7 +154,8 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
         help=f"training preset (default {recipe}): green = the RECOMMENDED fast recipe (airbench "
         "net at quarter width, bf16, channels-last, one-cycle SGD, batch 256, 3 epochs, "
         "alternating flips, airbench tricks; see recipes.py); green_long = green's net at full "
-        "width for 8 epochs; seed = the study's recipe (seed_cnn, Adam 0.001, batch 64, 20 epochs, fp32)",
+        "width for 8 epochs; seed = the study's recipe (seed_cnn, Adam 0.001, batch 64, "
+        "20 epochs, fp32)",
     )  # fmt: skip
     parser.set_defaults(default_recipe=recipe)
     g.add_argument(
