@@ -20,10 +20,11 @@ import warnings
 
 import torch
 
-from greenai.experiments import evaluate, prune, quantize
-from greenai.experiments.data import load_dataset, normalize
-from greenai.experiments.distill import fit
-from greenai.experiments.models import create_model
+from greenai.ml.compression import prune, quantize
+from greenai.ml.compression.distill import fit
+from greenai.ml.data import load_dataset, normalize
+from greenai.ml.evaluation import evaluate
+from greenai.ml.models import create_model
 
 sys.path.insert(0, os.path.dirname(__file__))
 from machine import describe
@@ -75,7 +76,7 @@ def main() -> int:
 
     t0 = time.time()
     if args.source:
-        from greenai.experiments.checkpoint import model_from_checkpoint
+        from greenai.ml.training.checkpoint import model_from_checkpoint
 
         base, _ = model_from_checkpoint(args.source)
     else:

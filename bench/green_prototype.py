@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from greenai.experiments.models.airbench import AirbenchNet
-from greenai.experiments.recipes import (
+from greenai.ml.models.airbench import AirbenchNet
+from greenai.ml.training.recipes import (
     EMA_EVERY,
     LookaheadEMA,
     sgd_param_groups,

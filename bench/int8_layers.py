@@ -22,8 +22,8 @@ import warnings
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from greenai.experiments import quantize
-from greenai.experiments.models import create_model
+from greenai.ml.compression import quantize
+from greenai.ml.models import create_model
 
 sys.path.insert(0, os.path.dirname(__file__))
 from machine import describe

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from greenai.cli.main import main
-from greenai.experiments import quantize
-from greenai.experiments.checkpoint import save_checkpoint
-from greenai.experiments.models import create_model
-from greenai.experiments.results import write_result
+from greenai.ml.compression import quantize
+from greenai.ml.models import create_model
+from greenai.ml.training.checkpoint import save_checkpoint
+from greenai.results.resultfile import write_result
 
 PARENT = "20261125-000000-parent"
 
@@ -183,7 +183,7 @@ class _Branchy(torch.nn.Module):
 
 def test_structured_pruning_of_an_untraceable_model_is_refused_before_any_write(tmp_path, capsys):
     """One line, exit 2, no run row, no file written."""
-    from greenai.experiments.models import register_model
+    from greenai.ml.models import register_model
     from greenai.storage import open_store
 
     register_model("test_branchy")(_Branchy)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from greenai.errors import DataError, UsageError
-from greenai.experiments import lineage
-from greenai.experiments.distill import check_distill_args, distillation_loss
+from greenai.ml.compression.distill import check_distill_args, distillation_loss
+from greenai.results import lineage
 
 
 def test_distillation_loss_matches_hand_computed_value():

@@ -5,7 +5,7 @@ import torch
 from compression_nets import TinyNet, trained_bn
 
 pytest.importorskip("onnxruntime")
-from greenai.experiments import export_onnx
+from greenai.ml.compression import export_onnx
 
 
 def test_onnx_fp32_and_int8_agree_with_torch(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from greenai.experiments import evaluate
+from greenai.ml.evaluation import evaluate
 
 
 def test_rounds_alternate_with_a_warm_call_then_the_timed_calls_in_a_row():
@@ -35,7 +35,7 @@ def test_compile_for_cpu_keeps_compiling_past_dynamo_default_limit():
     pairs dynamo would run the rest eagerly, silently, and a bench would time eager code."""
     from torch._dynamo.utils import counters
 
-    from greenai.experiments.quantize import compile_for_cpu
+    from greenai.ml.compression.quantize import compile_for_cpu
 
     torch.manual_seed(0)
     models = [torch.nn.Sequential(torch.nn.Linear(4, 3)).eval() for _ in range(5)]

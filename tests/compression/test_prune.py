@@ -8,7 +8,7 @@ from compression_nets import TinyNet
 from torch import nn
 
 from greenai.errors import UsageError
-from greenai.experiments import prune
+from greenai.ml.compression import prune
 
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.9])
@@ -123,7 +123,7 @@ def test_structured_skips_residual_branches(images):
 
 
 def test_masks_hold_zeros_during_finetune(tiny, images):
-    from greenai.experiments.distill import fit
+    from greenai.ml.compression.distill import fit
 
     prune.prune_unstructured(tiny, 0.4)
     masks = prune.zero_masks(tiny)
@@ -142,7 +142,7 @@ def test_masks_hold_zeros_during_finetune(tiny, images):
 def test_structured_prunes_airbench_through_its_own_layer_classes(images):
     """airbench's conv and batch-norm subclasses are traced as layers: channels go, the output
     shape stays, frozen weights stay frozen, and the file's state rebuilds the same net."""
-    from greenai.experiments.models import create_model
+    from greenai.ml.models import create_model
 
     torch.manual_seed(0)
     net = create_model("airbench", width=0.25).eval()

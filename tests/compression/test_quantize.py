@@ -7,7 +7,7 @@ import torch
 from compression_nets import TinyNet, trained_bn
 
 from greenai.errors import DataError, UsageError
-from greenai.experiments import quantize
+from greenai.ml.compression import quantize
 
 
 def _agreement(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -80,7 +80,7 @@ def test_dynamic_quantizes_linear_layers_only(model_and_data):
 
 
 def test_qat_trains_and_converts(model_and_data):
-    from greenai.experiments.distill import fit
+    from greenai.ml.compression.distill import fit
 
     _, x = model_and_data
     torch.manual_seed(0)
@@ -106,8 +106,8 @@ def test_qat_trains_and_converts(model_and_data):
 def test_qat_on_airbench_loaded_from_a_checkpoint():
     """A trained airbench (whitening already set) loaded from its state: QAT traces, trains a step
     and converts to INT8 (the whitening check is a Python flag kept in step with the buffer)."""
-    from greenai.experiments.distill import fit
-    from greenai.experiments.models import create_model
+    from greenai.ml.compression.distill import fit
+    from greenai.ml.models import create_model
 
     torch.manual_seed(0)
     trained = create_model("airbench", width=0.25).train()
@@ -127,7 +127,7 @@ def test_qat_on_airbench_loaded_from_a_checkpoint():
 
 def test_ptq_quantizes_every_conv_of_the_green_recipes_airbench_net():
     """The x86 quantizer finds convs by module class: airbench's convs must be plain Conv2d."""
-    from greenai.experiments.models import create_model
+    from greenai.ml.models import create_model
 
     torch.manual_seed(0)
     net = create_model("airbench", width=0.25).train()

@@ -17,8 +17,9 @@ import pytest
 import torch
 
 from greenai.cli.main import main
-from greenai.experiments import checkpoint, results
 from greenai.meter.emissions_csv import read_rows, samples_path
+from greenai.ml.training import checkpoint
+from greenai.results import resultfile as results
 from greenai.storage import open_store
 
 SMALL = ["--dataset", "synthetic", "--limit-train", "256", "--limit-test", "128", "--device", "cpu"]

@@ -11,9 +11,10 @@ import torch
 
 from greenai.carbon import CarbonConfig
 from greenai.errors import DataError
-from greenai.experiments import checkpoint, results
-from greenai.experiments.models import create_model
 from greenai.meter.types import CarbonIntensity, Sample
+from greenai.ml.models import create_model
+from greenai.ml.training import checkpoint
+from greenai.results import resultfile as results
 
 
 def _state(model):

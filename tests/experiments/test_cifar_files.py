@@ -13,7 +13,8 @@ import pytest
 from official_format import batch_bytes, py2_pickle, write_tarball
 
 from greenai.errors import DataError
-from greenai.experiments import cifar_files, data
+from greenai.ml import data
+from greenai.ml.data import cifar_files
 
 
 def test_batches_dir_round_trips_images_and_labels(batches_dir, tiny_arrays_):

@@ -8,7 +8,7 @@ import torch
 from official_format import tiny_arrays, write_batches_dir
 
 from greenai.errors import DataError, UsageError
-from greenai.experiments import data
+from greenai.ml import data
 
 
 def _write_npz_pair(folder, arrays):
@@ -124,8 +124,8 @@ def test_normalize_uses_channel_statistics():
 
 @pytest.mark.slow
 def test_real_cifar10_slice_loads_and_trains_a_step(cifar10_dir):
-    from greenai.experiments import loop
-    from greenai.experiments.models import create_model
+    from greenai.ml.models import create_model
+    from greenai.ml.training import loop
 
     ds = data.load_dataset("cifar10", cifar10_dir)
     assert ds.x_train.shape == (50000, 3, 32, 32) and ds.x_test.shape == (10000, 3, 32, 32)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from greenai.experiments.evaluate import FP32_SETTING
-from greenai.experiments.models import create_model
-from greenai.experiments.run_result import inference_copy
-from greenai.experiments.variants import Built
+from greenai.lifecycle.training_result import inference_copy
+from greenai.lifecycle.variants import Built
+from greenai.ml.evaluation.evaluate import FP32_SETTING
+from greenai.ml.models import create_model
 
 
 def test_a_channels_last_net_is_measured_with_plain_weights_and_left_as_it_was():

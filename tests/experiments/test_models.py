@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from greenai.errors import UsageError
-from greenai.experiments import models
-from greenai.experiments.models import available, count_params, create_model, register_model
+from greenai.ml import models
+from greenai.ml.models import available, count_params, create_model, register_model
 
 
 def test_seed_cnn_matches_the_study():

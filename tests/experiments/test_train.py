@@ -9,8 +9,9 @@ import torch
 
 from greenai.carbon import CarbonConfig
 from greenai.errors import UsageError
-from greenai.experiments import loop
-from greenai.experiments.train import TrainConfig, train_run
+from greenai.lifecycle.training_session import train_run
+from greenai.ml.training import loop
+from greenai.ml.training.config import TrainConfig
 from greenai.storage import open_store
 
 
@@ -174,7 +175,7 @@ def test_mlflow_logger_gets_the_run_epochs_result_and_status(tmp_path):
 
 
 def test_progress_bar_shows_power_from_the_meter_readings(capsys):
-    from greenai.experiments.progress import EpochBar
+    from greenai.ml.training.progress import EpochBar
 
     readings = iter([(10.0, 100.0, 0.001), (12.0, 160.0, 0.002)])
     bar = EpochBar(1, 3, 40, enabled=True, live=lambda: next(readings))

@@ -7,11 +7,11 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from greenai.experiments import loop
-from greenai.experiments.data import alternating_flips, augment, epoch_flips
-from greenai.experiments.models import create_model
-from greenai.experiments.models.airbench import AirbenchNet
-from greenai.experiments.recipes import (
+from greenai.ml.data import alternating_flips, augment, epoch_flips
+from greenai.ml.models import create_model
+from greenai.ml.models.airbench import AirbenchNet
+from greenai.ml.training import loop
+from greenai.ml.training.recipes import (
     BIAS_SCALER,
     EMA_EVERY,
     GREEN,
@@ -177,7 +177,7 @@ def test_presets_are_what_they_say() -> None:
 
 def test_early_stop_triggers_at_the_target(tmp_path) -> None:
     from greenai.carbon import CarbonConfig
-    from greenai.experiments.train import train_run
+    from greenai.lifecycle.training_session import train_run
 
     cfg = recipe(
         "green", dataset="synthetic", width=0.125, batch_size=128, epochs=4,

@@ -8,9 +8,11 @@ import torch
 from greenai.cli import common
 from greenai.cli.main import build_parser, main
 from greenai.errors import UsageError
-from greenai.experiments import checkpoint, loop, results
-from greenai.experiments.recipes import BIAS_SCALER, GREEN, recipe
-from greenai.experiments.train import TrainConfig, train_run
+from greenai.lifecycle.training_session import train_run
+from greenai.ml.training import checkpoint, loop
+from greenai.ml.training.config import TrainConfig
+from greenai.ml.training.recipes import BIAS_SCALER, GREEN, recipe
+from greenai.results import resultfile as results
 
 TINY = ["--dataset", "synthetic", "--limit-train", "256", "--limit-test", "64", "--device", "cpu"]
 # the study's flags before recipes existed: `--recipe seed` must give exactly these

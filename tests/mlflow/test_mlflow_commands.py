@@ -15,10 +15,10 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from greenai.cli.main import main
-from greenai.experiments.checkpoint import save_checkpoint
-from greenai.experiments.models import create_model
-from greenai.experiments.results import write_result
+from greenai.ml.models import create_model
+from greenai.ml.training.checkpoint import save_checkpoint
 from greenai.reports.charts import SIZES
+from greenai.results.resultfile import write_result
 
 PARENT = "20261125-000000-parent"
 PARENT_TAG = "mlflow.parentRunId"

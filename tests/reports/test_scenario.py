@@ -61,7 +61,7 @@ def test_bad_volume_is_a_usage_error(bad):
 
 def test_agrees_with_lineage_reductions():
     """The scenario's totals are the same sums ``experiments.lineage.reductions`` makes."""
-    lineage = pytest.importorskip("greenai.experiments.lineage")
+    lineage = pytest.importorskip("greenai.results.lineage")
     results = {r["run_id"]: r for r in study_results()}
     base = results["20261125-040000-aaaaaa"]
     ptq = results["20261125-042000-cccccc"]

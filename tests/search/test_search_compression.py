@@ -24,7 +24,7 @@ def _no_env_store(monkeypatch):
 
 def _objective(tmp_path, store, space, name):
     from greenai.carbon import CarbonConfig
-    from greenai.experiments.train import TrainConfig
+    from greenai.ml.training.config import TrainConfig
 
     base = TrainConfig(dataset="synthetic", device="cpu", limit_train=64, limit_test=32)
     return TrialObjective(
@@ -83,7 +83,7 @@ def test_a_pruned_and_quantized_trial_is_a_lineage_of_runs_scored_on_its_lifecyc
 
 
 def test_a_failing_compression_step_fails_the_trial_and_the_search_goes_on(tmp_path, monkeypatch):
-    from greenai.experiments import variants
+    from greenai.lifecycle import variants
 
     def broken_quantize_step(parent, **kw):  # fault injection: the INT8 conversion fails
         raise RuntimeError("int8 conversion failed (injected)")

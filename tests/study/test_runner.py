@@ -21,7 +21,7 @@ from greenai.study.state import state_path
 
 
 def _result(ctx: StepContext) -> dict[str, Any]:
-    from greenai.experiments.results import write_result
+    from greenai.results.resultfile import write_result
 
     parent = ctx.parent_result
     step_co2 = 0.004 if ctx.step.variant == "baseline" else 0.0005

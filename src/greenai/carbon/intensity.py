@@ -1,6 +1,6 @@
 """The offline grid carbon-intensity table (package data) and country-code lookup.
 
-No network: the figures ship with greenai (see ``greenai/data/PROVENANCE.txt``).
+No network: the figures ship with greenai (see ``greenai/reference/PROVENANCE.txt``).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ class CountryIntensity:
         )
 
 
-# Package data sits beside the code (greenai/data); a plain path avoids importing importlib.resources
+# Package data sits beside the code (greenai/reference); a plain path avoids importing importlib.resources
 # and zipfile on every first start.
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parent.parent / "reference"
 
 
 def _read_data(name: str) -> str:

@@ -37,8 +37,8 @@ def open_parent(args: argparse.Namespace) -> tuple[Any, Any]:
     """Validate and load everything before anything is written: (Context, Parent)."""
     from pathlib import Path
 
-    from greenai.experiments import variants
-    from greenai.experiments.loop import resolve_device
+    from greenai.lifecycle import variants
+    from greenai.ml.training.loop import resolve_device
     from greenai.sensors import check_sensors
 
     out = Path(args.out)

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from greenai.experiments.train import train_run
+    from greenai.lifecycle.training_session import train_run
 
     if args.resume and args.run_id and args.resume != args.run_id:
         from greenai.errors import UsageError
@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = common.train_config(args)  # validates flags, model and dataset names
     carbon = common.carbon_config(args)
     out = Path(args.out)
-    from greenai.experiments.data import locate_cifar10
-    from greenai.experiments.loop import resolve_device
+    from greenai.ml.data import locate_cifar10
+    from greenai.ml.training.loop import resolve_device
 
     resolve_device(cfg.device)
     if cfg.dataset == "cifar10" and not args.resume:

@@ -12,8 +12,8 @@ import math
 import sys
 from typing import Any
 
-DATASETS = ("cifar10", "synthetic")  # mirrors greenai.experiments.data.DATASETS (torch-free here)
-RECIPES = ("seed", "green", "green_long")  # mirrors greenai.experiments.recipes.RECIPES
+DATASETS = ("cifar10", "synthetic")  # mirrors greenai.ml.data.DATASETS (torch-free here)
+RECIPES = ("seed", "green", "green_long")  # mirrors greenai.ml.training.recipes.RECIPES
 # TrainConfig fields the training flags set; flags left out (None) take the --recipe's value. Flags
 # added later (--augment-pad, --augment-reflect, --alternate-flip, --whiten-bias-fraction,
 # --airbench-tricks) are not listed: like the recipes' flagless fields they enter the settings
@@ -272,8 +272,8 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             return kwargs
         args.recipe = name
         args.recipe_note = _study_flags_note(name, kwargs)
-    from greenai.experiments.recipes import RECIPES as PRESETS
-    from greenai.experiments.train import TrainConfig
+    from greenai.ml.training.config import TrainConfig
+    from greenai.ml.training.recipes import RECIPES as PRESETS
 
     preset, plain = PRESETS[name].to_dict(), TrainConfig().to_dict()
     for n, value in kwargs.items():
@@ -313,7 +313,7 @@ def print_recipe_note(args: argparse.Namespace) -> None:
 
 def train_config(args: argparse.Namespace, **overrides: Any) -> Any:
     """A validated ``TrainConfig`` from the parsed flags (imports torch)."""
-    from greenai.experiments.train import TrainConfig
+    from greenai.ml.training.config import TrainConfig
 
     return TrainConfig(**{**train_config_kwargs(args), **overrides}).validate()
 

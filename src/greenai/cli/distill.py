@@ -30,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from greenai.errors import UsageError
-    from greenai.experiments import variants
-    from greenai.experiments.distill import check_distill_args, fit, hinton_loss_fn
-    from greenai.experiments.evaluate import param_counts
-    from greenai.experiments.models import check_model_name, create_model
+    from greenai.lifecycle import variants
+    from greenai.ml.compression.distill import check_distill_args, fit, hinton_loss_fn
+    from greenai.ml.evaluation.evaluate import param_counts
+    from greenai.ml.models import check_model_name, create_model
 
     check_distill_args(args.temperature, args.alpha)
     check_model_name(args.student)

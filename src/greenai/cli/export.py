@@ -31,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from greenai.experiments import export_onnx, variants
-    from greenai.experiments.evaluate import param_counts
+    from greenai.lifecycle import variants
+    from greenai.ml.compression import export_onnx
+    from greenai.ml.evaluation.evaluate import param_counts
 
     export_onnx.check_available()  # missing extra: one line, before anything
     ctx, parent = _compression.open_parent(args)

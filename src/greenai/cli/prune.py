@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenai.experiments import variants
+    from greenai.lifecycle import variants
 
     ctx, parent = _compression.open_parent(args)
     try:

@@ -27,11 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from greenai.errors import UsageError
-    from greenai.experiments import quantize as q
+    from greenai.ml.compression import quantize as q
 
     q.check_available()  # a missing torchao: one line, before anything
     ctx, parent = _compression.open_parent(args)
-    from greenai.experiments import variants
+    from greenai.lifecycle import variants
 
     try:
         if parent.quantized:

@@ -151,11 +151,11 @@ def _check_counts(args: argparse.Namespace) -> None:
 def _base_config(args: argparse.Namespace) -> Any:
     """The fixed part of every trial's TrainConfig (the searched fields are replaced per trial)."""
     cfg = common.train_config(args)
-    from greenai.experiments.loop import resolve_device
+    from greenai.ml.training.loop import resolve_device
 
     resolve_device(cfg.device)  # "gpu" without CUDA: one line now
     if cfg.dataset == "cifar10":
-        from greenai.experiments.data import locate_cifar10
+        from greenai.ml.data import locate_cifar10
 
         locate_cifar10(cfg.data_dir, cfg.download)  # missing data: one line now, not every trial
     return cfg
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     space = space_mod.build_space(args.space, _space_flags(args))
     base = _base_config(args)
     if "on" in space["quantization"].choices:
-        from greenai.experiments.quantize import check_available
+        from greenai.ml.compression.quantize import check_available
 
         check_available()  # a missing torchao: one line now, not a failure in every trial
     carbon = common.carbon_config(args)

@@ -101,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _devices(choice: str) -> tuple[str, ...]:
     from greenai.errors import UsageError
-    from greenai.experiments.loop import resolve_device
+    from greenai.ml.training.loop import resolve_device
 
     if choice == "both":
         try:
@@ -114,7 +114,7 @@ def _devices(choice: str) -> tuple[str, ...]:
 
 def build_config(args: argparse.Namespace) -> object:
     """A validated ``StudyConfig`` from the flags; raises one UsageError line for bad input."""
-    from greenai.experiments.train import TrainConfig
+    from greenai.ml.training.config import TrainConfig
     from greenai.study.plan import StudyConfig
 
     train = {k: v for k, v in common.train_config_kwargs(args).items() if k != "device"}
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     carbon = common.carbon_config(args)
     check_sensors()  # a garbage powercap counter: one line, nothing written
     if args.dataset == "cifar10":
-        from greenai.experiments.data import locate_cifar10
+        from greenai.ml.data import locate_cifar10
 
         locate_cifar10(args.data_dir, args.download)  # missing data: one line, nothing written
     from greenai.integrations.mlflow import MlflowLogger

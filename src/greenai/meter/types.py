@@ -10,43 +10,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-JOULES_PER_KWH = 3.6e6
+from greenai.units import COMPONENTS, JOULES_PER_KWH, CarbonIntensity, Method, kwh
 
-# The components the meter accounts for, in this order everywhere.
-COMPONENTS = ("cpu", "gpu", "ram")
-
-
-def kwh(joules: float) -> float:
-    """Joules to kilowatt-hours."""
-    return joules / JOULES_PER_KWH
-
-
-@dataclass(frozen=True)
-class Method:
-    """How one component's energy was obtained.
-
-    ``kind`` is ``"measured"`` (a hardware counter or power sensor), ``"estimated"`` (a model), or
-    ``"none"`` (no such device here, e.g. no GPU: its energy is 0 J by absence, not by measurement);
-    ``source`` names the sensor or model, ``detail`` its inputs (e.g. "AMD EPYC 7B13 matched
-    'AMD EPYC 7B13' in cpu_tdp_watts.csv: 240 W / 64 cores = 3.75 W per busy core").
-    """
-
-    kind: str
-    source: str
-    detail: str = ""
-
-    def label(self) -> str:
-        return f"{self.kind}: {self.source}" + (f" ({self.detail})" if self.detail else "")
-
-
-@dataclass(frozen=True)
-class CarbonIntensity:
-    """Grid carbon intensity in gCO2e/kWh and where the figure came from."""
-
-    g_per_kwh: float
-    source: str  # e.g. "country NZL (New Zealand, 2022) from Our World in Data via grid_carbon_intensity.csv"
-    country_iso3: str | None = None
-    country_name: str | None = None
+__all__ = [
+    "COMPONENTS",
+    "JOULES_PER_KWH",
+    "CarbonIntensity",
+    "Measurement",
+    "Method",
+    "PhaseResult",
+    "Sample",
+    "Sink",
+    "kwh",
+]
 
 
 @dataclass(frozen=True)

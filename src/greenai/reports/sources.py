@@ -18,7 +18,7 @@ SCHEMA_VERSION = 1
 def _load_result_file(path: Path) -> dict[str, Any]:
     """A result JSON, schema-checked by ``experiments.results`` when it exists, else minimally."""
     try:
-        from greenai.experiments.results import load_result
+        from greenai.results.resultfile import load_result
     except ImportError:
         load_result = None
     if load_result is not None:

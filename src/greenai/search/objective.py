@@ -4,7 +4,7 @@ The trial samples the space, turns the sample into a ``TrainConfig`` (the base c
 command line with the sampled fields replaced) and runs ``train_run`` with variant ``search_trial``
 and group = the study name. When the sample asks for compression, the trained model is then
 compressed by child runs, through the same code as ``greenai prune`` / ``greenai quantize``
-(``greenai.experiments.variants``), each metered and stored with ``parent_run_id`` and the same
+(``greenai.lifecycle.variants``), each metered and stored with ``parent_run_id`` and the same
 group: unstructured magnitude pruning at the sampled sparsity (fine-tuned for ``finetune_epochs``,
 0 = none) when sparsity > 0, then static INT8 post-training quantization when quantization is "on".
 
@@ -96,7 +96,7 @@ def objective_value(result: Mapping[str, Any], objective: str) -> tuple[float, f
 
 
 def default_train() -> TrainFn:
-    from greenai.experiments.train import train_run
+    from greenai.lifecycle.training_session import train_run
 
     return train_run
 
@@ -196,7 +196,7 @@ class TrialObjective:
         if sparsity <= 0 and not quantize:
             trial.set_user_attr("final_run_id", run_id)
             return result
-        from greenai.experiments import variants
+        from greenai.lifecycle import variants
 
         ctx = variants.Context(
             out_dir=self.out_dir, store=self.store, carbon=self.carbon, group=self.study_name,

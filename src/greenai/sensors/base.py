@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from greenai.meter.types import Method
+from greenai.units import Method
 
 
 class SensorUnavailable(Exception):
@@ -29,7 +29,7 @@ class SensorCorrupt(SensorUnavailable):
 class Sensor(ABC):
     """A source of cumulative energy figures for some components."""
 
-    #: the components this sensor reports, a subset of ``greenai.meter.types.COMPONENTS``
+    #: the components this sensor reports, a subset of ``greenai.units.COMPONENTS``
     components: tuple[str, ...] = ()
 
     @abstractmethod

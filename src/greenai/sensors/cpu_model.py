@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TABLE_NAME = "cpu_tdp_watts.csv"
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"  # package data, beside the code
+DATA_DIR = Path(__file__).resolve().parent.parent / "reference"  # package data, beside the code
 #: Watts per busy logical CPU when the TDP cannot be used: CodeCarbon's own default for an unknown CPU
 #: (``DEFAULT_POWER_PER_CORE = 4`` W per thread, codecarbon/core/cpu.py, 3.x). It is also close to what
 #: current server parts give (AMD EPYC 7763: 280 W / 128 threads = 2.2 W; Xeon Platinum 8380: 270 W /

@@ -15,10 +15,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from greenai.meter.types import Method
 from greenai.sensors.base import Sensor
 from greenai.sensors.cpu_model import CpuPower
 from greenai.sensors.proctree import ProcessTree
+from greenai.units import Method
 
 RAM_W_PER_GB = 3.0 / 8.0
 _BYTES_PER_GB = 1e9

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from greenai.meter.types import Method
 from greenai.sensors.base import Sensor, SensorUnavailable
+from greenai.units import Method
 
 
 @dataclass(frozen=True)

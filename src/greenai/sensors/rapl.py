@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from greenai.meter.types import Method
 from greenai.sensors.base import Sensor, SensorCorrupt, SensorUnavailable
+from greenai.units import Method
 
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 PERMISSION_FIX = (

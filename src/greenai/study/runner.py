@@ -71,7 +71,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _load(out_dir: Path, rec: StepRecord) -> Mapping[str, Any] | None:
     """The recorded result, or None when its file is gone or unreadable."""
-    from greenai.experiments.results import load_result
+    from greenai.results.resultfile import load_result
 
     if not rec.result_path:
         return None
@@ -82,7 +82,7 @@ def _load(out_dir: Path, rec: StepRecord) -> Mapping[str, Any] | None:
 
 
 def _result_path(out_dir: Path, result: Mapping[str, Any]) -> str:
-    from greenai.experiments.results import result_path
+    from greenai.results.resultfile import result_path
 
     path = result_path(out_dir, str(result["variant"]), str(result["run_id"]), result["dataset"])
     return str(path.relative_to(out_dir))

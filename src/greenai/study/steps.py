@@ -13,14 +13,15 @@ from greenai.study.runner import StepContext, StepFn
 
 
 def _train_config(ctx: StepContext) -> Any:
-    from greenai.experiments.train import TrainConfig
+    from greenai.ml.training.config import TrainConfig
 
     return TrainConfig(**{**ctx.step.config["train"], "device": ctx.step.device}).validate()
 
 
 def baseline(ctx: StepContext) -> Mapping[str, Any]:
     """Train the baseline (continuing an interrupted run from its checkpoint when there is one)."""
-    from greenai.experiments.train import paths_for, train_run
+    from greenai.lifecycle.training_session import train_run
+    from greenai.ml.training.config import paths_for
 
     resume = ctx.resume and paths_for(ctx.out_dir, ctx.run_id)["checkpoint"].is_file()
     return train_run(
@@ -85,7 +86,7 @@ def compression(ctx: StepContext) -> Mapping[str, Any]:
     """Run ``greenai prune|quantize|distill`` in this process on the step's parent, and return the
     result it wrote (the one new result file of this variant)."""
     from greenai.cli.main import build_parser
-    from greenai.experiments.results import load_result
+    from greenai.results.resultfile import load_result
 
     argv = [*_variant_flags(ctx), *_common_flags(ctx)]
     results = ctx.out_dir / "results"

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from greenai.errors import DataError, UsageError
-from greenai.experiments import cifar_files
+from greenai.ml.data import cifar_files
 
 DATASETS = ("cifar10", "synthetic")
 CIFAR10_CLASSES = (

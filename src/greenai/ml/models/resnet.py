@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from greenai.experiments.models import register_model
+from greenai.ml.models import register_model
 
 
 class BasicBlock(nn.Module):

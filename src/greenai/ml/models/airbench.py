@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from greenai.experiments.models import register_model
+from greenai.ml.models import register_model
 
 BASE_WIDTHS = (64, 256, 256)  # airbench94's widths: wide early layers are cheap at low resolution
 WHITEN_KERNEL = 2  # 2x2 patches: 12-dim covariance, cheap to whiten, as in airbench94

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from greenai.experiments.models import register_model
+from greenai.ml.models import register_model
 
 
 class SeedCNN(nn.Module):

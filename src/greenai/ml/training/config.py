@@ -116,8 +116,8 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
-        from greenai.experiments.data import check_dataset_name
-        from greenai.experiments.models import check_model_name
+        from greenai.ml.data import check_dataset_name
+        from greenai.ml.models import check_model_name
 
         check_dataset_name(self.dataset)
         check_model_name(self.model)
@@ -165,48 +165,3 @@ def paths_for(out_dir: Path, run_id: str) -> dict[str, Path]:
         "training_log": out_dir / "logs" / f"training_log_{run_id}.csv",
         "emissions_csv": out_dir / "logs" / "emissions.csv",
     }
-
-
-def train_run(
-    cfg: TrainConfig,
-    *,
-    out_dir: str | Path,
-    store: Any,
-    carbon: Any,
-    variant: str = "baseline",
-    run_id: str | None = None,
-    parent_run_id: str | None = None,
-    group: str | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    mlflow: Any = None,
-    inference_images: int = 2048,
-) -> dict[str, Any]:
-    """Train ``cfg`` with the meter running, write every artifact and return the result dict.
-
-    ``store``: a ``RunStore``, None (no store), or a callable returning one, called only once the
-    data has loaded (so bad data leaves no store file behind); ``carbon``: a ``CarbonConfig``.
-    ``resume=True`` continues ``run_id`` from ``models/<run_id>.pt`` (its config wins over ``cfg``).
-    ``mlflow``: a ``greenai.integrations.mlflow.MlflowLogger`` (or its null twin), or None: the run
-    is started there, each epoch and phase logged, and the result and logs attached at the end. ``inference_images``: how many images the result's ``inference``
-    section (latency, throughput, J per 1,000 images on the CPU) is measured over; 0 skips it
-    (search trials).
-    Bad settings and missing data raise before anything is written.
-    """
-    from greenai.experiments.session import TrainingSession
-
-    session = TrainingSession.prepare(
-        cfg,
-        out_dir=Path(out_dir),
-        store=store,
-        carbon=carbon,
-        variant=variant,
-        run_id=run_id,
-        parent_run_id=parent_run_id,
-        group=group,
-        resume=resume,
-        progress=progress,
-        mlflow=mlflow,
-        inference_images=inference_images,
-    )
-    return session.run()

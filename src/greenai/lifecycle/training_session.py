@@ -20,13 +20,14 @@ from typing import Any
 import torch
 
 from greenai.errors import UsageError
-from greenai.experiments import checkpoint as ckpt_mod
-from greenai.experiments import data as data_mod
-from greenai.experiments import loop, recipes, results
-from greenai.experiments.models import create_model
-from greenai.experiments.progress import EpochBar
-from greenai.experiments.run_result import build_result, measure_inference
-from greenai.experiments.train import TrainConfig, check_run_id, paths_for, write_training_log
+from greenai.lifecycle.training_result import build_result, measure_inference
+from greenai.ml import data as data_mod
+from greenai.ml.models import create_model
+from greenai.ml.training import checkpoint as ckpt_mod
+from greenai.ml.training import loop, recipes
+from greenai.ml.training.config import TrainConfig, check_run_id, paths_for, write_training_log
+from greenai.ml.training.progress import EpochBar
+from greenai.results import resultfile as results
 
 
 def _tracker(name: str, run_id: str, carbon: Any, sinks: list[Any], emissions_csv: Path | None):
@@ -502,3 +503,46 @@ def _exists(out_dir: Path, store: Any, run_id: str) -> bool:
 
 def _finite(v: Any) -> bool:
     return not isinstance(v, float) or math.isfinite(v)
+
+
+def train_run(
+    cfg: TrainConfig,
+    *,
+    out_dir: str | Path,
+    store: Any,
+    carbon: Any,
+    variant: str = "baseline",
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
+    group: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    mlflow: Any = None,
+    inference_images: int = 2048,
+) -> dict[str, Any]:
+    """Train ``cfg`` with the meter running, write every artifact and return the result dict.
+
+    ``store``: a ``RunStore``, None (no store), or a callable returning one, called only once the
+    data has loaded (so bad data leaves no store file behind); ``carbon``: a ``CarbonConfig``.
+    ``resume=True`` continues ``run_id`` from ``models/<run_id>.pt`` (its config wins over ``cfg``).
+    ``mlflow``: a ``greenai.integrations.mlflow.MlflowLogger`` (or its null twin), or None: the run
+    is started there, each epoch and phase logged, and the result and logs attached at the end. ``inference_images``: how many images the result's ``inference``
+    section (latency, throughput, J per 1,000 images on the CPU) is measured over; 0 skips it
+    (search trials).
+    Bad settings and missing data raise before anything is written.
+    """
+    session = TrainingSession.prepare(
+        cfg,
+        out_dir=Path(out_dir),
+        store=store,
+        carbon=carbon,
+        variant=variant,
+        run_id=run_id,
+        parent_run_id=parent_run_id,
+        group=group,
+        resume=resume,
+        progress=progress,
+        mlflow=mlflow,
+        inference_images=inference_images,
+    )
+    return session.run()

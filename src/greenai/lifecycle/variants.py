@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from greenai.errors import DataError, UsageError
-from greenai.experiments.evaluate import FP32_SETTING
+from greenai.ml.evaluation.evaluate import FP32_SETTING
 
 VARIANT_FORMAT = "greenai-variant"
 
@@ -121,7 +121,7 @@ def _find_result(run_id: str, out_dir: Path, store: Any) -> dict[str, Any] | Non
         rec = store.get_run(run_id)
         if rec.result:
             return dict(rec.result)
-    from greenai.experiments.results import load_result
+    from greenai.results.resultfile import load_result
 
     matches = sorted((out_dir / "results").glob(f"*_{run_id}.json"))
     return load_result(matches[0]) if matches else None
@@ -129,7 +129,8 @@ def _find_result(run_id: str, out_dir: Path, store: Any) -> dict[str, Any] | Non
 
 def load_model_file(path: Path, run_id: str | None, result: dict[str, Any] | None) -> Parent:
     """Load a greenai checkpoint, a greenai variant file or an INT8 file."""
-    from greenai.experiments import checkpoint, quantize
+    from greenai.ml.compression import quantize
+    from greenai.ml.training import checkpoint
 
     if quantize.is_quantized_file(path):
         meta = quantize.read_quantized_meta(path)  # never unpickles a user-given program
@@ -154,8 +155,8 @@ def load_model_file(path: Path, run_id: str | None, result: dict[str, Any] | Non
 
 
 def build_variant_model(obj: dict[str, Any], path: Path | str = "<variant>") -> nn.Module:
-    from greenai.experiments.models import create_model
-    from greenai.experiments.prune import decode_state_dict, fit_to_state_dict
+    from greenai.ml.compression.prune import decode_state_dict, fit_to_state_dict
+    from greenai.ml.models import create_model
 
     model = create_model(
         obj["model"], num_classes=int(obj.get("num_classes", 10)), **(obj.get("model_kwargs") or {})
@@ -179,7 +180,7 @@ def variant_file_bytes(
     """The FP32 variant file: tagged, compact (bitmask+values where sparse), weights_only-loadable."""
     import io
 
-    from greenai.experiments.prune import encode_state_dict
+    from greenai.ml.compression.prune import encode_state_dict
 
     obj = {
         "format": VARIANT_FORMAT,
@@ -198,7 +199,7 @@ def variant_file_bytes(
 
 
 def load_data(ctx: Context) -> Data:
-    from greenai.experiments.data import load_dataset, make_splits, normalize
+    from greenai.ml.data import load_dataset, make_splits, normalize
 
     ds = load_dataset(ctx.dataset, ctx.data_dir)
     s = make_splits(ds, limit_train=ctx.limit_train, limit_test=ctx.limit_test)
@@ -210,7 +211,7 @@ def load_data(ctx: Context) -> Data:
 
 
 def check_data(ctx: Context) -> None:
-    from greenai.experiments.data import locate_cifar10
+    from greenai.ml.data import locate_cifar10
 
     if ctx.dataset == "cifar10":
         locate_cifar10(ctx.data_dir, False)
@@ -234,10 +235,12 @@ def run_variant(
 
     ``device``: where ``build`` computed (its fine-tuning or distillation); evaluation and the
     inference figures are measured on the CPU for every variant alike (``inference.device``)."""
-    from greenai.experiments import evaluate, lineage, results, runinfo
-    from greenai.experiments.train import paths_for
     from greenai.meter import Tracker
     from greenai.meter.tracker import sampling_interval
+    from greenai.ml.evaluation import evaluate
+    from greenai.ml.training.config import paths_for
+    from greenai.results import lineage, runinfo
+    from greenai.results import resultfile as results
     from greenai.storage import StoreSink, new_run_id
 
     run_id = new_run_id()
@@ -440,9 +443,9 @@ def prune_step(
 ) -> Step:
     """Magnitude pruning made permanent (unstructured, or structured channels), then fine-tuning
     on ``device``; the model comes back to the CPU for evaluation and saving."""
-    from greenai.experiments import prune
-    from greenai.experiments.distill import fit
-    from greenai.experiments.evaluate import param_counts
+    from greenai.ml.compression import prune
+    from greenai.ml.compression.distill import fit
+    from greenai.ml.evaluation.evaluate import param_counts
 
     if parent.quantized or parent.model is None:
         raise UsageError(f"{parent.source}: an INT8 model cannot be pruned; prune its FP32 parent")
@@ -514,8 +517,8 @@ def quantize_step(
     lr: float = 1e-4,
 ) -> Step:
     """INT8 for the CPU (PT2E): static PTQ with calibration batches, QAT, or dynamic."""
-    from greenai.experiments import quantize as q
-    from greenai.experiments.evaluate import param_counts
+    from greenai.ml.compression import quantize as q
+    from greenai.ml.evaluation.evaluate import param_counts
 
     if parent.quantized or parent.model is None:
         raise UsageError(f"{parent.source} is already quantized; quantize its FP32 parent instead")
@@ -542,7 +545,7 @@ def quantize_step(
         elif method == "dynamic":
             result = q.quantize_dynamic(model, example)
         else:
-            from greenai.experiments.distill import fit
+            from greenai.ml.compression.distill import fit
 
             prepared = q.prepare_qat(model, example)
             with tracker.phase("qat"):

@@ -90,7 +90,7 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 def model_from_checkpoint(path: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild the trained model from a checkpoint: (model in eval mode on the CPU, checkpoint)."""
-    from greenai.experiments.models import create_model
+    from greenai.ml.models import create_model
 
     ckpt = load_checkpoint(path)
     cfg = ckpt["config"]

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from greenai.errors import UsageError
-from greenai.experiments.train import TrainConfig
+from greenai.ml.training.config import TrainConfig
 
 MOMENTUM = 0.85  # Nesterov momentum of airbench94
 BIAS_SCALER = (

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from greenai.experiments import results, runinfo
-from greenai.experiments.data import Dataset, normalize
-from greenai.experiments.models import count_params
+from greenai.ml.data import Dataset, normalize
+from greenai.ml.models import count_params
+from greenai.results import resultfile as results
+from greenai.results import runinfo
 
 if TYPE_CHECKING:  # pragma: no cover
-    from greenai.experiments.session import TrainingSession
+    from greenai.lifecycle.training_session import TrainingSession
 
 
 def build_result(
@@ -115,7 +116,7 @@ def measure_inference(
     """Latency, throughput and energy per 1,000 images of the trained model on the CPU
     (``experiments/evaluate.py``), measured by its own meter after the training meter stopped."""
     try:
-        from greenai.experiments import evaluate
+        from greenai.ml.evaluation import evaluate
     except ImportError:  # pragma: no cover - evaluate.py is another module of this layer
         return None
     model = inference_copy(net)

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from greenai.errors import UsageError
-from greenai.experiments.data import augment, epoch_flips, normalize
-from greenai.experiments.recipes import tta_logits
+from greenai.ml.data import augment, epoch_flips, normalize
+from greenai.ml.training.recipes import tta_logits
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 

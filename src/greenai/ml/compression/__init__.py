@@ -1,0 +1,1 @@
+"""Compression algorithms on plain ``nn.Module``s: pruning, INT8 quantization, distillation, ONNX."""

@@ -1,0 +1,1 @@
+"""Evaluation: accuracy, latency and throughput, inference energy, parameter counts."""

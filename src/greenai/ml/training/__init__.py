@@ -1,0 +1,1 @@
+"""Training building blocks: ``TrainConfig``, the epoch loop, the green recipes, checkpoints, progress."""
