@@ -28,7 +28,7 @@ BUDGET_S = 15 * 60  # issue #8: the best accuracy within 15 minutes of training
 
 
 def run_one(name: str, seed: int, args: argparse.Namespace, out: Path, carbon: Any) -> dict:
-    from greenai.lifecycle.training_session import train_run
+    from greenai.lifecycle.steps.baseline import train_run
     from greenai.ml.training.recipes import recipe
 
     over: dict[str, Any] = {
@@ -47,7 +47,7 @@ def run_one(name: str, seed: int, args: argparse.Namespace, out: Path, carbon: A
 
 
 def run_long(seed: int, args: argparse.Namespace, out: Path, carbon: Any) -> dict:
-    from greenai.lifecycle.training_session import train_run
+    from greenai.lifecycle.steps.baseline import train_run
     from greenai.ml.training.recipes import recipe
 
     cfg = recipe("green_long", seed=seed, data_dir=args.data_dir, dataset=args.dataset,

@@ -203,7 +203,7 @@ CASES = [
     Case("baseline-batch-neg", _base("--batch-size", "-1"), "--batch-size"),
     Case("baseline-lr-0", _base("--lr", "0"), "--lr: expected a number > 0"),
     Case("baseline-model", _base("--model", "vgg99"), "unknown model 'vgg99'"),
-    Case("baseline-dataset", _base("--dataset", "mnist"), "invalid choice: 'mnist'"),
+    Case("baseline-dataset", _base("--dataset", "mnist"), "unknown dataset 'mnist'"),
     Case("baseline-missing-data",
          _base("--dataset", "cifar10", "--data-dir", "{tmp}/nowhere"), "CIFAR-10 not found"),
     Case("baseline-truncated-npz", _base("--dataset", "cifar10", "--data-dir", "{input}"),

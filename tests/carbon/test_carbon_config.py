@@ -11,7 +11,9 @@ FRA_G = 56.039
 
 
 def test_shipped_table_equals_the_shared_reference():
-    shipped = resources.files("greenai").joinpath("data", "grid_carbon_intensity.csv").read_text()
+    shipped = (
+        resources.files("greenai").joinpath("reference", "grid_carbon_intensity.csv").read_text()
+    )
     rows = list(csv.DictReader(shipped.splitlines()))
     assert len(rows) == 213
     nz = next(r for r in rows if r["iso3"] == "NZL")

@@ -130,7 +130,7 @@ BAD = {
     "zero-lr": (["--lr", "0"], "number > 0"),
     "nan-lr": (["--lr", "nan"], "number > 0"),
     "unknown-model": (["--model", "vgg99"], "unknown model 'vgg99'"),
-    "unknown-dataset": (["--dataset", "mnist"], "invalid choice"),
+    "unknown-dataset": (["--dataset", "mnist"], "unknown dataset 'mnist'"),
     "gpu-without-cuda": (["--device", "gpu"], "no CUDA GPU"),
     "missing-data": (["--dataset", "cifar10", "--data-dir", "{tmp}/nowhere"], "CIFAR-10 not found"),
     "corrupt-data": (["--dataset", "cifar10", "--data-dir", "{corrupt}"], "cifar10_test.npz"),

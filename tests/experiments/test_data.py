@@ -165,3 +165,81 @@ def test_augment_reflect_shifts_within_the_pad_with_a_mirrored_border():
         assert matches, f"image {i} is not a reflect-padded 2-px crop of its input"
         seen.update(matches)
     assert len(seen) > 10  # offsets and flips vary across the batch
+
+
+def test_builtin_datasets_describe_their_shape_augmentations_and_spec(tmp_path):
+    syn = data.synthetic(n_train=8, n_test=4)
+    assert syn.input_shape == (3, 32, 32) and syn.augment == ("crop", "flip")
+    assert syn.spec == "synthetic" and syn.name == "synthetic" and not syn.streamed
+    cifar = data.load_dataset("cifar10", _write_npz_pair(tmp_path / "c", tiny_arrays()))
+    assert cifar.spec == "cifar10" and cifar.mean == data.CIFAR10_MEAN
+    assert cifar.augment == ("crop", "flip") and cifar.input_shape == (3, 32, 32)
+    assert data.DATASETS == ("cifar10", "synthetic")
+    data.check_dataset_name("imagefolder:/not/looked/at")  # the form only, no file system
+    with pytest.raises(DataError, match="CIFAR-10 not found"):
+        data.check_dataset_spec("cifar10", tmp_path / "empty")
+    data.check_dataset_spec("cifar10", tmp_path / "empty", download=True)  # to be fetched later
+
+
+def test_channel_stats_match_the_pixels_and_survive_a_constant_channel():
+    x = torch.randint(0, 256, (50, 3, 4, 4), dtype=torch.uint8)
+    x[:, 2] = 7
+    mean, std = data.channel_stats(x, max_images=50, batch_size=16)
+    pixels = x.transpose(0, 1).reshape(3, -1).double() / 255
+    assert mean == pytest.approx(pixels.mean(1).tolist(), abs=1e-6)
+    assert std[:2] == pytest.approx(pixels.std(1, unbiased=False)[:2].tolist(), abs=1e-6)
+    assert std[2] == 1.0  # constant: no division by zero when normalising
+
+
+class _Recorder(torch.nn.Module):
+    """A linear model that keeps every batch it is given (what the loop fed it)."""
+
+    def __init__(self, n_in: int) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(n_in, 2)
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.detach().clone())
+        return self.fc(x.flatten(1))
+
+
+def _fed(x, **flags):
+    """(what train_epoch fed the model, the un-augmented images in the same order), normalised."""
+    from greenai.ml.training import loop
+
+    model = _Recorder(x[0].numel())
+    opt = loop.make_optimizer(model, "sgd", 0.0, 0.0)
+    stats = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}
+    loop.train_epoch(
+        model, x, torch.arange(len(x)) % 2, optimizer=opt,
+        schedule=loop.make_schedule(opt, "constant", 0.0, 1),
+        scaler=torch.amp.GradScaler("cpu", enabled=False),
+        generator=torch.Generator().manual_seed(0), batch_size=len(x), **stats, **flags,
+    )  # fmt: skip
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    return model.seen[0], data.normalize(x[order], **stats, dtype=torch.float32)
+
+
+def test_training_loop_applies_only_the_augmentations_asked_for():
+    x = torch.randint(1, 256, (16, 3, 8, 8), dtype=torch.uint8)
+    seen, plain = _fed(x, crop=False, flip=False)
+    assert torch.equal(seen, plain)
+    seen, plain = _fed(x, do_augment=False)  # the config's switch still turns both off
+    assert torch.equal(seen, plain)
+    seen, plain = _fed(x, crop=False, flip=True)
+    mirrored = [torch.equal(s, p.flip(2)) for s, p in zip(seen, plain, strict=True)]
+    kept = [torch.equal(s, p) for s, p in zip(seen, plain, strict=True)]
+    assert all(m or k for m, k in zip(mirrored, kept, strict=True)) and any(mirrored)
+    seen, plain = _fed(x, crop=True, flip=False)
+    zero = data.normalize(
+        torch.zeros(1, 3, 1, 1, dtype=torch.uint8), (0.5,) * 3, (0.25,) * 3, torch.float32
+    )[0]
+    for s, p in zip(seen, plain, strict=True):
+        padded = torch.nn.functional.pad(p - zero, (4, 4, 4, 4)) + zero  # pads with black pixels
+        assert any(
+            torch.allclose(s, padded[:, dy : dy + 8, dx : dx + 8], atol=1e-5)
+            for dy in range(9)
+            for dx in range(9)
+        )  # shifted, never mirrored
+    assert not torch.equal(seen, plain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from greenai.lifecycle.training_result import inference_copy
-from greenai.lifecycle.variants import Built
+from greenai.lifecycle.variant_run import Built
 from greenai.ml.evaluation.evaluate import FP32_SETTING
 from greenai.ml.models import create_model
 

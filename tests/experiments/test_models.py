@@ -24,9 +24,9 @@ def test_seed_cnn_matches_the_study():
     assert 2.36 < buf.getbuffer().nbytes / 2**20 < 2.39
 
 
-@pytest.mark.parametrize("name", ["seed_cnn", "resnet20"])
+@pytest.mark.parametrize("name", ["seed_cnn", "resnet20", "airbench", "efficientnet_b0"])
 def test_models_classify_cifar_batches(name):
-    model = create_model(name, num_classes=7).eval()
+    model = create_model(name, num_classes=7, width=0.5).eval()
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 7)
 
 
@@ -44,13 +44,15 @@ def test_width_multiplier_scales_the_model():
 def test_unknown_model_and_bad_arguments_are_usage_errors():
     with pytest.raises(UsageError, match=r"unknown model 'vgg99'.*seed_cnn"):
         create_model("vgg99")
-    with pytest.raises(UsageError, match="bad arguments"):
+    with pytest.raises(UsageError, match=r"model 'resnet20': bad arguments \['nonsense'\]"):
         create_model("resnet20", nonsense=1)
+    with pytest.raises(UsageError, match=r"model 'seed_cnn': bad arguments \['depth'\]"):
+        create_model("seed_cnn", depth=3)
 
 
 def test_registry_is_extensible_and_refuses_duplicates():
     @register_model("test_tiny_linear")
-    def tiny(num_classes=10):
+    def tiny(num_classes=10):  # no input_shape: called without it
         return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3072, num_classes))
 
     try:
@@ -66,4 +68,4 @@ def test_registry_is_extensible_and_refuses_duplicates():
 
 
 def test_submodules_are_discovered():
-    assert {"seed_cnn", "resnet20"} <= set(available())
+    assert {"seed_cnn", "resnet20", "resnet32", "airbench", "efficientnet_b0"} <= set(available())

@@ -9,7 +9,7 @@ import torch
 
 from greenai.carbon import CarbonConfig
 from greenai.errors import UsageError
-from greenai.lifecycle.training_session import train_run
+from greenai.lifecycle.steps.baseline import train_run
 from greenai.ml.training import loop
 from greenai.ml.training.config import TrainConfig
 from greenai.storage import open_store
@@ -167,11 +167,10 @@ def test_mlflow_logger_gets_the_run_epochs_result_and_status(tmp_path):
     result = train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="mlf-1",
                        progress=False, inference_images=0, mlflow=rec)  # fmt: skip
     names = [c[0] for c in rec.calls]
-    assert names == [
-        "sinks", "start_run", "log_epoch", "log_epoch", "log_result", "log_charts", "end",
-    ]  # fmt: skip
-    assert rec.calls[1][1][0] == "mlf-1" and rec.calls[1][2]["params"]["epochs"] == 2
-    assert rec.calls[4][1][0] == result and rec.calls[6][1] == ("done",)
+    # no meter sink: phases reach MLflow once, from the result (PUE applied), never live as well
+    assert names == ["start_run", "log_epoch", "log_epoch", "log_result", "log_charts", "end"]
+    assert rec.calls[0][1][0] == "mlf-1" and rec.calls[0][2]["params"]["epochs"] == 2
+    assert rec.calls[3][1][0] == result and rec.calls[5][1] == ("done",)
 
 
 def test_progress_bar_shows_power_from_the_meter_readings(capsys):

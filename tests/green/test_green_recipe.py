@@ -177,7 +177,7 @@ def test_presets_are_what_they_say() -> None:
 
 def test_early_stop_triggers_at_the_target(tmp_path) -> None:
     from greenai.carbon import CarbonConfig
-    from greenai.lifecycle.training_session import train_run
+    from greenai.lifecycle.steps.baseline import train_run
 
     cfg = recipe(
         "green", dataset="synthetic", width=0.125, batch_size=128, epochs=4,

@@ -8,7 +8,7 @@ import torch
 from greenai.cli import common
 from greenai.cli.main import build_parser, main
 from greenai.errors import UsageError
-from greenai.lifecycle.training_session import train_run
+from greenai.lifecycle.steps.baseline import train_run
 from greenai.ml.training import checkpoint, loop
 from greenai.ml.training.config import TrainConfig
 from greenai.ml.training.recipes import BIAS_SCALER, GREEN, recipe

@@ -119,6 +119,20 @@ def test_a_standalone_baseline_logs_params_epochs_energy_result_and_charts(
     _assert_its_charts(client, run, tmp_path / "charts")
 
 
+def test_each_phase_is_logged_once_with_pue_applied(tmp_path, mlflow_env, fast_sampling):
+    """At --pue 1.5 each phase key holds one value, the result's (PUE included): the meter's own
+    phase records (before PUE) are not logged as well under the same key."""
+    client, runs = mlflow_env
+    out = tmp_path / "out"
+    assert main([*BASELINE, "--out", str(out), "--mlflow", "--pue", "1.5"]) == 0
+    (run,) = runs()
+    result = json.loads(next((out / "results").glob("synthetic_baseline_*.json")).read_text())
+    assert result["carbon"]["pue"] == 1.5
+    for phase in result["energy"]["step"]["phases"]:
+        history = client.get_metric_history(run.info.run_id, f"phase/{phase['path']}/energy_kwh")
+        assert [m.value for m in history] == pytest.approx([phase["energy_kwh"]])
+
+
 def _assert_its_charts(client, run, folder):
     """The run's own power and epoch charts, logged as PNGs of the report's sizes."""
     assert _artifacts(client, run, "greenai/charts") == {

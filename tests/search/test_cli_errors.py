@@ -64,7 +64,7 @@ def test_help_lists_the_flags(capsys):
 
 
 def test_a_search_whose_every_trial_fails_exits_1(tmp_path, capsys, monkeypatch):
-    import greenai.ml.training.config as train
+    import greenai.lifecycle.steps.baseline as train
 
     def device_lost(cfg, **kw):  # fault injected at the hardware boundary
         raise RuntimeError("device lost (injected)")

@@ -83,12 +83,12 @@ def test_a_pruned_and_quantized_trial_is_a_lineage_of_runs_scored_on_its_lifecyc
 
 
 def test_a_failing_compression_step_fails_the_trial_and_the_search_goes_on(tmp_path, monkeypatch):
-    from greenai.lifecycle import variants
+    from greenai.lifecycle.steps import quantize
 
-    def broken_quantize_step(parent, **kw):  # fault injection: the INT8 conversion fails
+    def broken_quantize(parent, env, data, **kw):  # fault injection: the INT8 conversion fails
         raise RuntimeError("int8 conversion failed (injected)")
 
-    monkeypatch.setattr(variants, "quantize_step", broken_quantize_step)
+    monkeypatch.setattr(quantize, "quantize", broken_quantize)
     space = build_space(None, {**FIXED, "sparsity": [0.0], "quantization": ["on"]})
     url = study_mod.storage_url(None, tmp_path)
     study = study_mod.open_study("f", url, objective="energy", space=space)

@@ -108,7 +108,7 @@ def test_a_study_refuses_another_objective_or_space(tmp_path, capsys):
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path):
     from greenai.carbon import CarbonConfig
-    from greenai.lifecycle.training_session import train_run
+    from greenai.lifecycle.steps.baseline import train_run
     from greenai.ml.training.config import TrainConfig
 
     calls = []

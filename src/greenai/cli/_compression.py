@@ -16,7 +16,14 @@ def add_parent_args(
         help="parent run id (store or <out>/results) or a greenai model file",
     )  # fmt: skip
     g = p.add_argument_group("data")
+    g.add_argument(
+        "--dataset", default=None, metavar="SPEC",
+        help="the data to evaluate (and fine-tune) on; default: the parent's",
+    )  # fmt: skip
     g.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None)
+    g.add_argument(
+        "--image-size", "--image_size", dest="image_size", type=common.positive_int, default=None
+    )
     g.add_argument("--limit-train", dest="limit_train", type=common.positive_int, default=None)
     g.add_argument("--limit-test", dest="limit_test", type=common.positive_int, default=None)
     p.add_argument(
@@ -33,11 +40,16 @@ def add_parent_args(
     common.add_output_args(p)
 
 
-def open_parent(args: argparse.Namespace) -> tuple[Any, Any]:
-    """Validate and load everything before anything is written: (Context, Parent)."""
+def open_parent(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
+    """Validate and load everything before anything is written: (RunEnv, Parent, DataSpec, device).
+
+    The parent's dataset (recorded in its run or file) is the step's unless ``--dataset`` says
+    otherwise; the store is opened only once the parent and the data are known."""
     from pathlib import Path
 
-    from greenai.lifecycle import variants
+    from greenai.lifecycle.parents import resolve_parent
+    from greenai.lifecycle.run import RunEnv
+    from greenai.lifecycle.variant_run import DataSpec
     from greenai.ml.training.loop import resolve_device
     from greenai.sensors import check_sensors
 
@@ -45,29 +57,38 @@ def open_parent(args: argparse.Namespace) -> tuple[Any, Any]:
     device = resolve_device(getattr(args, "device", "cpu")).type  # --device gpu without CUDA: 2
     carbon = common.carbon_config(args)
     check_sensors()  # a garbage powercap counter: one line before the run row is created
-    ctx = variants.Context(
-        out_dir=out, store=None, carbon=carbon, group=args.group, data_dir=args.data_dir,
-        limit_train=args.limit_train, limit_test=args.limit_test, device=device,
-    )  # fmt: skip
     store = _existing_store(args)
     try:
-        parent = variants.resolve_parent(args.source, out, store)
+        parent = resolve_parent(args.source, out, store)
         if parent.quantized:
             from greenai.errors import UsageError
 
             raise UsageError(
                 f"{args.source} is already quantized (INT8); start from its FP32 parent instead"
             )
-        if parent.result is not None:
-            ctx.dataset = parent.result.get("dataset") or "cifar10"
-        variants.check_data(ctx)
-        ctx.mlflow = _mlflow_logger(args)
+        dataset = args.dataset or parent.dataset or "cifar10"
+        data = DataSpec(
+            dataset=dataset, data_dir=args.data_dir, limit_train=args.limit_train,
+            limit_test=args.limit_test, image_size=args.image_size or _parent_size(parent, dataset),
+        )  # fmt: skip
+        data.check()
+        mlflow = _mlflow_logger(args)
     except BaseException:
         if store is not None:
             store.close()
         raise
-    ctx.store = store if store is not None else common.open_output_store(args)
-    return ctx, parent
+    env = RunEnv(
+        out_dir=out, store=store if store is not None else common.open_output_store(args),
+        carbon=carbon, group=args.group, mlflow=mlflow,
+    )  # fmt: skip
+    return env, parent, data, device
+
+
+def _parent_size(parent: Any, dataset: str) -> int | None:
+    """A parent trained on resized images: the same size (None for CIFAR-10 and the like)."""
+    if dataset in ("cifar10", "synthetic"):
+        return None
+    return int(parent.input_shape[1])
 
 
 def _mlflow_logger(args: argparse.Namespace) -> Any:
@@ -92,6 +113,6 @@ def _existing_store(args: argparse.Namespace) -> Any:
         return None
 
 
-def close(ctx: Any) -> None:
-    if ctx is not None and ctx.store is not None:
-        ctx.store.close()
+def close(env: Any) -> None:
+    if env is not None and env.store is not None:
+        env.store.close()

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from greenai.lifecycle.training_session import train_run
+    from greenai.lifecycle.steps.baseline import train_run
 
     if args.resume and args.run_id and args.resume != args.run_id:
         from greenai.errors import UsageError
@@ -53,12 +53,14 @@ def run(args: argparse.Namespace) -> int:
     cfg = common.train_config(args)  # validates flags, model and dataset names
     carbon = common.carbon_config(args)
     out = Path(args.out)
-    from greenai.ml.data import locate_cifar10
+    from greenai.ml.data import check_dataset_spec, locate_cifar10
     from greenai.ml.training.loop import resolve_device
 
     resolve_device(cfg.device)
     if cfg.dataset == "cifar10" and not args.resume:
         locate_cifar10(cfg.data_dir, cfg.download)  # missing data: one line, nothing written
+    elif not args.resume:
+        check_dataset_spec(cfg.dataset, cfg.data_dir, cfg.image_size)
     from greenai.integrations.mlflow import MlflowLogger
 
     mlflow = MlflowLogger.maybe_create(args.mlflow)  # a null logger unless asked for

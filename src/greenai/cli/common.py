@@ -12,7 +12,6 @@ import math
 import sys
 from typing import Any
 
-DATASETS = ("cifar10", "synthetic")  # mirrors greenai.ml.data.DATASETS (torch-free here)
 RECIPES = ("seed", "green", "green_long")  # mirrors greenai.ml.training.recipes.RECIPES
 # TrainConfig fields the training flags set; flags left out (None) take the --recipe's value. Flags
 # added later (--augment-pad, --augment-reflect, --alternate-flip, --whiten-bias-fraction,
@@ -97,7 +96,16 @@ def percent(text: str) -> float:
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data")
-    g.add_argument("--dataset", choices=DATASETS, default="cifar10", help="default: cifar10")
+    g.add_argument(
+        "--dataset", default="cifar10", metavar="SPEC",
+        help="cifar10 (default), synthetic, imagefolder:PATH (PATH/train/<class>/*.png|jpg and "
+        "PATH/val or PATH/test), npz:PATH (x_train, y_train, x_test, y_test) or MODULE:NAME (a "
+        "callable returning those four arrays or two torch Datasets)",
+    )  # fmt: skip
+    g.add_argument(
+        "--image-size", "--image_size", dest="image_size", type=positive_int, default=None,
+        help="resize and centre-crop images to this square (default: the data's own size)",
+    )  # fmt: skip
     g.add_argument(
         "--data-dir",
         "--data_dir",
@@ -159,7 +167,10 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
     )  # fmt: skip
     parser.set_defaults(default_recipe=recipe)
     g.add_argument(
-        "--model", default=None, help="registered model name (green: airbench, seed: seed_cnn)"
+        "--model",
+        default=None,
+        help="a built-in model (green: airbench, seed: seed_cnn), MODULE:NAME, path/to/file.py:NAME "
+        "(a factory(num_classes, input_shape) or nn.Module class) or a greenai.models plugin",
     )
     g.add_argument("--width", type=positive_float, default=None, help="channel-width multiplier")
     g.add_argument("--epochs", type=positive_int, default=None, help="green: 3, seed: 20")

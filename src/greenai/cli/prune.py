@@ -40,23 +40,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenai.lifecycle import variants
+    from greenai.lifecycle.steps.prune import prune
+    from greenai.lifecycle.variant_run import summary
 
-    ctx, parent = _compression.open_parent(args)
+    env, parent, data, device = _compression.open_parent(args)
     try:
-        if parent.quantized:
-            from greenai.errors import UsageError
-
-            raise UsageError(
-                f"{args.source}: an INT8 model cannot be pruned; prune its FP32 parent"
-            )
-        step = variants.prune_step(
-            parent, sparsity=args.sparsity, kind=args.kind, include_linear=args.include_linear,
-            norm=args.norm, finetune_epochs=args.finetune_epochs, lr=args.lr,
-            batch_size=args.batch_size, device=ctx.device, channel_multiple=args.channel_multiple,
+        result = prune(
+            parent, env, data, sparsity=args.sparsity, kind=args.kind,
+            include_linear=args.include_linear, norm=args.norm,
+            finetune_epochs=args.finetune_epochs, lr=args.lr, batch_size=args.batch_size,
+            device=device, channel_multiple=args.channel_multiple,
         )  # fmt: skip
-        result = variants.run_step(step, parent, ctx)
     finally:
-        _compression.close(ctx)
-    print(variants.summary(result))
+        _compression.close(env)
+    print(summary(result))
     return 0

@@ -26,24 +26,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenai.errors import UsageError
+    from greenai.lifecycle.steps.quantize import quantize
+    from greenai.lifecycle.variant_run import summary
     from greenai.ml.compression import quantize as q
 
     q.check_available()  # a missing torchao: one line, before anything
-    ctx, parent = _compression.open_parent(args)
-    from greenai.lifecycle import variants
-
+    env, parent, data, _device = _compression.open_parent(args)
     try:
-        if parent.quantized:
-            raise UsageError(
-                f"{args.source} is already quantized; quantize its FP32 parent instead"
-            )
-        step = variants.quantize_step(
-            parent, method=args.method, calib_batches=args.calib_batches,
+        result = quantize(
+            parent, env, data, method=args.method, calib_batches=args.calib_batches,
             batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
         )  # fmt: skip
-        result = variants.run_step(step, parent, ctx)
     finally:
-        _compression.close(ctx)
-    print(variants.summary(result))
+        _compression.close(env)
+    print(summary(result))
     return 0

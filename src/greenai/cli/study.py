@@ -12,15 +12,9 @@ from pathlib import Path
 
 from greenai.cli import common
 from greenai.cli.report import add_report_args
+from greenai.lifecycle.registry import study_variants
 
-VARIANTS = (
-    "baseline",
-    "pruned_unstructured",
-    "pruned_structured",
-    "quantized_ptq",
-    "quantized_qat",
-    "distilled",
-)  # mirrors greenai.study.plan.VARIANTS (kept here so the help needs no import)
+VARIANTS = study_variants()  # the registered study steps (torch-free: read for --help)
 
 
 def variant_list(text: str) -> list[str]:

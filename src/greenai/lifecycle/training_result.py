@@ -11,45 +11,32 @@ import torch
 
 from greenai.ml.data import Dataset, normalize
 from greenai.ml.models import count_params
-from greenai.results import resultfile as results
-from greenai.results import runinfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from greenai.lifecycle.training_session import TrainingSession
 
 
 def build_result(
-    session: TrainingSession, outcome: dict[str, Any], measurement: Any, paths: dict[str, Path]
+    session: TrainingSession, outcome: dict[str, Any], paths: dict[str, Path]
 ) -> dict[str, Any]:
-    """The result JSON of a finished training run (schema in docs/ARCHITECTURE.md); ``inference``
-    is left None for ``measure_inference`` to fill."""
+    """A finished training run's own result sections (schema in docs/ARCHITECTURE.md); the common
+    ones (identity, energy, carbon, software) come from the run skeleton (``lifecycle/run.py``);
+    ``inference`` is left None for ``measure_inference`` to fill."""
+    from greenai.ml.training.checkpoint import weights_sha256
+
     cfg, st = session.cfg, outcome["state"]
-    pieces = session.pieces_so_far(measurement)
-    step = results.sum_pieces(pieces, measurement.pue)
-    life = results.lifecycle(step, session.parent_result)
     params = count_params(st["net"])
     nonzero = sum(int((p != 0).sum()) for p in st["net"].parameters())
     ckpt_bytes = paths["checkpoint"].stat().st_size if paths["checkpoint"].exists() else None
     weights_bytes = outcome["weights_bytes"]
-    test_acc = outcome["test_acc"]
-    intensity = measurement.intensity
     target = st["target"]
     splits = st["splits"]
     return {
-        "schema_version": results.SCHEMA_VERSION,
-        "run_id": session.run_id,
-        "parent_run_id": session.parent_run_id,
-        "variant": session.variant,
-        "group": session.group,
-        "dataset": cfg.dataset,
-        "model": cfg.model,
-        "device": session.device.type,
         "precision": cfg.precision,
-        "hyperparameters": {
-            k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "download")
-        },
+        "dataset_spec": cfg.dataset,
+        "hyperparameters": session.hyperparameters(),
         "metrics": {
-            "test_accuracy_pct": test_acc,
+            "test_accuracy_pct": outcome["test_acc"],
             "test_loss": outcome["test_loss"],
             "holdout_accuracy_pct": _or_none(outcome["holdout_acc"]),
             "params": params,
@@ -59,6 +46,7 @@ def build_result(
             "dense_size_bytes": weights_bytes,
             "checkpoint_size_bytes": ckpt_bytes,
             "test_images": len(splits.y_test),
+            "weights_sha256": weights_sha256(st["net"]),
         },
         "training": {
             "epochs_run": len(session.log_rows),
@@ -70,18 +58,11 @@ def build_result(
             "target_reached": target,
             "data_source": session.dataset.source,
             "data_note": session.dataset.note or None,
+            "input_shape": list(session.dataset.input_shape),
+            "num_classes": session.dataset.num_classes,
+            "skipped_settings": session.skipped or None,
         },
         "inference": None,
-        "energy": {"step": step, "lifecycle": life},
-        "carbon": {
-            "intensity_g_per_kwh": intensity.g_per_kwh,
-            "intensity_source": intensity.source,
-            "country_iso3": intensity.country_iso3,
-            "pue": measurement.pue,
-        },
-        "efficiency": results.efficiency(test_acc, step["co2_kg"], life["co2_kg"]),
-        "break_even": None,
-        "software": runinfo.software(),
         "artifacts": {
             name: str(path.relative_to(session.out_dir))
             for name, path in (
@@ -91,7 +72,6 @@ def build_result(
                 ("emissions_csv", paths["emissions_csv"]),
             )
         },
-        "created_at": results.utc_now(),
     }
 
 

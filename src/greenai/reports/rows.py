@@ -11,19 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from greenai.lifecycle import registry
 from greenai.reports.inputs import RunInput
 
-VARIANT_NAMES = {
-    "baseline": "Baseline",
-    "pruned_unstructured": "Pruned (unstructured)",
-    "pruned_structured": "Pruned (structured)",
-    "quantized_ptq": "Quantized (PTQ INT8)",
-    "quantized_qat": "Quantized (QAT INT8)",
-    "quantized_dynamic": "Quantized (dynamic INT8)",
-    "distilled": "Distilled",
-    "onnx_int8": "ONNX Runtime INT8",
-}
-# Display order of variants in tables and charts; unknown variants come after, alphabetically.
+# Display names and order of variants, as the lifecycle's steps register them; unknown variants
+# come after, alphabetically.
+VARIANT_NAMES = {k.variant: k.display for k in registry.kinds()}
 VARIANT_ORDER = tuple(VARIANT_NAMES)
 
 DEVICE_NAMES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU", "mps": "MPS"}
@@ -77,7 +70,10 @@ class ReportRow:
 
     @property
     def ok(self) -> bool:
-        return self.status == "done" and self.accuracy_pct is not None
+        """Finished with a result: a tracked block of code has no accuracy and is still done."""
+        return self.status == "done" and (
+            self.accuracy_pct is not None or self.variant == "tracked"
+        )
 
     @property
     def label(self) -> str:

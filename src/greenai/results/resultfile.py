@@ -193,5 +193,15 @@ def efficiency(accuracy_pct: float, step_co2_kg: float, lifecycle_co2_kg: float)
     }
 
 
+def carbon_section(m: Any) -> dict[str, Any]:
+    """The result's ``carbon`` section from a meter ``Measurement``: intensity, its source, PUE."""
+    return {
+        "intensity_g_per_kwh": m.intensity.g_per_kwh,
+        "intensity_source": m.intensity.source,
+        "country_iso3": m.intensity.country_iso3,
+        "pue": m.pue,
+    }
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

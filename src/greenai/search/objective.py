@@ -4,7 +4,7 @@ The trial samples the space, turns the sample into a ``TrainConfig`` (the base c
 command line with the sampled fields replaced) and runs ``train_run`` with variant ``search_trial``
 and group = the study name. When the sample asks for compression, the trained model is then
 compressed by child runs, through the same code as ``greenai prune`` / ``greenai quantize``
-(``greenai.lifecycle.variants``), each metered and stored with ``parent_run_id`` and the same
+(``greenai.lifecycle.steps``), each metered and stored with ``parent_run_id`` and the same
 group: unstructured magnitude pruning at the sampled sparsity (fine-tuned for ``finetune_epochs``,
 0 = none) when sparsity > 0, then static INT8 post-training quantization when quantization is "on".
 
@@ -96,7 +96,7 @@ def objective_value(result: Mapping[str, Any], objective: str) -> tuple[float, f
 
 
 def default_train() -> TrainFn:
-    from greenai.lifecycle.training_session import train_run
+    from greenai.lifecycle.steps.baseline import train_run
 
     return train_run
 
@@ -196,27 +196,36 @@ class TrialObjective:
         if sparsity <= 0 and not quantize:
             trial.set_user_attr("final_run_id", run_id)
             return result
-        from greenai.lifecycle import variants
+        from greenai.lifecycle.parents import resolve_parent
+        from greenai.lifecycle.run import RunEnv
+        from greenai.lifecycle.steps import quantize as quantize_mod
+        from greenai.lifecycle.steps.prune import prune
+        from greenai.lifecycle.variant_run import DataSpec
 
-        ctx = variants.Context(
+        env = RunEnv(
             out_dir=self.out_dir, store=self.store, carbon=self.carbon, group=self.study_name,
-            data_dir=getattr(cfg, "data_dir", None), limit_train=getattr(cfg, "limit_train", None),
-            limit_test=getattr(cfg, "limit_test", None), progress=False,
-            dataset=getattr(cfg, "dataset", "cifar10"), mlflow=self.mlflow,
-            device=str(result.get("device") or "cpu"),  # fine-tune where the trial trained
+            mlflow=self.mlflow,
         )  # fmt: skip
+        data = DataSpec(
+            dataset=getattr(cfg, "dataset", "cifar10"), data_dir=getattr(cfg, "data_dir", None),
+            limit_train=getattr(cfg, "limit_train", None),
+            limit_test=getattr(cfg, "limit_test", None),
+            image_size=getattr(cfg, "image_size", None),
+        )  # fmt: skip
+        device = str(result.get("device") or "cpu")  # fine-tune where the trial trained
         batch_size = int(getattr(cfg, "batch_size", 128))
 
         def prune_step(parent: Any) -> Any:
-            return variants.prune_step(
-                parent, sparsity=sparsity, kind="unstructured",
-                finetune_epochs=self.finetune_epochs, batch_size=batch_size, device=ctx.device,
+            return prune(
+                parent, env, data, sparsity=sparsity, kind="unstructured",
+                finetune_epochs=self.finetune_epochs, batch_size=batch_size, device=device,
             )  # fmt: skip
 
         def quantize_step(parent: Any) -> Any:
-            return variants.quantize_step(
-                parent, method="ptq", calib_batches=PTQ_CALIB_BATCHES, batch_size=batch_size
-            )
+            return quantize_mod.quantize(
+                parent, env, data, method="ptq", calib_batches=PTQ_CALIB_BATCHES,
+                batch_size=batch_size,
+            )  # fmt: skip
 
         steps: list[tuple[str, Callable[[Any], Any]]] = []
         if sparsity > 0:
@@ -227,8 +236,7 @@ class TrialObjective:
         source = run_id
         for label, make_step in steps:
             try:
-                parent = variants.resolve_parent(source, self.out_dir, self.store)
-                result = variants.run_step(make_step(parent), parent, ctx)
+                result = make_step(resolve_parent(source, self.out_dir, self.store))
             except Exception as exc:
                 raise CompressionFailed(f"{label} of run {source}: {_reason(exc)}") from exc
             source = str(result["run_id"])

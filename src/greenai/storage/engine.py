@@ -57,7 +57,7 @@ def display_url(url: str | URL) -> str:
     """The URL with any password hidden, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):
         return str(url)
 
 
@@ -74,7 +74,8 @@ def create_engine(url_text: str, *, create: bool = True) -> Engine:
     """An engine for ``url_text``, connected once (eagerly) so that a bad store fails here."""
     try:
         url = make_url(url_text)
-    except exc.ArgumentError:
+        url.get_backend_name()
+    except (exc.ArgumentError, ValueError):  # e.g. 'http://[::1': ValueError from the parser
         raise UsageError(f"not a store URL or path: {url_text!r}") from None
     shown = display_url(url)
     backend = url.get_backend_name()

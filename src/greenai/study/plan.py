@@ -15,28 +15,24 @@ from typing import Any
 
 from greenai.errors import UsageError
 
-VARIANTS = (
-    "baseline",
-    "pruned_unstructured",
-    "pruned_structured",
-    "quantized_ptq",
-    "quantized_qat",
-    "distilled",
-)
-PARENT = {v: "baseline" for v in VARIANTS if v != "baseline"}  # a distilled model's teacher too
+
+def _registered() -> tuple[tuple[str, ...], dict[str, str], dict[str, tuple[str, ...]]]:
+    from greenai.lifecycle import registry
+
+    kinds = [k for k in registry.kinds() if k.in_study]
+    variants = tuple(k.variant for k in kinds)
+    # every derived step of the study starts from the baseline (a distilled model's teacher too)
+    parent = {k.variant: "baseline" for k in kinds if k.parent is not None}
+    settings = {k.variant: tuple(k.study_settings or ()) for k in kinds}
+    return variants, parent, settings
+
+
+# The study's steps as registered by ``greenai.lifecycle.steps`` (baseline first, display order),
+# the parent step of each derived one, and which study settings each depends on (hashed).
+VARIANTS, PARENT, VARIANT_SETTINGS = _registered()
 DEVICES = ("cpu", "gpu")
 # Settings that say where the data is, not what it is: moving CIFAR-10 must not redo a study.
 NOT_HASHED = ("data_dir", "download")
-
-# Which of the study's variant settings each step depends on.
-VARIANT_SETTINGS = {
-    "baseline": (),
-    "pruned_unstructured": ("sparsity", "finetune_epochs"),
-    "pruned_structured": ("sparsity", "finetune_epochs"),
-    "quantized_ptq": ("calib_batches",),
-    "quantized_qat": ("qat_epochs", "calib_batches"),
-    "distilled": ("student", "distill_epochs", "temperature", "alpha"),
-}
 
 
 @dataclass(frozen=True)

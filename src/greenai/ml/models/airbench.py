@@ -16,6 +16,7 @@ from greenai.ml.models import register_model
 BASE_WIDTHS = (64, 256, 256)  # airbench94's widths: wide early layers are cheap at low resolution
 WHITEN_KERNEL = 2  # 2x2 patches: 12-dim covariance, cheap to whiten, as in airbench94
 WHITEN_WIDTH = 2 * 3 * WHITEN_KERNEL**2  # each eigenvector and its negation (GELU keeps both signs)
+MIN_SIDE = WHITEN_KERNEL + 2**3 - 1  # the 2x2 conv loses a pixel, then three 2x2 max-pools
 LOGIT_SCALE = 1 / 9  # shrinks initial logits; airbench's tuned value for this head
 
 
@@ -60,13 +61,19 @@ class AirbenchNet(nn.Module):
     """Whitening conv + three conv groups + global max-pool + linear head."""
 
     def __init__(
-        self, num_classes: int = 10, widths: tuple[int, int, int] = (64, 256, 256)
+        self,
+        num_classes: int = 10,
+        widths: tuple[int, int, int] = (64, 256, 256),
+        in_channels: int = 3,
     ) -> None:
         super().__init__()
-        self.whiten = nn.Conv2d(3, WHITEN_WIDTH, kernel_size=WHITEN_KERNEL, padding=0, bias=True)
+        whiten_width = 2 * in_channels * WHITEN_KERNEL**2  # WHITEN_WIDTH for RGB
+        self.whiten = nn.Conv2d(
+            in_channels, whiten_width, kernel_size=WHITEN_KERNEL, padding=0, bias=True
+        )
         self.whiten.weight.requires_grad = False  # fixed by init_whitening; only its bias trains
         self.groups = nn.Sequential(
-            _ConvGroup(WHITEN_WIDTH, widths[0]),
+            _ConvGroup(whiten_width, widths[0]),
             _ConvGroup(widths[0], widths[1]),
             _ConvGroup(widths[1], widths[2]),
         )
@@ -87,7 +94,7 @@ class AirbenchNet(nn.Module):
                 self.whitening_ready.fill_(True)
             self._whitened = True
         x = self.groups(self.activ(self.whiten(x)))
-        x = torch.amax(x, dim=(2, 3))  # global max-pool: any input size >= 8x8 works
+        x = torch.amax(x, dim=(2, 3))  # global max-pool: any input size >= MIN_SIDE works
         return self.head(x) * LOGIT_SCALE
 
 
@@ -97,20 +104,25 @@ def _sync_whitened(module: nn.Module, _keys: object) -> None:
 
 @register_model("airbench")
 def airbench(
-    num_classes: int = 10, width: float = 1.0, widths: tuple[int, int, int] | None = None
+    num_classes: int = 10,
+    width: float = 1.0,
+    widths: tuple[int, int, int] | None = None,
+    input_shape: tuple[int, int, int] = (3, 32, 32),
 ) -> AirbenchNet:
     """airbench94's net; `width` scales BASE_WIDTHS, or `widths` gives the three explicitly."""
+    if min(input_shape[1:]) < MIN_SIDE:
+        raise ValueError(f"airbench needs inputs of at least {MIN_SIDE}x{MIN_SIDE} pixels")
     chosen = (
         tuple(widths)
         if widths is not None
         else tuple(max(8, round(c * width)) for c in BASE_WIDTHS)
     )
-    return AirbenchNet(num_classes=num_classes, widths=chosen)
+    return AirbenchNet(num_classes=num_classes, widths=chosen, in_channels=input_shape[0])
 
 
 @torch.no_grad()
 def init_whitening(layer: nn.Conv2d, images: torch.Tensor, eps: float = 5e-4) -> None:
-    """Set `layer`'s filters to whiten its input patches, estimated from normalised `images` (N,3,H,W)."""
+    """Set `layer`'s filters to whiten its input patches, estimated from normalised `images` (N,C,H,W)."""
     c, (h, w) = images.shape[1], layer.weight.shape[2:]
     patches = images.float().unfold(2, h, 1).unfold(3, w, 1).transpose(1, 3).reshape(-1, c * h * w)
     cov = patches.T @ patches / len(patches)

@@ -1,5 +1,6 @@
 """CIFAR ResNets (He et al. 2016, section 4.2): 6n+2 layers, 16/32/64 channels, option-A shortcuts
-replaced by 1x1 projections. ResNet-20 has about 0.27 M parameters."""
+replaced by 1x1 projections. ResNet-20 has about 0.27 M parameters. Global average pooling before
+the head: any input size works; the stem takes the input's channel count."""
 
 from __future__ import annotations
 
@@ -29,14 +30,18 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
-    def __init__(self, depth: int = 20, num_classes: int = 10, width: float = 1.0) -> None:
+    def __init__(
+        self, depth: int = 20, num_classes: int = 10, width: float = 1.0, in_channels: int = 3
+    ) -> None:
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
         n = (depth - 2) // 6
         widths = [max(1, round(c * width)) for c in (16, 32, 64)]
         self.stem = nn.Sequential(
-            nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()
+            nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(),
         )
         blocks: list[nn.Module] = []
         cin = widths[0]
@@ -53,10 +58,14 @@ class CifarResNet(nn.Module):
 
 
 @register_model("resnet20")
-def resnet20(num_classes: int = 10, width: float = 1.0) -> CifarResNet:
-    return CifarResNet(20, num_classes, width)
+def resnet20(
+    num_classes: int = 10, width: float = 1.0, input_shape: tuple[int, int, int] = (3, 32, 32)
+) -> CifarResNet:
+    return CifarResNet(20, num_classes, width, in_channels=input_shape[0])
 
 
 @register_model("resnet32")
-def resnet32(num_classes: int = 10, width: float = 1.0) -> CifarResNet:
-    return CifarResNet(32, num_classes, width)
+def resnet32(
+    num_classes: int = 10, width: float = 1.0, input_shape: tuple[int, int, int] = (3, 32, 32)
+) -> CifarResNet:
+    return CifarResNet(32, num_classes, width, in_channels=input_shape[0])

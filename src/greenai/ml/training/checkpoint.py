@@ -94,9 +94,11 @@ def model_from_checkpoint(path: str | os.PathLike[str]) -> tuple[torch.nn.Module
 
     ckpt = load_checkpoint(path)
     cfg = ckpt["config"]
+    shape = tuple(ckpt.get("input_shape") or (3, 32, 32))
     model = create_model(
         cfg["model"],
         num_classes=ckpt.get("num_classes", 10),
+        input_shape=shape,
         **model_kwargs(cfg),
     )
     try:
@@ -106,6 +108,20 @@ def model_from_checkpoint(path: str | os.PathLike[str]) -> tuple[torch.nn.Module
             f"{path}: weights do not fit model {cfg['model']!r}: {str(exc)[:200]}"
         ) from None
     return model.eval(), ckpt
+
+
+def weights_sha256(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's weights (names, dtypes, shapes and values; not their memory layout):
+    the same for a model, its checkpoint and its variant file, so a file can be matched to the run
+    that recorded it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.flatten().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def model_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:

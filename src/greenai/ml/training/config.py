@@ -34,9 +34,10 @@ LOG_FIELDS = (
 class TrainConfig:
     """Everything that defines a training run. Defaults are the study's baseline recipe."""
 
-    model: str = "seed_cnn"
-    dataset: str = "cifar10"
+    model: str = "seed_cnn"  # a built-in name, MODULE:NAME, path/to/file.py:NAME or a plugin's
+    dataset: str = "cifar10"  # cifar10, synthetic, imagefolder:PATH, npz:PATH or MODULE:NAME
     data_dir: str | None = None
+    image_size: int | None = None  # images resized/cropped to this square (None: the data's own)
     download: bool = False
     device: str = "auto"  # auto | cpu | gpu
     epochs: int = 20
@@ -69,8 +70,9 @@ class TrainConfig:
     whiten_bias_fraction: float = 1.0
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> TrainConfig:
-        """Raise one UsageError line for the first impossible setting; returns self."""
+    def validate(self, check_data: bool = True) -> TrainConfig:
+        """Raise one UsageError line for the first impossible setting; returns self.
+        ``check_data=False``: the caller hands over a loaded dataset."""
         checks = [
             (self.epochs >= 1, f"epochs must be a positive integer, got {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be a positive integer, got {self.batch_size}"),
@@ -99,6 +101,10 @@ class TrainConfig:
             (self.limit_test is None or self.limit_test >= 1, "--limit-test must be >= 1"),
             (self.threads is None or self.threads >= 1, "--threads must be >= 1"),
             (
+                self.image_size is None or 8 <= self.image_size <= 1024,
+                f"--image-size must be 8..1024 pixels, got {self.image_size}",
+            ),
+            (
                 not self.airbench_tricks or self.optimizer == "sgd",
                 "--airbench-tricks needs --optimizer sgd (its parameter groups are SGD's); "
                 "add --no-airbench-tricks to use another optimizer",
@@ -119,9 +125,20 @@ class TrainConfig:
         from greenai.ml.data import check_dataset_name
         from greenai.ml.models import check_model_name
 
-        check_dataset_name(self.dataset)
+        if check_data:
+            check_dataset_name(self.dataset)
         check_model_name(self.model)
         return self
+
+    def resolved(self) -> TrainConfig:
+        """The same run, named so that another process in another folder rebuilds it: a model file
+        reference and a dataset path made absolute."""
+        from greenai.ml.data import canonical_spec
+        from greenai.ml.models import model_reference
+
+        return dataclasses.replace(
+            self, model=model_reference(self.model), dataset=canonical_spec(self.dataset)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,7 +1,9 @@
 """The pieces of the training loop: device, optimizer, schedule, one epoch, evaluation.
 
 Data stay on the training device as uint8 tensors; each batch is indexed, augmented and normalised
-there (no DataLoader, no worker processes). Everything random draws from one seeded generator.
+there (no DataLoader, no worker processes). Data too big for memory come as ``ImageFiles`` views:
+their batches are decoded by worker processes a few batches ahead and moved to the device one by
+one; the rest of the step is the same. Everything random draws from one seeded generator.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from greenai.errors import UsageError
-from greenai.ml.data import augment, epoch_flips, normalize
+from greenai.ml.data import ImageFiles, Images, augment, epoch_flips, normalize
 from greenai.ml.training.recipes import tta_logits
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -79,7 +81,7 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
 
 def train_epoch(
     model: torch.nn.Module,
-    x: torch.Tensor,
+    x: Images,
     y: torch.Tensor,
     *,
     optimizer: torch.optim.Optimizer,
@@ -91,6 +93,8 @@ def train_epoch(
     std: tuple[float, ...],
     precision: str = "fp32",
     do_augment: bool = True,
+    crop: bool = True,
+    flip: bool = True,
     augment_pad: int = 4,
     augment_reflect: bool = False,
     flip_base: torch.Tensor | None = None,
@@ -108,19 +112,32 @@ def train_epoch(
     ``after_step(batch_index)`` after every optimizer step (the Lookahead/EMA hook).
     ``flip_base``: ``data.alternating_flips`` for the training tensors; with it, image i is
     mirrored in ``epoch`` iff its base flip differs from "epoch is even" (no coin per batch).
+    ``crop``/``flip``: which augmentations suit the data (``Dataset.augment``); ``do_augment=False``
+    turns both off. ``x``: a tensor on the training device, or an ``ImageFiles`` view (``y`` on the
+    device) whose batches are decoded ahead by workers and moved to the device.
     """
     model.train()
-    device = x.device
+    device = y.device if isinstance(x, ImageFiles) else x.device
     order = torch.randperm(len(y), device=device, generator=generator)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
-    for i, start in enumerate(range(0, len(y), batch_size)):
+    starts = range(0, len(y), batch_size)
+    decoded = None
+    if isinstance(x, ImageFiles):
+        cpu_order = order.cpu()
+        pin = device.type == "cuda"
+        decoded = x.batches((cpu_order[s : s + batch_size] for s in starts), pin_memory=pin)
+    do_augment = do_augment and (crop or flip)
+    for i, start in enumerate(starts):
         idx = order[start : start + batch_size]
-        xb, yb = x[idx], y[idx]
+        xb = x[idx] if decoded is None else next(decoded).to(device, non_blocking=True)
+        yb = y[idx]
         if do_augment:
-            flip = None if flip_base is None else epoch_flips(flip_base, idx, epoch)
-            xb = augment(xb, generator, augment_pad, augment_reflect, flip)
+            flips = None if flip_base is None else epoch_flips(flip_base, idx, epoch)
+            if not flip:
+                flips = torch.zeros(len(idx), dtype=torch.bool, device=device)
+            xb = augment(xb, generator, augment_pad if crop else 0, augment_reflect, flips)
         xb = normalize(xb, mean, std, torch.float32)
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
@@ -145,7 +162,7 @@ def train_epoch(
 @torch.no_grad()
 def evaluate(
     model: torch.nn.Module,
-    x: torch.Tensor,
+    x: Images,
     y: torch.Tensor,
     *,
     mean: tuple[float, ...],
@@ -158,17 +175,29 @@ def evaluate(
     """(mean cross-entropy loss, accuracy %) over ``x, y``; (nan, nan) when empty.
 
     ``tta``: test-time augmentation level of ``recipes.tta_logits`` (0 none, 1 flip, 2 + shifts).
+    ``x``: a tensor, or an ``ImageFiles`` view decoded batch by batch onto ``y``'s device.
     """
     if len(y) == 0:
         return math.nan, math.nan
     model.eval()
+    device = y.device if isinstance(x, ImageFiles) else x.device
+    starts = range(0, len(y), batch_size)
+    decoded = None
+    if isinstance(x, ImageFiles):
+        parts = (torch.arange(s, min(s + batch_size, len(y))) for s in starts)
+        decoded = x.batches(parts, pin_memory=device.type == "cuda")
     total_loss, correct = 0.0, 0
-    for start in range(0, len(y), batch_size):
-        xb = normalize(x[start : start + batch_size], mean, std, torch.float32)
+    for start in starts:
+        xb = (
+            x[start : start + batch_size]
+            if decoded is None
+            else next(decoded).to(device, non_blocking=True)
+        )
+        xb = normalize(xb, mean, std, torch.float32)
         yb = y[start : start + batch_size]
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        with autocast(x.device, precision):
+        with autocast(device, precision):
             logits = (tta_logits(model, xb, tta) if tta else model(xb)).float()
         total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
         correct += int((logits.argmax(1) == yb).sum())

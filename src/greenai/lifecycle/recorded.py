@@ -1,0 +1,313 @@
+"""``greenai.track``: the meter's ``track``, with each run recorded in the run store.
+
+The meter (``greenai.meter.track``) measures and writes nothing unless given sinks; this wrapper
+sits above the store in the layers and records every use as one run of variant ``"tracked"``, so
+``greenai runs``, ``greenai report`` and the dashboard see library runs like the commands' runs.
+The store is ``store=`` (a URL, a SQLite file path or an open ``RunStore``), else ``$GREENAI_STORE``,
+else ``./greenai.db`` in the current folder, as the commands choose it; ``store=None`` records
+nothing (the pure meter). The run's final ``Measurement`` carries its run id, so a later step can
+name the tracked run as its parent.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import sys
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from greenai.errors import UsageError
+from greenai.meter.tracker import Tracker
+from greenai.meter.types import Measurement, PhaseResult, Sample
+
+if TYPE_CHECKING:  # pragma: no cover
+    from greenai.storage import RunStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+VARIANT = "tracked"
+
+
+class _DefaultStore:
+    """The ``store=`` default: ``$GREENAI_STORE``, else ``./greenai.db`` (distinct from None)."""
+
+    def __repr__(self) -> str:
+        return "<$GREENAI_STORE or ./greenai.db>"
+
+
+DEFAULT_STORE: Any = _DefaultStore()
+
+
+class RecordedTracker(Tracker):
+    """The meter's ``Tracker`` as ``greenai.track`` yields it: ``measurement`` is the final
+    ``Measurement`` once the block has ended (None before), ``store_url`` where the run was
+    recorded (None with ``store=None``)."""
+
+    store_url: str | None = None
+
+    @property
+    def measurement(self) -> Measurement | None:
+        return self._final
+
+
+class _LateSink:
+    """Forwards to the store's sink once the store is open: the Tracker is built (checking its
+    arguments) before the store is opened, so bad arguments leave no store file behind."""
+
+    target: Any = None
+
+    def on_start(self, run_id: str, name: str, start_time: float) -> None:
+        self.target.on_start(run_id, name, start_time)
+
+    def on_sample(self, sample: Sample) -> None:
+        self.target.on_sample(sample)
+
+    def on_phase(self, phase: PhaseResult) -> None:
+        self.target.on_phase(phase)
+
+    def on_stop(self, measurement: Measurement) -> None:
+        self.target.on_stop(measurement)
+
+
+def _open(store: Any) -> tuple[RunStore | None, bool]:
+    """(the store, whether we opened it and so must close it). One ``UsageError`` line if the store
+    cannot be opened."""
+    from greenai.storage import RunStore, open_store
+
+    if store is None:
+        return None, False
+    if isinstance(store, RunStore):
+        return store, False
+    if store is DEFAULT_STORE:
+        url = None
+    elif isinstance(store, (str, os.PathLike)):
+        url = os.fspath(store)
+    else:
+        raise UsageError(f"store must be a URL, a path or a RunStore, got {type(store).__name__}")
+    try:
+        return open_store(url, default_dir=Path.cwd()), True
+    except ValueError as exc:  # a URL that SQLAlchemy's parser rejects outright
+        raise UsageError(f"not a store URL or path: {url!r} ({exc})") from None
+
+
+def _device_in_use() -> str:
+    """ "cuda" when this program already uses CUDA through torch, else "cpu" (never imports torch)."""
+    torch = sys.modules.get("torch")
+    cuda = getattr(torch, "cuda", None)
+    return "cuda" if cuda is not None and cuda.is_initialized() else "cpu"
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def software() -> dict[str, Any]:
+    """The result's ``software`` section without importing torch: the installed versions, and
+    the CUDA version only when the program has loaded torch itself."""
+    from greenai import __version__
+    from greenai.results.runinfo import git_commit
+
+    torch = sys.modules.get("torch")
+    cuda = None
+    if torch is not None and torch.cuda.is_available():
+        cuda = torch.version.cuda
+    return {
+        "greenai": __version__,
+        "torch": _version("torch"),
+        "numpy": _version("numpy"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cuda": cuda,
+        "git_commit": git_commit(),
+    }
+
+
+def build_result(
+    m: Measurement,
+    *,
+    group: str | None,
+    model: str | None,
+    dataset: str | None,
+    device: str,
+    emissions_csv: Path | None,
+) -> dict[str, Any]:
+    """The result JSON (schema in docs/ARCHITECTURE.md) of a tracked run: energy and carbon only;
+    no accuracy, so ``metrics`` is empty and ``efficiency`` None; no parent, so lifecycle = step."""
+    from greenai.results import resultfile as results
+
+    step = results.sum_pieces([results.piece_from_measurement(m)], m.pue)
+    life = results.lifecycle(step, None)
+    return {
+        "schema_version": results.SCHEMA_VERSION,
+        "run_id": m.run_id,
+        "parent_run_id": None,
+        "variant": VARIANT,
+        "group": group,
+        "dataset": dataset,
+        "model": model,
+        "device": device,
+        "precision": None,
+        "hyperparameters": {},
+        "metrics": {},
+        "inference": None,
+        "energy": {"step": step, "lifecycle": life},
+        "carbon": results.carbon_section(m),
+        "efficiency": {"acc_per_kg_co2_step": None, "acc_per_kg_co2_lifecycle": None},
+        "break_even": None,
+        "software": software(),
+        "artifacts": {} if emissions_csv is None else {"emissions_csv": str(emissions_csv)},
+        "created_at": results.utc_now(),
+    }
+
+
+def _error_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    name = type(exc).__name__
+    return (f"{name}: {text.splitlines()[0]}" if text else name)[:500]
+
+
+class _Recording:
+    """One use of ``track``: the tracker, and the store run it is recorded as."""
+
+    def __init__(self, spec: track) -> None:
+        kwargs = dict(spec.tracker_kwargs)
+        self.spec = spec
+        self.sink = _LateSink()
+        sinks = list(kwargs.pop("sinks", ()))
+        if spec.store is not None:
+            sinks.append(self.sink)
+            if not kwargs.get("run_id"):
+                from greenai.storage import new_run_id
+
+                kwargs["run_id"] = new_run_id()
+        self.tracker = RecordedTracker(spec.name, sinks=sinks, **kwargs)
+        self.store, self.owned = _open(spec.store)
+        self.device = spec.device or _device_in_use()
+
+    def begin(self) -> RecordedTracker:
+        """Create the run (status "running") and start the meter."""
+        spec, store = self.spec, self.store
+        if store is None:
+            return self.tracker.start()
+        from greenai.storage import StoreSink
+
+        try:
+            store.create_run(
+                self.tracker.run_id, name=spec.name, variant=VARIANT, model=spec.model,
+                dataset=spec.dataset, device=self.device, config={}, group=spec.group,
+            )  # fmt: skip
+        except BaseException:  # e.g. the run id is taken: not our run to mark
+            self.close()
+            raise
+        try:
+            self.sink.target = StoreSink(store)
+            self.tracker.store_url = store.url
+            self.tracker.start()
+        except BaseException as exc:
+            self._finish(None, exc)
+            self.close()
+            raise
+        return self.tracker
+
+    def end(self, exc: BaseException | None) -> Measurement | None:
+        """Stop the meter and close the run: "done" with its result, else "failed" or
+        "interrupted" (KeyboardInterrupt) with the exception's line. Never hides ``exc``."""
+        try:
+            try:
+                m: Measurement | None = self.tracker.stop()
+            except Exception as error:
+                if exc is None:
+                    self._finish(None, error)
+                    raise
+                m = None  # the block's own failure matters more
+            self._finish(m, exc)
+            return m
+        finally:
+            self.close()
+
+    def _finish(self, m: Measurement | None, exc: BaseException | None) -> None:
+        if self.store is None:
+            return
+        run_id = self.tracker.run_id
+        if exc is None and m is not None:
+            result = build_result(
+                m, group=self.spec.group, model=self.spec.model, dataset=self.spec.dataset,
+                device=self.device, emissions_csv=self.tracker.emissions_csv,
+            )  # fmt: skip
+            self.store.finish_run(run_id, status="done", result=result)
+            return
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        try:
+            self.store.finish_run(run_id, status=status, error=_error_line(exc or RuntimeError()))
+        except Exception as error:  # do not let the store replace the block's exception
+            print(f"greenai: warning: could not record run {run_id} as {status}: {error}",
+                  file=sys.stderr)  # fmt: skip
+
+    def close(self) -> None:
+        if self.owned and self.store is not None:
+            self.store.close()
+            self.owned = False
+
+
+class track:
+    """``with greenai.track("x") as t:`` or ``@greenai.track("x")``: one metered, recorded run per use.
+
+    ``store``: where the run is recorded (a URL, a SQLite file path or a ``RunStore``; default
+    ``$GREENAI_STORE``, else ``./greenai.db`` in the current folder; None: record nothing).
+    ``group``, ``model``, ``dataset`` label the run; ``device`` defaults to "cuda" when the
+    program already uses CUDA through torch, else "cpu". Other keyword arguments are those of the
+    meter's ``Tracker`` (``run_id``, ``country``, ``interval_s``, ``emissions_csv``, ...).
+
+    The block's tracker is yielded; after the block ``t.measurement`` (or ``t.energy``) is the final
+    ``Measurement``, whose ``run_id`` names the stored run. As a decorator each call is one run, the
+    last one's measurement kept as ``wrapper.last_measurement``. An exception in the block marks
+    the run "failed" ("interrupted" for KeyboardInterrupt) and propagates. A store that cannot be
+    opened, or a bad argument, is a ``UsageError`` before the block runs.
+    """
+
+    def __init__(
+        self,
+        name: str = "run",
+        *,
+        store: Any = DEFAULT_STORE,
+        group: str | None = None,
+        model: str | None = None,
+        dataset: str | None = None,
+        device: str | None = None,
+        **tracker_kwargs: Any,
+    ) -> None:
+        self.name, self.store, self.group = name, store, group
+        self.model, self.dataset, self.device = model, dataset, device
+        self.tracker_kwargs = tracker_kwargs
+        self._recording: _Recording | None = None
+
+    def __enter__(self) -> RecordedTracker:
+        self._recording = _Recording(self)
+        return self._recording.begin()
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        assert self._recording is not None
+        recording, self._recording = self._recording, None
+        recording.end(exc)
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            recording = _Recording(self)
+            recording.begin()
+            try:
+                value = fn(*args, **kwargs)
+            except BaseException as exc:
+                wrapper.last_measurement = recording.end(exc)  # type: ignore[attr-defined]
+                raise
+            wrapper.last_measurement = recording.end(None)  # type: ignore[attr-defined]
+            return value
+
+        wrapper.last_measurement = None  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]

@@ -1,0 +1,289 @@
+"""The epochs of a training run: model and optimiser set-up (or restore), the epoch loop with its
+per-epoch evaluation, log rows, store rows and checkpoints. Mixed into ``TrainingSession``."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from greenai.ml import data as data_mod
+from greenai.ml.training import checkpoint as ckpt_mod
+from greenai.ml.training import loop, recipes
+from greenai.ml.training.config import write_training_log
+from greenai.ml.training.progress import EpochBar
+
+
+class TrainingEpochs:
+    """The epoch machinery of ``TrainingSession`` (its fields: cfg, dataset, device, store, ...)."""
+
+    cfg: Any
+    dataset: Any
+    device: torch.device
+    store: Any
+    mlflow: Any
+    run_id: str
+    variant: str
+    parent_run_id: str | None
+    group: str | None
+    progress: bool
+    log_rows: list[dict[str, Any]]
+    resume_from: dict[str, Any] | None
+    tracker: Any
+    net: Any
+    rng_after_init: Any
+
+    def _cumulative(self, tracker: Any) -> dict[str, Any]: ...  # TrainingSession's
+
+    def pieces_so_far(self, measurement: Any) -> list[dict[str, Any]]: ...
+
+    def _setup(self, tracker: Any) -> dict[str, Any]:
+        cfg, ds = self.cfg, self.dataset
+        if cfg.threads is not None:
+            torch.set_num_threads(cfg.threads)
+        torch.set_rng_state(self.rng_after_init)  # as if the model were initialised here
+        with tracker.phase("data"):
+            splits = data_mod.make_splits(
+                ds,
+                holdout_fraction=cfg.holdout_fraction,
+                limit_train=cfg.limit_train,
+                limit_test=cfg.limit_test,
+                seed=cfg.seed,
+                device=self.device,
+            )
+        net = self.net.to(self.device)
+        if cfg.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        if cfg.airbench_tricks:  # SGD groups: batch-norm biases at BIAS_SCALER x the LR
+            optimizer = recipes.tricks_optimizer(net, cfg)
+        else:
+            optimizer = loop.make_optimizer(
+                net, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum
+            )
+        steps = loop.steps_per_epoch(len(splits.y_train), cfg.batch_size)
+        schedule = loop.make_schedule(optimizer, cfg.schedule, cfg.lr, steps * cfg.epochs)
+        scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
+        generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        state = {
+            "splits": splits,
+            "net": net,
+            "model": torch.compile(net) if cfg.compile else net,
+            "optimizer": optimizer,
+            "schedule": schedule,
+            "scaler": scaler,
+            "generator": generator,
+            "steps": steps,
+            "start_epoch": 1,
+            "target": None,
+            "ema": recipes.LookaheadEMA(net, steps * cfg.epochs) if cfg.airbench_tricks else None,
+            "flip_base": (
+                data_mod.alternating_flips(len(splits.y_train), cfg.seed, self.device)
+                if cfg.alternate_flip and cfg.augment
+                else None
+            ),
+        }
+        if self.resume_from is not None:
+            self._restore(state, self.resume_from)
+        return state
+
+    def _restore(self, state: dict[str, Any], ck: dict[str, Any]) -> None:
+        try:
+            state["net"].load_state_dict(ck["model_state"])
+            state["optimizer"].load_state_dict(ck["optimizer_state"])
+            state["schedule"].load_state_dict(ck["schedule_state"])
+            state["scaler"].load_state_dict(ck["scaler_state"])
+            state["generator"].set_state(ck["rng"]["data"])
+            torch.set_rng_state(ck["rng"]["torch"])
+            if state["ema"] is not None and ck.get("ema_state") is not None:
+                state["ema"].state = {k: v.to(self.device) for k, v in ck["ema_state"].items()}
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            from greenai.errors import DataError
+
+            raise DataError(
+                f"checkpoint of run {self.run_id} does not fit its config: {exc}"
+            ) from None
+        state["start_epoch"] = int(ck["epoch"]) + 1
+        state["target"] = ck.get("target")
+
+    def _train_and_evaluate(self, tracker: Any, paths: dict[str, Path]) -> dict[str, Any]:
+        cfg, ds = self.cfg, self.dataset
+        st = self._setup(tracker)
+        splits, model = st["splits"], st["model"]
+        eval_split = "holdout" if len(splits.y_holdout) else "test"
+        x_eval, y_eval = (
+            (splits.x_holdout, splits.y_holdout)
+            if eval_split == "holdout"
+            else (splits.x_test, splits.y_test)
+        )
+        started = time.perf_counter()
+        with tracker.phase("train"):
+            for epoch in range(st["start_epoch"], cfg.epochs + 1):
+                if st["target"] is not None:
+                    break
+                t0 = time.perf_counter()
+                lr_now = st["optimizer"].param_groups[0]["lr"]
+                with tracker.phase(f"epoch_{epoch}"):
+                    bar = self._bar(epoch, st["steps"])
+                    train_loss, train_acc = loop.train_epoch(
+                        model,
+                        splits.x_train,
+                        splits.y_train,
+                        optimizer=st["optimizer"],
+                        schedule=st["schedule"],
+                        scaler=st["scaler"],
+                        generator=st["generator"],
+                        batch_size=cfg.batch_size,
+                        mean=ds.mean,
+                        std=ds.std,
+                        precision=cfg.precision,
+                        do_augment=cfg.augment,
+                        crop="crop" in ds.augment,
+                        flip="flip" in ds.augment,
+                        augment_pad=cfg.augment_pad,
+                        augment_reflect=cfg.augment_reflect,
+                        flip_base=st["flip_base"],
+                        epoch=epoch,
+                        label_smoothing=cfg.label_smoothing,
+                        channels_last=cfg.channels_last,
+                        on_batch=bar.update_from,
+                        after_step=self._step_hook(st, epoch),
+                    )
+                    if st["ema"] is not None:
+                        st["ema"].sync(st["net"])  # evaluate and checkpoint the averaged weights
+                    eval_loss, eval_acc = self._evaluate(
+                        model, x_eval, y_eval, stops=eval_split == "holdout"
+                    )
+                    bar.close(train_loss, train_acc, eval_split, eval_acc)
+                live = self._cumulative(tracker)
+                row = {
+                    "epoch": epoch,
+                    "train_loss": round(train_loss, 6),
+                    "train_acc_pct": round(train_acc, 4),
+                    "eval_split": eval_split,
+                    "eval_loss": round(eval_loss, 6),
+                    "eval_acc_pct": round(eval_acc, 4),
+                    "lr": lr_now,
+                    "seconds": round(time.perf_counter() - t0, 3),
+                    "energy_kwh": live["energy_kwh"],
+                    "co2_kg": live["co2_kg"],
+                }
+                if (
+                    cfg.target_accuracy is not None
+                    and eval_split == "holdout"
+                    and eval_acc >= cfg.target_accuracy
+                ):
+                    st["target"] = {
+                        "epoch": epoch,
+                        "holdout_acc_pct": eval_acc,
+                        "energy_kwh": live["energy_kwh"],
+                        "co2_kg": live["co2_kg"],
+                        "duration_s": live["duration_s"],
+                    }
+                self._end_epoch(row, st, paths, tracker)
+        train_seconds = time.perf_counter() - started
+        with tracker.phase("eval"):
+            test_loss, test_acc = self._evaluate(model, splits.x_test, splits.y_test, final=True)
+            holdout = self._evaluate(model, splits.x_holdout, splits.y_holdout, final=True)
+            weights_bytes = ckpt_mod.save_weights(paths["weights"], st["net"])
+        return {
+            "state": st,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "holdout_acc": holdout[1],
+            "weights_bytes": weights_bytes,
+            "train_seconds_this_piece": train_seconds,
+        }
+
+    def _evaluate(
+        self,
+        model: Any,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        final: bool = False,
+        stops: bool = False,
+    ) -> tuple[float, float]:
+        """Loss and accuracy. With the airbench tricks: airbench94's full TTA (flips + 1-pixel
+        shifts, 3x the eval) for the final figures, flip TTA for the per-epoch held-out figure
+        that decides early stopping (``stops``), none for a per-epoch test figure (only logged)."""
+        ds = self.dataset
+        tta = (2 if final else 1 if stops else 0) if self.cfg.airbench_tricks else 0
+        return loop.evaluate(
+            model, x, y, mean=ds.mean, std=ds.std, precision=self.cfg.precision,
+            channels_last=self.cfg.channels_last, tta=tta,
+        )  # fmt: skip
+
+    def _step_hook(self, st: dict[str, Any], epoch: int) -> Any:
+        """``after_step`` for ``loop.train_epoch``: the Lookahead/EMA update every EMA_EVERY steps
+        (airbench tricks), and the whitening bias frozen once ``cfg.whiten_bias_fraction`` of the
+        run's steps are done (checked per step, so a resumed run freezes at the same step)."""
+        ema, first = st["ema"], (epoch - 1) * st["steps"]
+        fraction = self.cfg.whiten_bias_fraction
+        freeze_at = recipes.whiten_bias_steps(st["steps"] * self.cfg.epochs, fraction)
+        if fraction < 1:
+            recipes.freeze_whitening_bias(st["net"], first >= freeze_at)
+        if ema is None and fraction >= 1:
+            return None
+
+        def after_step(i: int) -> None:
+            step = first + i + 1
+            if ema is not None and step % recipes.EMA_EVERY == 0:
+                ema.update(st["net"], step)
+            if step == freeze_at and fraction < 1:
+                recipes.freeze_whitening_bias(st["net"], True)
+
+        return after_step
+
+    def _end_epoch(
+        self, row: dict[str, Any], st: dict[str, Any], paths: dict[str, Path], tracker: Any
+    ) -> None:
+        """Log the epoch (CSV, store, MLflow), then checkpoint it (CSV first: a kill between the
+        two leaves a row the resumed run rewrites, never a checkpoint without its row)."""
+        self.log_rows = [r for r in self.log_rows if r["epoch"] < row["epoch"]] + [row]
+        write_training_log(paths["training_log"], self.log_rows)
+        if self.store is not None:
+            metrics = {k: v for k, v in row.items() if k != "epoch" and _finite(v)}
+            if row["eval_split"] == "test":
+                metrics["test_acc"] = row["eval_acc_pct"]
+            self.store.add_epoch(self.run_id, row["epoch"], metrics)
+        if self.mlflow is not None:
+            self.mlflow.log_epoch(
+                row["epoch"], {k: v for k, v in row.items() if isinstance(v, float) and _finite(v)}
+            )
+        rng = {"torch": torch.get_rng_state(), "data": st["generator"].get_state()}
+        ckpt_mod.save_checkpoint(
+            paths["checkpoint"],
+            {
+                "run_id": self.run_id,
+                "variant": self.variant,
+                "parent_run_id": self.parent_run_id,
+                "group": self.group,
+                "epoch": row["epoch"],
+                "config": self.cfg.to_dict(),
+                "num_classes": self.dataset.num_classes,
+                "input_shape": list(self.dataset.input_shape),
+                "model_state": st["net"].state_dict(),
+                "optimizer_state": st["optimizer"].state_dict(),
+                "schedule_state": st["schedule"].state_dict(),
+                "scaler_state": st["scaler"].state_dict(),
+                "rng": rng,
+                "energy_pieces": self.pieces_so_far(tracker.snapshot()),
+                "log_rows": self.log_rows,
+                "target": st["target"],
+                "ema_state": st["ema"].state if st["ema"] is not None else None,
+            },
+        )
+
+    def _bar(self, epoch: int, steps: int) -> EpochBar:
+        def live() -> tuple[float, float, float]:
+            snap = self.tracker.snapshot()
+            total = self._cumulative(self.tracker)["energy_kwh"]
+            return snap.duration_s, snap.energy_total_j, total
+
+        return EpochBar(epoch, self.cfg.epochs, steps, enabled=self.progress, live=live)
+
+
+def _finite(v: Any) -> bool:
+    return not isinstance(v, float) or math.isfinite(v)

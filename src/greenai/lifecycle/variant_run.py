@@ -1,0 +1,248 @@
+"""A derived model's run (prune, quantize, distill, export): data, build, evaluation, inference.
+
+Every variant is evaluated and timed the same way, on the CPU: accuracy on the test split, latency at
+batch 1, throughput at batch 256 and energy per 1,000 images. The step itself (``build``) is metered
+inside the run; the inference figures are taken after the step's meter stopped, by their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from greenai.lifecycle.parents import Parent
+from greenai.lifecycle.run import MeteredRun, RunEnv, RunSpec
+from greenai.ml.evaluation.evaluate import FP32_SETTING
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which data a step evaluates on (and fine-tunes or calibrates with)."""
+
+    dataset: str = "cifar10"  # a dataset spec: cifar10, synthetic, imagefolder:PATH, npz:PATH, ...
+    data_dir: str | None = None
+    limit_train: int | None = None
+    limit_test: int | None = None
+    image_size: int | None = None
+    source: Any = None  # a loaded ``greenai.ml.data.Dataset`` (the API's): used instead of the spec
+
+    def check(self) -> None:
+        """Fail fast (one line) when the data is not there; reads nothing."""
+        from greenai.ml.data import check_dataset_spec
+
+        if self.source is None:
+            check_dataset_spec(self.dataset, self.data_dir, self.image_size)
+
+
+class Normalized:
+    """uint8 images (a tensor, or a streamed view) read as normalised float32 on indexing."""
+
+    def __init__(self, x: Any, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        self.x, self.mean, self.std = x, mean, std
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape)
+
+    def __getitem__(self, index: Any) -> torch.Tensor:
+        from greenai.ml.data import normalize
+
+        return normalize(self.x[index], self.mean, self.std, torch.float32)
+
+
+@dataclass
+class Data:
+    x_train: Normalized
+    y_train: torch.Tensor
+    x_test: Normalized
+    y_test: torch.Tensor
+    flip: bool = True  # random horizontal flips make sense for this data (natural images)
+    input_shape: tuple[int, int, int] = (3, 32, 32)
+
+    def batches(
+        self, batch_size: int = 128, seed: int = 0, device: str = "cpu"
+    ) -> Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
+        """A fresh shuffled pass per call (random flips where the data allows), on ``device``."""
+        g = torch.Generator().manual_seed(seed)
+
+        def it() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            order = torch.randperm(len(self.y_train), generator=g)
+            for i in range(0, len(order), batch_size):
+                idx, _ = order[i : i + batch_size].sort()
+                xb = self.x_train[idx]
+                if self.flip:
+                    flip = torch.rand(len(idx), generator=g) < 0.5
+                    xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+                yield xb.to(device), self.y_train[idx].to(device)
+
+        return it
+
+
+def load_data(spec: DataSpec) -> Data:
+    from greenai.ml.data import load_dataset, make_splits
+
+    ds = spec.source
+    if ds is None:
+        ds = load_dataset(spec.dataset, spec.data_dir, image_size=spec.image_size)
+    s = make_splits(ds, limit_train=spec.limit_train, limit_test=spec.limit_test)
+    return Data(
+        Normalized(s.x_train, ds.mean, ds.std), s.y_train,
+        Normalized(s.x_test, ds.mean, ds.std), s.y_test,
+        flip="flip" in getattr(ds, "augment", ("crop", "flip")), input_shape=ds.input_shape,
+    )  # fmt: skip
+
+
+@dataclass
+class Built:
+    """What a step produced: how to predict, how to save, and what to record."""
+
+    predict: Callable[[torch.Tensor], torch.Tensor]
+    save: Callable[[Path], int]  # writes the model file, returns its size in bytes
+    file_suffix: str
+    params: int
+    nonzero_params: int
+    dense_size_bytes: int
+    precision: str = "fp32"
+    setting: str = FP32_SETTING
+    details: dict[str, Any] = field(default_factory=dict)
+    weights_sha256: str | None = None  # FP32 variants: names the file's weights for lineage
+    epoch_losses: dict[str, list[float]] = field(default_factory=dict)  # metric -> per epoch
+
+
+def blob_saver(make: Callable[[], bytes]) -> Callable[[Path], int]:
+    """``Built.save`` for a model file made in memory: written atomically, its size returned."""
+
+    def save(path: Path) -> int:
+        from greenai.fsutil import atomic_write_bytes
+
+        blob = make()
+        atomic_write_bytes(path, blob)
+        return len(blob)
+
+    return save
+
+
+def dense_bytes(model: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
+def run_variant(
+    *,
+    variant: str,
+    parent: Parent,
+    env: RunEnv,
+    data: DataSpec,
+    hyperparameters: dict[str, Any],
+    step_name: str,
+    build: Callable[[Any, Data, str], Built],
+    model_name: str | None = None,
+    device: str = "cpu",
+    run_id: str | None = None,
+    break_even: bool = True,
+    earlier_pieces: tuple[dict[str, Any], ...] = (),
+) -> dict[str, Any]:
+    """Meter ``build`` (the step) and the evaluation; measure inference; record the run.
+
+    ``device``: where ``build`` computed (its fine-tuning or distillation); evaluation and the
+    inference figures are measured on the CPU for every variant alike (``inference.device``)."""
+    from greenai.ml.evaluation import evaluate
+
+    spec = RunSpec(
+        variant=variant, model=model_name or parent.model_name,
+        dataset=data.source.name if data.source is not None else _slug(data.dataset),
+        device=device, hyperparameters=hyperparameters, parent_run_id=parent.run_id,
+        parent_result=parent.result, parent_note=parent.note, break_even=break_even, run_id=run_id,
+        mlflow_params={
+            "hyperparameters": hyperparameters, "parent_run_id": parent.run_id,
+            "parent_source": parent.source, "model": model_name or parent.model_name,
+            "dataset": data.dataset, "limit_train": data.limit_train,
+            "limit_test": data.limit_test,
+        },
+    )  # fmt: skip
+    run = MeteredRun(spec, env)
+    made: dict[str, Any] = {}
+
+    def body(tracker: Any) -> dict[str, Any]:
+        with tracker.phase("data"):
+            loaded = load_data(data)
+        with tracker.phase(step_name):
+            built = build(tracker, loaded, run.run_id)
+        with tracker.phase("eval"):
+            acc = evaluate.accuracy(built.predict, loaded.x_test, loaded.y_test)
+            model_path = env.out_dir / "models" / f"{run.run_id}{built.file_suffix}"
+            size = built.save(model_path)
+        made["built"] = built
+        return {"data": loaded, "built": built, "acc": acc, "path": model_path, "size": size}
+
+    def finish(o: dict[str, Any], m: Any) -> dict[str, Any]:
+        built, acc, size = o["built"], o["acc"], o["size"]
+        sample = o["data"].x_test[:256]
+        speed = evaluate.speed(built.predict, sample)
+        energy = evaluate.inference_energy(
+            built.predict, sample, carbon=env.carbon, run_id=f"{run.run_id}-inference"
+        )
+        metrics = {
+            "test_accuracy_pct": acc.test_accuracy_pct, "test_loss": acc.test_loss,
+            "params": built.params, "nonzero_params": built.nonzero_params,
+            "file_size_bytes": size, "file_size_mib": size / evaluate.MIB,
+            "dense_size_bytes": built.dense_size_bytes, "test_images": acc.n_images,
+        }  # fmt: skip
+        if built.weights_sha256:
+            metrics["weights_sha256"] = built.weights_sha256
+        return {
+            "precision": built.precision,
+            "dataset_spec": data.dataset,
+            "metrics": metrics,
+            "compression": {**built.details, "parent_source": parent.source},
+            "inference": {**speed.to_dict(), **energy, "setting": built.setting},
+            "artifacts": {
+                "model": run.relpath(o["path"]),
+                "emissions_csv": run.relpath(run.paths["emissions_csv"]),
+            },
+        }
+
+    def epochs() -> list[dict[str, Any]]:
+        rows: dict[int, dict[str, Any]] = {}
+        built = made.get("built")
+        for metric, losses in (built.epoch_losses if built else {}).items():
+            for epoch, loss in enumerate(losses):
+                rows.setdefault(epoch, {"epoch": epoch})[metric] = loss
+        return [rows[e] for e in sorted(rows)]
+
+    return run.execute(body, finish, epochs=epochs, earlier_pieces=lambda: earlier_pieces)
+
+
+def _slug(spec: str) -> str:
+    from greenai.ml.data import dataset_slug
+
+    return dataset_slug(spec)
+
+
+def summary(result: dict[str, Any]) -> str:
+    """A few lines for the terminal."""
+    m, inf, step = result["metrics"], result["inference"], result["energy"]["step"]
+    life, be = result["energy"]["lifecycle"], result.get("break_even") or {}
+    lines = [
+        f"run {result['run_id']} ({result['variant']}, parent {result['parent_run_id']}): "
+        f"test accuracy {m['test_accuracy_pct']:.2f}%",
+        f"  {m['params']:,} parameters ({m['nonzero_params']:,} nonzero); file {m['file_size_bytes']:,} "
+        f"bytes ({m['file_size_mib']:.2f} MiB), dense {m['dense_size_bytes']:,}",
+        f"  inference ({inf['setting']}, {inf['threads']} threads): {inf['latency_ms_b1']:.2f} ms at "
+        f"batch 1, {inf['throughput_img_s_b256']:.0f} img/s at batch 256, "
+        f"{inf['energy_j_per_1000_images']:.3g} J per 1,000 images",
+        f"  step energy {step['energy_kwh']:.6f} kWh, CO2 {step['co2_kg']:.6f} kg; lifecycle "
+        f"{life['energy_kwh']:.6f} kWh, {life['co2_kg']:.6f} kg",
+    ]
+    if life.get("note"):
+        lines.append(f"  lifecycle: {life['note']}")
+    if be:
+        lines.append(f"  break-even: {be['explanation']}")
+    return "\n".join(lines)
