@@ -86,7 +86,7 @@ def open_parent(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
 
 def _parent_size(parent: Any, dataset: str) -> int | None:
     """A parent trained on resized images: the same size (None for CIFAR-10 and the like)."""
-    if dataset in ("cifar10", "synthetic"):
+    if not dataset.startswith("imagefolder:"):
         return None
     return int(parent.input_shape[1])
 

@@ -20,14 +20,13 @@ as the commands do; ``greenai runs``, ``report`` and ``dashboard`` show them.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from greenai.lifecycle.run import RunEnv
 
-DEFAULT_OUT = "greenai-runs"
+DEFAULT_OUT = "."  # as the commands: results/, models/, logs/ and greenai.db here
 
 
 @dataclass(frozen=True)
@@ -105,15 +104,9 @@ def _parent(parent: Any, env: RunEnv) -> Any:
 
 
 def _reference(model: Any) -> str:
-    """A string that rebuilds ``model`` in another process: a name or reference as given, or the
-    file and name of a factory function or nn.Module class."""
-    if isinstance(model, str):
-        return model
-    target = model if inspect.isfunction(model) or inspect.isclass(model) else type(model)
-    try:
-        return f"{inspect.getfile(target)}:{target.__qualname__}"
-    except TypeError:
-        return f"{target.__module__}:{target.__qualname__}"
+    from greenai.ml.models import reference_of
+
+    return reference_of(model)
 
 
 def baseline(
@@ -139,7 +132,7 @@ def baseline(
 
     ds = dataset(data)
     base = RECIPES[recipe] if recipe else TrainConfig()
-    cfg = dataclasses.replace(base, model=_reference(model), dataset=ds.spec, **settings)
+    cfg = dataclasses.replace(base, model=_reference(model), dataset=ds.spec or ds.name, **settings)
     env = _env(out_dir, store, group, carbon)
     result = train_run(
         cfg, out_dir=env.out_dir, store=env.store, carbon=env.carbon, group=group,

@@ -64,7 +64,7 @@ def resolve_parent(ref: str, out_dir: Path, store: Any) -> Parent:
         raise DataError(f"run {ref}: model file {model_path} is missing")
     parent = load_model_file(model_path)
     parent.source, parent.run_id, parent.result, parent.note = ref, ref, result, None
-    parent.dataset = result.get("dataset_spec") or result.get("dataset") or parent.dataset
+    parent.dataset = _dataset_of(result) or parent.dataset
     return parent
 
 
@@ -102,8 +102,18 @@ def _with_lineage(parent: Parent, out_dir: Path, store: Any) -> Parent:
             parent.run_id = None
             return parent
     parent.result, parent.note = result, None
-    parent.dataset = result.get("dataset_spec") or result.get("dataset") or parent.dataset
+    parent.dataset = _dataset_of(result) or parent.dataset
     return parent
+
+
+def _dataset_of(result: dict[str, Any]) -> str | None:
+    """The dataset spec a run recorded (a result from before specs: its built-in dataset name);
+    None for data handed over in memory, which no string can rebuild."""
+    spec = result.get("dataset_spec")
+    if spec is not None:
+        return spec or None
+    name = result.get("dataset")
+    return name if name in ("cifar10", "synthetic") else None
 
 
 def load_model_file(path: Path) -> Parent:

@@ -5,21 +5,18 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from greenai.ml.data import Dataset, normalize
 from greenai.ml.models import count_params
 
-if TYPE_CHECKING:  # pragma: no cover
-    from greenai.lifecycle.training_session import TrainingSession
 
+def build_result(session: Any, outcome: dict[str, Any], paths: dict[str, Path]) -> dict[str, Any]:
+    """``session``: the ``TrainingSession`` (not imported: it imports this module).
 
-def build_result(
-    session: TrainingSession, outcome: dict[str, Any], paths: dict[str, Path]
-) -> dict[str, Any]:
-    """A finished training run's own result sections (schema in docs/ARCHITECTURE.md); the common
+    A finished training run's own result sections (schema in docs/ARCHITECTURE.md); the common
     ones (identity, energy, carbon, software) come from the run skeleton (``lifecycle/run.py``);
     ``inference`` is left None for ``measure_inference`` to fill."""
     from greenai.ml.training.checkpoint import weights_sha256
@@ -106,11 +103,11 @@ def measure_inference(
     def predict(x: torch.Tensor) -> torch.Tensor:
         return model(x)
 
-    speed = evaluate.speed(predict, sample, repeats=7 if n_images >= 2048 else 3)
+    speed = evaluate.checked_speed(predict, sample, repeats=7 if n_images >= 2048 else 3)
     energy = evaluate.inference_energy(
         predict, sample, carbon=carbon, n_images=n_images, run_id=f"{run_id}-inference"
     )
-    return {**speed.to_dict(), **energy, "setting": evaluate.FP32_SETTING}
+    return {**speed, **energy, "setting": evaluate.FP32_SETTING}
 
 
 def _or_none(v: float) -> float | None:

@@ -108,7 +108,8 @@ class TrainingSession(TrainingEpochs):
         elif run_id is not None and _exists(out_dir, store, run_id):
             raise UsageError(f"run {run_id} already exists; use --resume {run_id} to continue it")
         given = dataset
-        cfg = cfg.validate(check_data=given is None).resolved()
+        cfg = cfg.validate(check_data=given is None)
+        cfg = cfg.resolved() if given is None else cfg.resolved(data=False)
         device = loop.resolve_device(cfg.device)
         parent_result = None
         if parent_run_id is not None and callable(store):

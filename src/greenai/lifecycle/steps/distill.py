@@ -31,12 +31,17 @@ def distill(
     from greenai.lifecycle.variant_run import Built, blob_saver, dense_bytes, run_variant
     from greenai.ml.compression.distill import check_distill_args, fit, hinton_loss_fn
     from greenai.ml.evaluation.evaluate import param_counts
-    from greenai.ml.models import create_model, model_reference
+    from greenai.ml.models import create_model, is_builtin, model_reference, reference_of
     from greenai.ml.training.checkpoint import weights_sha256
+    from greenai.ml.training.progress import epoch_reporter
 
     check_distill_args(temperature, alpha)
     teacher_model = teacher.require_fp32("distillation (as the teacher)")
     kwargs = dict(student_kwargs or {})
+    skipped = {}
+    if isinstance(student, str) and not is_builtin(student) and "width" in kwargs:
+        kwargs.pop("width")  # a width multiplier fits only the built-in nets
+        skipped["student_width"] = "a width multiplier fits only the built-in nets"
     torch.manual_seed(seed)
     if isinstance(student, str):
         student_name = model_reference(student)
@@ -45,7 +50,7 @@ def distill(
             **kwargs,
         )  # fmt: skip
     else:
-        net, student_name = student, getattr(student, "greenai_model", type(student).__name__)
+        net, student_name = student, reference_of(student)
     hyper = {
         "student": student_name, "student_kwargs": kwargs, "temperature": temperature,
         "alpha": alpha, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
@@ -59,6 +64,7 @@ def distill(
             stats = fit(
                 net, d.batches(batch_size, seed, device=device), epochs, lr=lr,
                 loss_fn=hinton_loss_fn(temperature, alpha), teacher=teacher_on,
+                on_epoch=epoch_reporter(f"distill {rid}", epochs, env.progress),
             )  # fmt: skip
         net.to("cpu").eval()
         teacher_model.to("cpu")
@@ -70,7 +76,10 @@ def distill(
         return Built(
             predict=net, save=save, file_suffix=".pt", params=counts["params"],
             nonzero_params=counts["nonzero_params"], dense_size_bytes=dense_bytes(net),
-            details={"losses": list(stats.epoch_losses), "teacher_run_id": teacher.run_id},
+            details={
+                "losses": list(stats.epoch_losses), "teacher_run_id": teacher.run_id,
+                "skipped_settings": skipped or None,
+            },
             weights_sha256=weights_sha256(net),
             epoch_losses={"train_loss": list(stats.epoch_losses)},
         )  # fmt: skip

@@ -88,6 +88,24 @@ def create_model(
     return model
 
 
+def reference_of(model: Any) -> str:
+    """The reference that rebuilds ``model`` (a name or reference string as given, a factory
+    function, an nn.Module class, or an instance of one): ``file.py:Name`` for code in a file,
+    ``MODULE:Name`` for an installed module, ``__main__:Name`` for code in the running script
+    (rebuildable in this process only: importing the script again would run it)."""
+    import inspect
+
+    if isinstance(model, str):
+        return model
+    target = model if inspect.isfunction(model) or inspect.isclass(model) else type(model)
+    if target.__module__ == "__main__":
+        return f"__main__:{target.__qualname__}"
+    try:
+        return f"{inspect.getfile(target)}:{target.__qualname__}"
+    except TypeError:
+        return f"{target.__module__}:{target.__qualname__}"
+
+
 def count_params(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -119,6 +119,10 @@ def weights_sha256(model: torch.nn.Module) -> str:
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
+        if t.is_floating_point():
+            t = (
+                t + 0.0
+            )  # -0.0 (left by masking) and +0.0 are the same weight; IEEE: -0.0 + 0.0 = +0.0
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         digest.update(t.flatten().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()

@@ -130,15 +130,15 @@ class TrainConfig:
         check_model_name(self.model)
         return self
 
-    def resolved(self) -> TrainConfig:
+    def resolved(self, data: bool = True) -> TrainConfig:
         """The same run, named so that another process in another folder rebuilds it: a model file
-        reference and a dataset path made absolute."""
+        reference and (``data``: the dataset is a spec, not handed over) a dataset path made
+        absolute."""
         from greenai.ml.data import canonical_spec
         from greenai.ml.models import model_reference
 
-        return dataclasses.replace(
-            self, model=model_reference(self.model), dataset=canonical_spec(self.dataset)
-        )
+        dataset = canonical_spec(self.dataset) if data else self.dataset
+        return dataclasses.replace(self, model=model_reference(self.model), dataset=dataset)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
