@@ -10,4 +10,8 @@ bash scripts/install.sh all,dev
 bash scripts/system-deps.sh || echo "scripts/test.sh: system packages unavailable; their tests will skip"
 
 .venv/bin/ruff check .
-.venv/bin/python -m pytest -q "$@"
+# Three workers on two cores (many tests wait on subprocesses and the meter's sampling); one file per
+# worker. Heavy tests (whole studies, kill/resume cycles) only with GREENAI_TEST_HEAVY=1.
+select=(-m "not heavy")
+if [ "${GREENAI_TEST_HEAVY:-0}" = 1 ]; then select=(); fi
+.venv/bin/python -m pytest -q -n 3 --dist loadfile "${select[@]}" "$@"

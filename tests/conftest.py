@@ -142,3 +142,27 @@ def cifar10_dir() -> Path:
     if not path.is_dir() or not any(path.iterdir()):
         pytest.skip(f"CIFAR-10 not found at {path}")
     return path
+
+
+# Whole studies and kill/resume cycles: minutes each on a 2-core machine. They are marked ``heavy``
+# here, in one place, and left out of scripts/test.sh's default run (GREENAI_TEST_HEAVY=1 runs them);
+# lighter tests cover the same code paths (a user-model study, SIGKILL/SIGINT of a command, PTQ).
+HEAVY = (
+    "tests/study/test_study_e2e.py::test_small_study_offline_then_reused",
+    "tests/study/test_study_all_variants.py::test_every_variant_runs_through_its_command_with_lineage",
+    "tests/compression/test_quantize.py::test_qat_on_airbench_loaded_from_a_checkpoint",
+    "tests/compression/test_quantize.py::test_ptq_quantizes_every_conv_of_the_green_recipes_airbench_net",
+    "tests/reliability/test_study_resume.py::",
+    "tests/reliability/test_kill_points.py::",
+    "tests/experiments/test_baseline_cli.py::test_sigkill_mid_epoch_then_resume_adds_the_pieces",
+    "tests/mlflow/test_mlflow_commands.py::test_a_study_is_a_parent_run_with_one_nested_run_per_step",
+    "tests/reliability_cli/test_signals_graceful.py::test_ctrl_c_during_an_int8_quantize_step_is_honoured",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    for item in items:
+        if item.nodeid.startswith(HEAVY):
+            item.add_marker(pytest.mark.heavy)

@@ -172,6 +172,58 @@ def a_file(tmp: Path) -> Path:
     return path
 
 
+# issue 19's inputs
+
+
+def py3_batch(tmp: Path) -> Path:
+    """Official batches, one re-pickled by Python 3 (protocol 5: numpy's _frombuffer global)."""
+    data = _batches(tmp)
+    batch = data / "cifar-10-batches-py" / "data_batch_1"
+    obj = pickle.loads(batch.read_bytes(), encoding="latin1")
+    batch.write_bytes(pickle.dumps(obj, protocol=5))
+    return data
+
+
+def not_utf8(suffix: str) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        path = tmp / f"space{suffix}"
+        path.write_bytes(b"\xff\xfe lr = [0.1, 0.2]\n\x80\x81")
+        return path
+
+    return make
+
+
+def corrupt_sqlite(tmp: Path) -> Path:
+    path = tmp / "search.db"
+    path.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 16)
+    return path
+
+
+def corrupt_study_state(tmp: Path) -> Path:
+    results = tmp / "out" / "results"
+    results.mkdir(parents=True)
+    (results / "study_state_study.json").write_text('{"version": 1, "steps": {"base')
+    return tmp / "out"
+
+
+def wrong_type(**changes: object) -> Callable[[Path], Path]:
+    """``tmp/results/`` holding one result whose sections have the wrong types."""
+
+    def make(tmp: Path) -> Path:
+        result = _result("20261201-000000-abcdef", 1)
+        for key, value in changes.items():
+            if key == "energy_kwh":
+                result["energy"]["step"]["energy_kwh"] = value
+            else:
+                result[key] = value
+        (tmp / "results").mkdir()
+        name = "synthetic_baseline_20261201-000000-abcdef.json"
+        (tmp / "results" / name).write_text(json.dumps(result))
+        return tmp / "results"
+
+    return make
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -309,6 +361,38 @@ CASES = [
     Case("dashboard-port", ["dashboard", "--store", "{parent}/greenai.db", "--port", "70000"],
          "--port must be between 0 and 65535"),
     Case("dashboard-missing-store", ["dashboard", "--store", "{tmp}/none.db"], "none.db"),
+    # issue 19: each of these was a traceback, a raw warning, or left files behind
+    Case("measure-out-proc", ["measure", "--out", "/proc/x", "--", "true"], "cannot be created"),
+    Case("measure-store-bad-url", ["measure", "--store", "http://[::1", "--out", "{tmp}/out", "--",
+                                   "true"], "not a store URL or path"),
+    Case("measure-store-no-folder", ["measure", "--store", "{tmp}/nowhere/x.db", "--out",
+                                     "{tmp}/out", "--", "true"], "does not exist"),
+    Case("measure-store-query", ["measure", "--store", "sqlite:///{tmp}/x.db?foo=bar", "--out",
+                                 "{tmp}/out", "--", "true"], "query arguments"),
+    Case("baseline-store-no-folder", _base("--store", "{tmp}/nowhere/x.db"), "does not exist"),
+    Case("baseline-threads", _base("--threads", "100000"), "--threads: 100000 threads"),
+    Case("baseline-width-huge", _base("--width", "1e7"), "exceed 2**63 bytes"),
+    Case("baseline-py3-batch", _base("--dataset", "cifar10", "--data-dir", "{input}"),
+         "expected the Python 2 pickles (protocol 2)", py3_batch),
+    Case("report-out-file", ["report", "--results-dir", "{tmp}", "--out", "{input}"],
+         "is not a folder", a_file),
+    Case("report-out-proc", ["report", "--results-dir", "{tmp}", "--out", "/proc"],
+         "is not writable"),
+    Case("report-metrics-type", ["report", "--results-dir", "{input}", "--out", "{tmp}/r"],
+         "field metrics must be an object, not str", wrong_type(metrics="oops")),
+    Case("report-energy-type", ["report", "--results-dir", "{input}", "--out", "{tmp}/r"],
+         "field energy must be an object, not list", wrong_type(energy=[1, 2, 3])),
+    Case("report-kwh-type", ["report", "--results-dir", "{input}", "--out", "{tmp}/r"],
+         "field energy.step.energy_kwh must be a number", wrong_type(energy_kwh="lots")),
+    Case("search-space-not-utf8-json", ["search", *SMALL, "--space", "{input}", "--trials", "1",
+                                        "--out", "{tmp}/out"], "not UTF-8", not_utf8(".json")),
+    Case("search-space-not-utf8-toml", ["search", *SMALL, "--space", "{input}", "--trials", "1",
+                                        "--out", "{tmp}/out"], "not UTF-8", not_utf8(".toml")),
+    Case("search-storage-corrupt", ["search", *SMALL, "--storage", "{input}", "--trials", "1",
+                                    "--out", "{tmp}/out"], "not a usable SQLite file",
+         corrupt_sqlite),
+    Case("study-corrupt-state", ["study", *SMALL, "--out", "{input}"], "unreadable study state",
+         corrupt_study_state),
 ]  # fmt: skip
 
 

@@ -62,6 +62,37 @@ def atomic_save(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]
         write(handle)
 
 
+def check_out_dir(path: str | os.PathLike[str], flag: str = "--out") -> None:
+    """Refuse an output folder that cannot be created or written, before anything is written.
+
+    Probes with a temporary file (removed at once) in the folder, or in its nearest existing
+    ancestor when it does not exist yet: permission bits alone say yes to root, even on /proc.
+    """
+    from greenai.errors import UsageError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{flag} {out} is not a folder")
+    ancestor = out
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not _can_create_in(ancestor):
+        if ancestor == out:
+            raise UsageError(f"{flag} {out} is not writable")
+        raise UsageError(f"{flag} {out} cannot be created: {ancestor} is not a writable folder")
+
+
+def _can_create_in(directory: Path) -> bool:
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".greenai-probe-", dir=directory)
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return True
+
+
 _PROC_STATUS = "/proc/self/status"
 
 

@@ -5,7 +5,7 @@ so sensors, the meter and the results can all use it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 JOULES_PER_KWH = 3.6e6
 
@@ -31,6 +31,9 @@ class Method:
     kind: str
     source: str
     detail: str = ""
+    #: (low, high) factors around the figure, when the sensor knows its own error (a calibrated
+    #: curve's fit); None: ``greenai.uncertainty`` applies the documented default for the kind
+    band: tuple[float, float] | None = None
 
     def label(self) -> str:
         return f"{self.kind}: {self.source}" + (f" ({self.detail})" if self.detail else "")
@@ -44,3 +47,9 @@ class CarbonIntensity:
     source: str  # e.g. "country NZL (New Zealand, 2022) from Our World in Data via grid_carbon_intensity.csv"
     country_iso3: str | None = None
     country_name: str | None = None
+    # an IntensitySeries (greenai.carbon.series) when the figure varies over time; g_per_kwh is then
+    # the series' mean over its span, used only where no time is known
+    series: object = field(default=None, compare=False)
+    #: the figure's own spread (``greenai.carbon.spread``); None: no spread known
+    low_g_per_kwh: float | None = None
+    high_g_per_kwh: float | None = None

@@ -99,6 +99,7 @@ def test_study_page_shows_the_report_tables(search_store):
     assert [t["title"] for t in api["tables"]] == [
         "Study table (step CO2)",
         "Lifecycle (honest) columns",
+        "Work-normalised energy",
     ]
     for run_id in api["tables"][0]["run_ids"]:
         assert f'<tr data-run-id="{run_id}">' in page

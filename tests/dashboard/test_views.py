@@ -184,7 +184,14 @@ def test_study_report_is_the_report_of_greenai_report(store):
     assert study["cells"] == [list(c) for c in table.study_table(rows).cells]
     assert lifecycle["cells"] == [list(c) for c in table.lifecycle_table(rows).cells]
     assert study["run_ids"] == lifecycle["run_ids"] == ["a", "b"]
-    assert study["cells"][1][:5] == ["Pruned (unstructured)", "CPU", "77.00%", "0.00100", "80.00%"]
+    assert study["cells"][1][:6] == [
+        "Pruned (unstructured)",
+        "CPU",
+        "77.00%",
+        "0.00100",
+        "n/a",
+        "80.00%",
+    ]  # n/a: results without a band
     assert problems["run_ids"] == ["c"] and problems["cells"][0][2] == "FAILED"
     par = chartdata.pareto(rows)
     assert report["pareto"]["co2_lifecycle_kg"] == list(par.co2_lifecycle_kg)
@@ -197,7 +204,8 @@ def test_study_report_is_the_report_of_greenai_report(store):
 def test_study_report_of_a_real_search(search_store):
     report = views.study_report(search_store.list_runs(group=SEARCH_NAME))
     study = report["tables"][0]
-    assert len(study["cells"]) == 5 and len(report["tables"]) == 2  # nothing failed
+    assert len(study["cells"]) == 5 and len(report["tables"]) == 3  # nothing failed
+    assert report["tables"][2]["title"] == "Work-normalised energy"  # J per sample / item (#15)
     variants = sorted(c[0] for c in study["cells"])
     assert variants == [
         "Pruned (unstructured)",

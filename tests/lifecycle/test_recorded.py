@@ -92,6 +92,7 @@ def test_default_store_in_cwd_records_one_done_run_with_its_samples(cwd, rapl, t
 
 def test_store_comes_from_the_argument_then_greenai_store(cwd, rapl, tmp_path, monkeypatch):
     env_db = tmp_path / "env" / "runs.db"
+    env_db.parent.mkdir()  # a store folder must exist (it is not created outside --out)
     monkeypatch.setenv("GREENAI_STORE", str(env_db))
     with greenai.track("from-env", **rapl.kwargs()) as t:
         rapl.add(cpu_j=1.0)
@@ -187,7 +188,7 @@ def test_runs_report_and_dashboard_list_a_tracked_run(cwd, rapl, capsys):
 
     out = cwd / "rep"
     assert main(["report", "--store", url, "--out", str(out)]) == 0
-    assert t.run_id in (out / "study_report.md").read_text(encoding="utf-8")
+    assert "| tracked | CPU | n/a |" in (out / "study_report.md").read_text(encoding="utf-8")
     assert (out / "report.html").is_file()
 
     pytest.importorskip("flask")

@@ -65,7 +65,10 @@ def test_first_38_columns_are_codecarbons_then_greenais_in_both_files(tmp_path):
     _run(tmp_path, path)
     header = path.read_text().splitlines()[0].split(",")
     assert header[:38] == CODECARBON_38
-    assert header[38:] == [
+    assert header[38:42] == [
+        "energy_consumed_low", "energy_consumed_high", "emissions_low", "emissions_high",
+    ]  # fmt: skip
+    assert header[42:] == [
         "cpu_method", "gpu_method", "ram_method", "phase", "carbon_intensity_g_per_kwh",
         "intensity_source", "row_kind", "run_name", "started_at",
     ]  # fmt: skip
@@ -221,7 +224,7 @@ def test_a_foreign_sample_log_is_refused_untouched(tmp_path):
 
 def test_an_older_greenai_file_is_refused_with_the_reason(tmp_path):
     path = tmp_path / "emissions.csv"
-    old = ",".join(COLUMNS[:-1]) + "\n"
+    old = ",".join(COLUMNS[:38] + COLUMNS[42:-1]) + "\n"  # no band columns, no started_at
     path.write_text(old)
     with pytest.raises(UsageError, match="older greenai"):
         Tracker("x", carbon=CARBON, emissions_csv=path)

@@ -35,7 +35,7 @@ def test_exit_code_is_forwarded_and_summary_printed(tmp_path):
     assert "exited with 3" in err
     for part in ("cpu ", "gpu ", "ram ", "kWh", " J)", "CO2", "gCO2e/kWh", "world average"):
         assert part in err
-    assert "estimated: CPU time" in err and "0.375 W/GB" in err
+    assert "estimated: CPU load" in err and "0.375 W/GB" in err
     rows = (out / "emissions.csv").read_text().splitlines()
     assert rows[0].startswith("timestamp,project_name,run_id") and rows[-1].count(",total,") == 1
 

@@ -31,7 +31,7 @@ def test_library_api_example_runs(tmp_path):
     assert float(lines[0]) > 0  # live kWh inside the nested phase
     assert "New Zealand" in lines[1]
     assert set(ast.literal_eval(lines[2])) == {"cpu", "gpu", "ram"}  # the printed dict
-    assert lines[3].startswith("estimated: CPU time")
+    assert lines[3].startswith("estimated: CPU load")  # the load model (sensors/cpu_load.py)
     with open(tmp_path / "logs" / "emissions.csv", newline="") as handle:
         (row,) = list(csv.DictReader(handle))
     assert row["run_name"] == "train" and row["row_kind"] == "total"

@@ -55,23 +55,24 @@ def test_study_table_cells():
         "CPU",
         "78.10%",
         "0.00500",
+        "n/a",  # no band in these older results
         "— (reference)",
         "2.37 MiB",
         "15,620",
     )
-    assert cells["Pruned (unstructured)"][2:5] == ("77.00%", "0.00100", "80.00%")
-    assert cells["Quantized (PTQ INT8)"][3:6] == ("1.00e-05", "99.80%", "0.61 MiB")
+    assert cells["Pruned (unstructured)"][2:6] == ("77.00%", "0.00100", "n/a", "80.00%")
+    assert cells["Quantized (PTQ INT8)"][3:7] == ("1.00e-05", "n/a", "99.80%", "0.61 MiB")
 
 
 def test_lifecycle_columns_show_break_even_and_methods():
     tabs = tables(_rows())
     life = {c[0]: c for c in tabs[1].cells}
-    assert life["Pruned (unstructured)"][4:6] == ("0.00600", "-20.00%")
-    assert life["Pruned (unstructured)"][8] == "never"
-    assert life["Quantized (PTQ INT8)"][8] == "2,500"
-    assert life["Baseline"][8] == "—"
-    assert life["Baseline"][9] == "cpu: estimated: cpu-time x TDP; ram: estimated: 0.375 W/GiB"
-    assert life["Baseline"][7] == "36.0"
+    assert life["Pruned (unstructured)"][4:8] == ("0.00600", "n/a", "n/a", "-20.00%")
+    assert life["Pruned (unstructured)"][10] == "never"
+    assert life["Quantized (PTQ INT8)"][10] == "2,500"
+    assert life["Baseline"][10] == "—"
+    assert life["Baseline"][11] == "cpu: estimated: cpu-time x TDP; ram: estimated: 0.375 W/GiB"
+    assert life["Baseline"][9] == "36.0"
 
 
 def test_markdown_and_terminal_render_every_row():
@@ -81,7 +82,9 @@ def test_markdown_and_terminal_render_every_row():
     for name in ("Baseline", "Pruned (unstructured)", "Quantized (PTQ INT8)", "Distilled"):
         assert f"| {name} | CPU |" in md
         assert name in text
-    assert "| Model Type | Device | Accuracy | CO2 (kg) | Reduction | Model Size |" in md
+    assert (
+        "| Model Type | Device | Accuracy | CO2 (kg) | ± CO2 (kg) | Reduction | Model Size |" in md
+    )
 
 
 def test_failed_step_is_reported_not_dropped():

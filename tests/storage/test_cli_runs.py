@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -67,8 +68,9 @@ def test_list_prints_every_run_with_its_figures(filled, capsys) -> None:
         "0.0123",
         "0.0047",
         "-",
+        f"{socket.gethostname()}:{os.getpid()}",  # the worker: the process that recorded it
     ]
-    assert rows["prune-1"][4] == "failed" and rows["prune-1"][-1] == "base-1"
+    assert rows["prune-1"][4] == "failed" and rows["prune-1"][-2] == "base-1"
     assert rows["other-1"][3] == "cuda"
     # aligned: every column starts at the same offset on every line
     starts = {line.index("cpu") for line in lines[2:] if " cpu " in line}

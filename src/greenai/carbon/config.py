@@ -20,7 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from greenai.carbon.embodied import check_env as check_embodied_env
 from greenai.carbon.intensity import WORLD_AVERAGE_G_PER_KWH, WORLD_AVERAGE_SOURCE, lookup_country
+from greenai.carbon.spread import country_band, world_band
 from greenai.errors import UsageError
 from greenai.meter.types import JOULES_PER_KWH, CarbonIntensity
 
@@ -53,6 +55,19 @@ class CarbonConfig:
         """CO2e in kg for ``energy_j`` joules drawn by the hardware (PUE applied here)."""
         return energy_j / JOULES_PER_KWH * self.pue * self.intensity.g_per_kwh / 1000.0
 
+    @property
+    def series(self) -> Any:
+        """The time-varying intensity (``IntensitySeries``), or None for one constant figure."""
+        return self.intensity.series
+
+    def co2_kg_between(self, energy_j: float, t0: float, t1: float) -> float:
+        """CO2e in kg for ``energy_j`` joules drawn evenly over Unix times [t0, t1]: with a series,
+        at the series' exact mean over that interval; otherwise ``co2_kg(energy_j)``."""
+        if self.series is None:
+            return self.co2_kg(energy_j)
+        g = self.series.mean_between(t0, t1)
+        return energy_j / JOULES_PER_KWH * self.pue * g / 1000.0
+
     @classmethod
     def resolve(
         cls,
@@ -60,15 +75,19 @@ class CarbonConfig:
         pue: float | str | None = None,
         intensity_g_per_kwh: float | str | None = None,
         env: Mapping[str, str] = os.environ,
+        intensity_series: str | os.PathLike[str] | None = None,
     ) -> CarbonConfig:
         """Build the configuration from flags > environment > defaults (see the module docstring).
 
         Raises ``UsageError`` for an unknown country, a negative or non-numeric intensity, or a PUE
-        below 1.0.
+        below 1.0. ``intensity_series`` (flag > ``GREENAI_INTENSITY_SERIES``): a CSV of intensity
+        over time (``carbon/series.py``), which beats a constant figure; a country is kept for its
+        name.
         """
         env_intensity = env.get("GREENAI_INTENSITY") or None
         env_country = env.get("GREENAI_COUNTRY") or None
         env_pue = env.get("GREENAI_PUE") or None
+        check_embodied_env(env)  # GREENAI_EMBODIED_*: refused now, before a run writes anything
 
         if pue is not None:
             pue_value = _number(pue, "PUE (--pue)", minimum=1.0, inclusive=True)
@@ -97,7 +116,32 @@ class CarbonConfig:
                 g, source, entry.iso3 if entry else None, entry.name if entry else None
             )
         elif entry is not None:
-            intensity = CarbonIntensity(entry.g_per_kwh, entry.source, entry.iso3, entry.name)
+            lo, hi = country_band(entry.g_per_kwh)  # the figure's own spread: carbon/spread.py
+            intensity = CarbonIntensity(
+                entry.g_per_kwh, entry.source, entry.iso3, entry.name,
+                low_g_per_kwh=lo, high_g_per_kwh=hi,
+            )  # fmt: skip
         else:
-            intensity = CarbonIntensity(WORLD_AVERAGE_G_PER_KWH, WORLD_AVERAGE_SOURCE)
+            lo, hi = world_band()
+            intensity = CarbonIntensity(
+                WORLD_AVERAGE_G_PER_KWH, WORLD_AVERAGE_SOURCE, low_g_per_kwh=lo, high_g_per_kwh=hi
+            )
+        series_path = intensity_series or env.get("GREENAI_INTENSITY_SERIES") or None
+        if series_path is not None:
+            intensity = _series_intensity(series_path, intensity)
         return cls(intensity=intensity, pue=pue_value)
+
+
+def _series_intensity(path: Any, constant: CarbonIntensity) -> CarbonIntensity:
+    """The intensity for a series file: its span mean as the time-less figure, the series kept."""
+    from greenai.carbon.series import load_series
+
+    series = load_series(path)
+    mean = series.mean_between(series.begin, series.end)
+    source = (
+        f"{series.kind} intensity series {series.path} ({series.layout}, column "
+        f"'{series.column}', times {series.timezone}), integrated {series.step_s:g}-s step-wise"
+    )
+    return CarbonIntensity(
+        mean, source, constant.country_iso3, constant.country_name, series=series
+    )

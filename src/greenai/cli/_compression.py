@@ -36,6 +36,11 @@ def add_parent_args(
         "--mlflow", action="store_true",
         help="also log the run to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db)",
     )  # fmt: skip
+    p.add_argument(
+        "--wandb", action="store_true",
+        help="also log to Weights & Biases, the same figures as --mlflow ($WANDB_PROJECT, else "
+        "project 'greenai'; WANDB_MODE=offline keeps it on disk)",
+    )  # fmt: skip
     common.add_carbon_args(p)
     common.add_output_args(p)
 
@@ -97,9 +102,9 @@ def _mlflow_logger(args: argparse.Namespace) -> Any:
     given = getattr(args, "mlflow_logger", None)
     if given is not None:
         return given
-    from greenai.integrations.mlflow import MlflowLogger
+    from greenai.integrations.wandb import trackers
 
-    return MlflowLogger.maybe_create(getattr(args, "mlflow", False))
+    return trackers(mlflow=getattr(args, "mlflow", False), wandb=getattr(args, "wandb", False))
 
 
 def _existing_store(args: argparse.Namespace) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from typing import Any
 
@@ -33,6 +34,24 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def thread_count(text: str) -> int:
+    """A positive thread count no larger than the CPUs available: torch segfaults or hangs on
+    absurd counts (100000, 4096) instead of saying anything."""
+    value = positive_int(text)
+    cpus = available_cpus()
+    if value > cpus:
+        raise argparse.ArgumentTypeError(f"{value} threads: this process has only {cpus} CPUs")
     return value
 
 
@@ -140,7 +159,7 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
         help="autocast precision (default: the recipe's; green: bf16, seed: fp32)",
     )  # fmt: skip
     g.add_argument(
-        "--threads", type=positive_int, default=None,
+        "--threads", type=thread_count, default=None,
         help="CPU threads for torch (default: the recipe's; green: 2, seed: torch's choice)",
     )  # fmt: skip
 
@@ -252,6 +271,13 @@ def add_carbon_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--intensity", default=None, help="grid carbon intensity in gCO2e/kWh (beats --country)"
     )
+    add_series_arg(g)
+    g.add_argument(
+        "--cpu-watts", "--cpu_watts", dest="cpu_watts", default=None, metavar="W",
+        help="CPU power for the CPU-time estimate where RAPL cannot be read: watts per busy CPU "
+        "(e.g. 6), or the package TDP with the suffix 'tdp' (e.g. 125tdp); recorded as "
+        "user-given (default: $GREENAI_CPU_WATTS, then the TDP table)",
+    )  # fmt: skip
 
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:
@@ -335,12 +361,79 @@ def carbon_config(args: argparse.Namespace) -> Any:
     from greenai.meter.tracker import sampling_interval
 
     sampling_interval()
-    return CarbonConfig.resolve(
-        country=args.country, pue=args.pue, intensity_g_per_kwh=args.intensity
+    apply_cpu_watts(args)
+    carbon = CarbonConfig.resolve(
+        country=args.country,
+        pue=args.pue,
+        intensity_g_per_kwh=args.intensity,
+        intensity_series=getattr(args, "intensity_series", None),
     )
+    check_series_span(carbon, args)
+    return carbon
+
+
+def check_series_span(carbon: Any, args: argparse.Namespace) -> None:
+    """Refuse (one line) a run whose whole expected span lies outside its intensity series: it
+    starts now (or at ``--start-within``'s chosen time, checked again there) and lasts
+    ``--expected-duration`` when given, else 0 s."""
+    if carbon.series is not None:
+        import time
+
+        expected = getattr(args, "expected_duration", None) or 0.0
+        carbon.series.check_span(time.time(), expected)
+
+
+def add_series_arg(group: Any) -> None:
+    """``--intensity-series FILE``: grid intensity over time (beats --intensity and --country)."""
+    group.add_argument(
+        "--intensity-series", "--intensity_series", dest="intensity_series", default=None,
+        metavar="CSV",
+        help="grid intensity over time: timestamp,g_co2e_per_kwh, or an Electricity Maps or "
+        "WattTime CSV export as it is; CO2 is integrated step-wise over the run's own times "
+        "(default: $GREENAI_INTENSITY_SERIES; beats --intensity and --country)",
+    )  # fmt: skip
+
+
+def apply_cpu_watts(args: argparse.Namespace) -> None:
+    """Check ``--cpu-watts`` (else ``$GREENAI_CPU_WATTS``) now, and hand the flag to every meter
+    of this process and its children through the variable (the flag beats the environment)."""
+    import os
+
+    from greenai.sensors.cpu_model import read_cpuinfo
+    from greenai.sensors.estimate import CPU_WATTS_ENV, user_cpu_power
+
+    given = getattr(args, "cpu_watts", None)
+    if given is not None:
+        user_cpu_power(given, read_cpuinfo(), origin="--cpu-watts")
+        os.environ[CPU_WATTS_ENV] = given
+    elif os.environ.get(CPU_WATTS_ENV, "").strip():
+        user_cpu_power(os.environ[CPU_WATTS_ENV], read_cpuinfo())
 
 
 def open_output_store(args: argparse.Namespace) -> Any:
     from greenai.storage import open_store
 
     return open_store(args.store, default_dir=args.out)
+
+
+def add_budget_args(parser: argparse.ArgumentParser) -> None:
+    """``--energy-budget`` and ``--co2-budget`` (text with a unit, parsed by ``budget_from_args``)."""
+    g = parser.add_argument_group("budget (lifecycle/budget.py)")
+    g.add_argument(
+        "--energy-budget", "--energy_budget", dest="energy_budget", default=None, metavar="E",
+        help="grid energy limit with its unit (J, kJ, Wh, kWh, MWh), e.g. 50Wh: training stops "
+        "after the epoch whose predicted total passes it (status 'stopped: budget', resumable)",
+    )  # fmt: skip
+    g.add_argument(
+        "--co2-budget", "--co2_budget", dest="co2_budget", default=None, metavar="M",
+        help="CO2 limit with its unit (g, kg, t), e.g. 20g; as --energy-budget",
+    )  # fmt: skip
+
+
+def budget_from_args(args: argparse.Namespace) -> Any:
+    """The ``Budget`` the flags give, or None; bad text is one UsageError line."""
+    from greenai.lifecycle.budget import Budget
+
+    return Budget.from_flags(
+        getattr(args, "energy_budget", None), getattr(args, "co2_budget", None)
+    )

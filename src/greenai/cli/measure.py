@@ -46,6 +46,12 @@ def register(subparsers: Any) -> None:
         metavar="G_PER_KWH",
         help="grid carbon intensity in gCO2e/kWh (overrides --country)",
     )
+    from greenai.cli.common import add_series_arg
+
+    add_series_arg(p)
+    from greenai.cli._schedule import add_schedule_args
+
+    add_schedule_args(p)
     p.add_argument(
         "--interval",
         metavar="S",
@@ -62,23 +68,21 @@ def register(subparsers: Any) -> None:
         help="run store URL (default $GREENAI_STORE, else sqlite:///<out>/greenai.db)",
     )
     p.add_argument("--no-store", action="store_true", help="do not record the run in the store")
+    p.add_argument(
+        "--prometheus-port",
+        metavar="PORT",
+        help="serve the live figures for Prometheus on 127.0.0.1:PORT while the command runs "
+        "(needs greenai[prometheus])",
+    )
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
     p.set_defaults(func=run)
 
 
 def _check_out_dir(out: Path) -> None:
     """Refuse an output folder that cannot be created or written, before anything is written."""
-    if out.exists():
-        if not out.is_dir():
-            raise UsageError(f"--out {out} is not a folder")
-        if not os.access(out, os.W_OK | os.X_OK):
-            raise UsageError(f"--out {out} is not writable")
-        return
-    ancestor = out
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out} cannot be created: {ancestor} is not a writable folder")
+    from greenai.fsutil import check_out_dir
+
+    check_out_dir(out)
 
 
 def _check_command(command: list[str]) -> None:
@@ -90,6 +94,32 @@ def _check_command(command: list[str]) -> None:
     found = shutil.which(exe) if os.sep not in exe else (exe if os.access(exe, os.X_OK) else None)
     if found is None or os.path.isdir(found):
         raise CommandNotFound(f"command not found or not executable: {exe}")
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent() -> Any:
+    """A ``preexec_fn`` that makes the kernel SIGKILL the command if greenai itself dies (even by
+    SIGKILL, which greenai cannot catch to forward): a measured command never runs on unmeasured.
+    Linux only (None elsewhere). Resolved here, in the parent: the child, forked from a process
+    with a sampling thread, only makes one libc call before exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # greenai died before the call: do not run orphaned
+            os._exit(1)
+
+    return preexec
 
 
 def _exit_code(status: int) -> int:
@@ -115,17 +145,37 @@ def run(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     _check_command(command)
-    carbon = CarbonConfig.resolve(args.country, args.pue, args.intensity)
+    from greenai.cli import _schedule
+
+    _schedule.check(args)
+    carbon = CarbonConfig.resolve(
+        args.country, args.pue, args.intensity, intensity_series=args.intensity_series
+    )
+    from greenai.cli.common import check_series_span
+
+    check_series_span(carbon, args)
     interval_s = sampling_interval(args.interval)
     out = Path(args.out)
     _check_out_dir(out)
     csv_path = out / "emissions.csv"
     check_header(csv_path)
+    name = args.name or Path(command[0]).name
+    if not _schedule.maybe_wait(args, lambda: _history(args, out, name, command)):
+        return 0  # --dry-run: the chosen start is printed, nothing runs
     tree = ProcessTree.for_command()
     sensors = default_sensors(tree=tree)  # a garbage powercap counter: one line, nothing written
+    try:  # a port in use: one line, nothing written
+        prometheus = _prometheus(args.prometheus_port, sensors)
+    except BaseException:
+        for sensor in sensors:
+            sensor.close()
+        raise
 
     created = [p for p in (out, *out.parents) if not p.exists()]
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a folder that vanished or filled up since the check
+        raise UsageError(f"--out {out} cannot be created: {exc.strerror or exc}") from None
     store, sinks = None, []
     name = args.name or Path(command[0]).name
     from greenai.meter.tracker import make_run_id
@@ -137,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
         except BaseException:
             for sensor in sensors:
                 sensor.close()
+            if prometheus is not None:
+                prometheus.close()
             for folder in created:  # a bad --store leaves no folder behind (they are empty)
                 with contextlib.suppress(OSError):
                     folder.rmdir()
@@ -147,15 +199,16 @@ def run(args: argparse.Namespace) -> int:
         run_id=run_id,
         carbon=carbon,
         interval_s=interval_s,
-        sinks=sinks,
+        sinks=[*sinks, *([prometheus] if prometheus is not None else [])],
         emissions_csv=csv_path,
         sensors=sensors,
     )
     tracker.start()
     try:
-        proc = subprocess.Popen(command)
+        proc = subprocess.Popen(command, preexec_fn=_die_with_parent())
     except OSError as exc:
         tracker.stop()
+        _close(prometheus)
         _finish_store(store, run_id, "failed", f"could not start: {exc.strerror or exc}")
         raise CommandNotFound(f"cannot run {command[0]}: {exc.strerror or exc}") from None
     tree.attach(proc.pid)
@@ -175,10 +228,28 @@ def run(args: argparse.Namespace) -> int:
     proc.returncode = code = _exit_code(status)
     tree.set_final_cpu_s(usage.ru_utime + usage.ru_stime)
     measurement = tracker.stop()
+    _close(prometheus)
     status_word = "done" if code == 0 else ("interrupted" if code > 128 else "failed")
     _finish_store(store, run_id, status_word, None if code == 0 else f"exit code {code}")
     _print_summary(command, code, measurement, csv_path, store, run_id)
     return code
+
+
+def _prometheus(port: str | None, sensors: list[Any]) -> Any:
+    """The scrape endpoint for ``--prometheus-port`` (None without the flag)."""
+    if port is None:
+        return None
+    from greenai.integrations.prometheus import PrometheusSink, check_port
+
+    def methods() -> dict[str, Any]:
+        return {c: m for sensor in sensors for c, m in sensor.methods().items()}
+
+    return PrometheusSink(check_port(port), methods=methods)
+
+
+def _close(prometheus: Any) -> None:
+    if prometheus is not None:
+        prometheus.close()
 
 
 def _open_store(
@@ -194,6 +265,27 @@ def _open_store(
         config={"command": command, "pue": carbon.pue, "intensity_g_per_kwh": carbon.g_per_kwh},
     )
     return store, [StoreSink(store)]
+
+
+def _history(args: argparse.Namespace, out: Path, name: str, command: list[str]) -> Any:
+    """The median duration of this command's finished runs in the store (for --start-within)."""
+    from greenai.cli._schedule import median_duration
+
+    if args.no_store:
+        return None
+    from greenai.storage import open_store
+
+    try:
+        store = open_store(args.store, default_dir=out, create=False)
+    except UsageError:  # no store yet: no history
+        return None
+    try:
+        runs = store.list_runs(variant="measure")
+        return median_duration(
+            runs, lambda r: r.name == name and r.config.get("command") == command
+        )
+    finally:
+        store.close()
 
 
 def _finish_store(store: Any, run_id: str, status: str, error: str | None) -> None:
@@ -224,5 +316,14 @@ def _print_summary(
         file=err,
     )
     print(f"  carbon intensity {m.intensity.g_per_kwh:g} gCO2e/kWh: {m.intensity.source}", file=err)
+    from greenai.results.resultfile import piece_from_measurement
+    from greenai.uncertainty import plus_minus
+
+    b = piece_from_measurement(m)  # the bands (greenai.uncertainty)
+    print(
+        f"  band: energy {plus_minus(m.energy_kwh, b['energy_kwh_low'], b['energy_kwh_high'])} "
+        f"kWh, CO2 {plus_minus(m.co2_kg, b['co2_kg_low'], b['co2_kg_high'])} kg",
+        file=err,
+    )
     where = f"{csv_path}" + (f" and {store.url}" if store is not None else "")
     print(f"  run {run_id} recorded in {where}", file=err)

@@ -14,12 +14,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _compression.add_parent_args(p)
     p.add_argument(
         "--sparsity", type=common.fraction, default=0.3,
-        help="fraction of conv weights (unstructured) or channels (structured) removed, in [0, 1)",
+        help="fraction of each conv weight (unstructured; linear too with --include-linear) or "
+        "of channels (structured) removed, in [0, 1)",
     )  # fmt: skip
     p.add_argument("--kind", choices=("unstructured", "structured"), default="unstructured")
     p.add_argument(
         "--include-linear", "--include_linear", dest="include_linear", action="store_true",
-        help="unstructured: prune linear weights too",
+        help="unstructured: prune linear weights too (a model without convs needs it; the "
+        "result lists the pruned and the dense layers)",
     )  # fmt: skip
     p.add_argument(
         "--norm", type=int, choices=(1, 2), default=1, help="structured: L1 or L2 ranking"

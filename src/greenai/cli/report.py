@@ -48,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", default="results", help="folder for the report files (default: results)"
     )
     p.add_argument("--title", default="greenai report", help="the report's title")
+    p.add_argument(
+        "--force", action="store_true",
+        help="replace a report over other runs (a study's) that is already in --out",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -64,6 +68,7 @@ def _store_runs(args: argparse.Namespace) -> tuple[list, str]:
     with open_store(args.store, default_dir=".", create=False, mark_stale=False) as store:
         runs = from_store(store, group=args.group, run_ids=args.runs)
         where = f"the store {store.url}" + (f", group {args.group!r}" if args.group else "")
+        where += f", runs {', '.join(args.runs)}" if args.runs else ""
     if not runs:
         raise UsageError(f"no runs in {where}; run `greenai study` or `greenai baseline` first")
     return runs, where
@@ -71,23 +76,27 @@ def _store_runs(args: argparse.Namespace) -> tuple[list, str]:
 
 def run(args: argparse.Namespace) -> int:
     from greenai.errors import UsageError
+    from greenai.fsutil import check_out_dir
     from greenai.reports.build import write_report
     from greenai.reports.sources import from_results_dir
 
     if args.runs and args.group:
         raise UsageError("--runs names the runs; --group selects a study's runs: give one of them")
+    check_out_dir(args.out)  # an existing file or an unwritable folder: one line, before reading
     if args.results_dir is not None:
         if args.group or args.store:
             raise UsageError("--results-dir reads files; --store and --group apply to the store")
         runs = from_results_dir(Path(args.results_dir), run_ids=args.runs)
         where = f"result files in {args.results_dir}"
+        where += f", runs {', '.join(args.runs)}" if args.runs else ""
         if not runs:
             raise UsageError(f"no result JSON files in {args.results_dir}")
     else:
         runs, where = _store_runs(args)
     files = write_report(
-        runs, Path(args.out), inferences=args.inferences, source=where, title=args.title
-    )
+        runs, Path(args.out), inferences=args.inferences, source=where, title=args.title,
+        force=args.force,
+    )  # fmt: skip
     print(files.terminal_text)
     print(f"wrote {files.markdown}, {files.html}")
     for path in files.charts.values():

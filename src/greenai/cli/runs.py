@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported only when the command runs
     from greenai.storage import RunRecord, RunStore
 
-STATUSES = ("running", "done", "failed", "interrupted")  # mirrors greenai.storage.STATUSES
+STATUSES = ("running", "done", "failed", "interrupted", "stopped: budget", "pruned")  # storage
 LIST_HEADERS = (
     "run id",
     "variant",
@@ -26,6 +26,7 @@ LIST_HEADERS = (
     "energy kWh",
     "CO2 kg",
     "parent",
+    "worker",  # host:pid of the process that ran it (a search's trials: which worker, which host)
 )
 
 
@@ -89,6 +90,7 @@ def list_command(args: argparse.Namespace) -> int:
                 _num(r.energy_kwh, ".4g"),
                 _num(r.co2_kg, ".4g"),
                 r.parent_run_id,
+                f"{r.host}:{r.pid}",
             ]
             for r in runs
         ]

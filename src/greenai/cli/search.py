@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from greenai.cli import common
+from greenai.cli import _schedule, common
 
 DEFAULT_TRIALS = 30
 
@@ -55,6 +55,18 @@ def register(subparsers: Any) -> None:
         default=None,
         help="stop once the study holds this many finished trials (all workers together)",
     )
+    g.add_argument(
+        "--heartbeat", type=int, default=None, metavar="S",
+        help="seconds between a running trial's heartbeats (default 30)",
+    )  # fmt: skip
+    g.add_argument(
+        "--grace", type=int, default=None, metavar="S",
+        help="a trial without a heartbeat for this long is lost with its worker (default 120)",
+    )  # fmt: skip
+    g.add_argument(
+        "--retries", type=common.nonneg_int, default=1, metavar="N",
+        help="times a lost trial's parameters are run again by another worker (default 1; 0: never)",
+    )  # fmt: skip
     g.add_argument("--objective", choices=("energy", "co2"), default="energy")
     g.add_argument("--sampler", choices=("nsga2", "tpe"), default="nsga2", help="default: NSGA-II")
     g.add_argument(
@@ -81,6 +93,11 @@ def register(subparsers: Any) -> None:
         help="also log to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db): a parent run for the "
         "search, each trial nested under it, the charts on the parent",
     )  # fmt: skip
+    g.add_argument(
+        "--wandb", action="store_true",
+        help="also log to Weights & Biases, the same figures as --mlflow ($WANDB_PROJECT, else "
+        "project 'greenai'; WANDB_MODE=offline keeps it on disk)",
+    )  # fmt: skip
     s = p.add_argument_group("search space (narrows the declared space; flags beat --space)")
     s.add_argument("--space", default=None, metavar="FILE", help="TOML or JSON narrowing file")
     s.add_argument("--lr-range", nargs=2, type=float, metavar=("LOW", "HIGH"))
@@ -100,6 +117,19 @@ def register(subparsers: Any) -> None:
     common.add_data_args(p)
     common.add_carbon_args(p)
     common.add_output_args(p)
+    common.add_budget_args(p)
+    _schedule.add_schedule_args(p)
+    g = p.add_argument_group("search budget and pruning (search/budget.py, search/dominance.py)")
+    g.add_argument(
+        "--prune-dominated", dest="prune_dominated", action="store_true",
+        help="stop a trial after an epoch when another trial had at least its accuracy for at "
+        "most its energy at that same epoch",
+    )  # fmt: skip
+    g.add_argument(
+        "--defer-trials", dest="defer_trials", action="store_true",
+        help="with --start-within and --forecast: before each trial, wait for the cleanest start "
+        "within that window (expected duration: --expected-duration, else the median trial)",
+    )  # fmt: skip
     p.add_argument(
         "--inference-images",
         type=common.nonneg_int,
@@ -146,6 +176,11 @@ def _check_counts(args: argparse.Namespace) -> None:
         raise UsageError(f"--trials must be at least 1, got {args.trials}")
     if args.total_trials is not None and args.total_trials < 1:
         raise UsageError(f"--total-trials must be at least 1, got {args.total_trials}")
+    beat, grace = args.heartbeat, args.grace
+    if beat is not None and beat < 1:
+        raise UsageError(f"--heartbeat must be at least 1 second, got {beat}")
+    if grace is not None and grace <= (beat or 30):
+        raise UsageError(f"--grace ({grace} s) must be longer than the heartbeat ({beat or 30} s)")
 
 
 def _base_config(args: argparse.Namespace) -> Any:
@@ -175,6 +210,12 @@ def run(args: argparse.Namespace) -> int:
     from greenai.search import summary as summary_mod
 
     _check_counts(args)
+    _schedule.check(args)
+    budget = common.budget_from_args(args)
+    if args.defer_trials and args.start_within is None:
+        from greenai.errors import UsageError
+
+        raise UsageError("--defer-trials needs --start-within and --forecast")
     out_dir = Path(args.out)
     url = study_mod.storage_url(args.storage, out_dir)
     name = args.study_name or f"{args.dataset}_{args.objective}"
@@ -197,13 +238,16 @@ def run(args: argparse.Namespace) -> int:
 
     check_sensors()  # a garbage powercap counter: one line, nothing written
     study_mod.check_storage(url)
+    once = args.dry_run or not args.defer_trials  # else each trial waits (--defer-trials)
+    if once and not _schedule.maybe_wait(args, lambda: _schedule.group_history(args, name)):
+        return 0  # --dry-run: the chosen start is printed, nothing runs
     population = args.population or study_mod.DEFAULT_POPULATION
     study_mod.make_sampler(args.sampler, args.seed, population)  # bad settings fail before writing
-    from greenai.integrations.mlflow import MlflowLogger
+    from greenai.integrations.wandb import trackers
     from greenai.search.objective import TrialObjective, close_stale_run
     from greenai.storage import open_store
 
-    mlflow, mlflow_parent = MlflowLogger.maybe_create(args.mlflow), None
+    mlflow, mlflow_parent = trackers(mlflow=args.mlflow, wandb=args.wandb), None
     store = open_store(_run_store_url(args, url), default_dir=out_dir)
     try:
         study = study_mod.open_study(
@@ -211,7 +255,8 @@ def run(args: argparse.Namespace) -> int:
             url,
             objective=args.objective,
             space=space,
-            on_stale=close_stale_run(store),
+            on_stale=close_stale_run(store, carbon=carbon, retries=args.retries),
+            **{k: v for k, v in (("heartbeat_s", args.heartbeat), ("grace_s", args.grace)) if v},
         )
         before = len(study.trials)
         # Seeded with --seed plus the trials already there, so a resumed search does not replay
@@ -231,6 +276,8 @@ def run(args: argparse.Namespace) -> int:
             inference_images=args.inference_images,
             mlflow=mlflow.under(mlflow_parent) if mlflow_parent else None,
             finetune_epochs=args.prune_finetune_epochs,
+            prune_dominated=args.prune_dominated,
+            before_trial=_deferral(args, store, name) if args.defer_trials else None,
         )
         print(
             f"search {name!r} in {study_mod.display_url(url)} ({before} trials so far; run store "
@@ -238,7 +285,19 @@ def run(args: argparse.Namespace) -> int:
             f"seed {args.seed}; {args.trials} trials here"
         )
         print(f"space: {space.describe()}", flush=True)
-        _optimize(study, objective, args)
+        callbacks = []
+        if budget is not None:
+            from greenai.search.budget import BudgetCallback
+
+            callbacks.append(BudgetCallback(store, name, budget))
+            if (why := callbacks[-1].exhausted()) is not None:
+                print(f"search: budget already spent ({why}): no trial launched")
+                args.trials = 0
+        if args.trials:
+            _optimize(study, objective, args, callbacks)
+        from greenai.search.spent import format_spent, spent
+
+        print(format_spent(spent(store, name)))  # every run of the study, lost trials included
     except BaseException as exc:
         if mlflow_parent:
             with contextlib.suppress(Exception):  # the original failure matters more
@@ -275,10 +334,27 @@ def _mlflow_start(mlflow: Any, name: str, args: argparse.Namespace, space: Any) 
     return parent
 
 
-def _optimize(study: Any, objective: Any, args: argparse.Namespace) -> None:
+def _deferral(args: argparse.Namespace, store: Any, name: str) -> Any:
+    """``before_trial`` for --defer-trials: wait for the cleanest start of the next trial."""
+    from greenai.search.objective import VARIANT
+
+    def history() -> Any:
+        runs = store.list_runs(group=name, variant=VARIANT)
+        return _schedule.median_duration(runs, lambda r: True)
+
+    def before_trial() -> None:
+        if args.expected_duration is None and history() is None:
+            print("search: --defer-trials: no finished trial to time yet; this one starts now")
+            return
+        _schedule.maybe_wait(args, history)
+
+    return before_trial
+
+
+def _optimize(study: Any, objective: Any, args: argparse.Namespace, extra: Any = ()) -> None:
     import optuna
 
-    callbacks = []
+    callbacks = list(extra)
     if args.total_trials is not None:
         callbacks.append(optuna.study.MaxTrialsCallback(args.total_trials, states=None))
     study.optimize(objective, n_trials=args.trials, catch=(Exception,), callbacks=callbacks)

@@ -7,10 +7,11 @@ continues where it stopped; a failed step is reported as failed and the others g
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from greenai.cli import common
+from greenai.cli import _schedule, common
 from greenai.cli.report import add_report_args
 from greenai.lifecycle.registry import study_variants
 
@@ -88,8 +89,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also log to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db): a parent run for the "
         "study, one nested run per step, the report's charts on the parent",
     )  # fmt: skip
+    p.add_argument(
+        "--wandb", action="store_true",
+        help="also log to Weights & Biases, the same figures as --mlflow ($WANDB_PROJECT, else "
+        "project 'greenai'; WANDB_MODE=offline keeps it on disk)",
+    )  # fmt: skip
     common.add_carbon_args(p)
     common.add_output_args(p)
+    common.add_budget_args(p)
+    _schedule.add_schedule_args(p)
     p.set_defaults(func=run)
 
 
@@ -125,6 +133,9 @@ def build_config(args: argparse.Namespace) -> object:
         "alpha": args.alpha,
     }
     carbon = {"country": args.country, "pue": args.pue, "intensity": args.intensity}
+    watts = getattr(args, "cpu_watts", None) or os.environ.get("GREENAI_CPU_WATTS", "").strip()
+    if watts:  # a user-given CPU power changes the figures: steps are redone (absent: same hash)
+        carbon["cpu_watts"] = watts
     return StudyConfig(
         name=args.name,
         devices=_devices(args.device),
@@ -140,19 +151,27 @@ def run(args: argparse.Namespace) -> int:
     from greenai.study.pipeline import run_and_report
     from greenai.study.steps import default_steps
 
+    _schedule.check(args)
     cfg = build_config(args)
     carbon = common.carbon_config(args)
+    budget = common.budget_from_args(args)
     check_sensors()  # a garbage powercap counter: one line, nothing written
     if args.dataset == "cifar10":
         from greenai.ml.data import locate_cifar10
 
         locate_cifar10(args.data_dir, args.download)  # missing data: one line, nothing written
-    from greenai.integrations.mlflow import MlflowLogger
+    from greenai.integrations.wandb import trackers
 
-    mlflow = MlflowLogger.maybe_create(args.mlflow)  # a null logger unless asked for
+    mlflow = trackers(mlflow=args.mlflow, wandb=args.wandb)  # a null logger unless asked for
     out = Path(args.out)
+    from greenai.study.state import load_state, state_path
+
+    load_state(state_path(out, cfg.name))  # a corrupt state file: one line, before the store opens
+    if not _schedule.maybe_wait(args, lambda: _schedule.group_history(args, cfg.name)):
+        return 0  # --dry-run: the chosen start is printed, nothing runs
     with common.open_output_store(args) as store:
         common.print_recipe_note(args)  # input all checked: the note cannot precede an error
+        _print_plan(cfg, timed=args.progress)
         outcome, files = run_and_report(
             cfg,
             out,
@@ -164,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             progress=args.progress,
             store_url=args.store,
             mlflow=mlflow,
+            budget=budget,
         )
     print(files.terminal_text)
     print(f"wrote {files.markdown}, {files.html}")
@@ -178,3 +198,20 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _print_plan(cfg: object, timed: bool) -> None:
+    """The plan (steps, epochs) on stderr before the study starts; with ``timed``, a rough duration
+    from a few training steps timed here now (a few seconds; skipped with --no-progress)."""
+    from greenai.study.estimate import plan_lines, time_epoch
+    from greenai.study.plan import plan
+
+    steps = plan(cfg)  # type: ignore[arg-type]
+    timing, why = None, None
+    if timed:
+        try:  # best effort: an estimate that cannot be made must not stop the study
+            timing = time_epoch(cfg.train)  # type: ignore[attr-defined]
+        except Exception as exc:  # said on the plan line; the study goes on
+            why = f"the model could not be timed here: {type(exc).__name__}: {str(exc)[:120]}"
+    lines = plan_lines(steps, timing, why)
+    print("\n".join(lines if timed else lines[:1]), file=sys.stderr)

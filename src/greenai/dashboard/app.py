@@ -30,7 +30,7 @@ from flask import (
 from werkzeug.exceptions import MethodNotAllowed
 
 from greenai import __version__
-from greenai.dashboard import studies, views
+from greenai.dashboard import spent, studies, views
 from greenai.errors import MissingExtraError
 from greenai.search.study import OBJECTIVES
 
@@ -122,10 +122,12 @@ def create_app(store: Any, trusted_hosts: Sequence[str] | None = None) -> Flask:
     @app.get("/")
     def index() -> str:
         runs = _newest_first(store.list_runs())
+        # runs without final figures: their energy so far (or until they stopped), from samples
+        last = spent.last_samples(store.engine, spent.unfinished_ids(runs))
         return render_template(
             "index.html",
-            runs=[views.run_summary(r) for r in runs],
-            groups=views.group_summaries(runs),
+            runs=[views.run_summary(r, last.get(r.run_id)) for r in runs],
+            groups=views.group_summaries(runs, last),
         )
 
     @app.get("/runs/<run_id>")

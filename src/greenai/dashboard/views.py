@@ -16,8 +16,15 @@ SEARCH_TRIAL = "search_trial"
 MAX_POINTS = 2000  # a live chart is redrawn every few seconds: long runs are thinned to this
 
 
-def run_summary(run: Any) -> dict[str, Any]:
-    """One row of the runs list: identity, status and the headline figures (None where unknown)."""
+def run_summary(run: Any, spent: Any = None) -> dict[str, Any]:
+    """One row of the runs list: identity, status and the headline figures (None where unknown).
+
+    ``spent`` (a ``dashboard.spent.Spent``): a run without final figures (running, interrupted,
+    failed) shows the energy and CO2 of its last sample instead, and ``energy_basis`` says so."""
+    energy, co2, basis = run.energy_kwh, run.co2_kg, "final" if run.energy_kwh is not None else None
+    if energy is None and spent is not None:
+        energy, co2 = spent.energy_kwh, spent.co2_kg
+        basis = "so far" if run.status == "running" else "until it stopped"
     return {
         "run_id": run.run_id,
         "name": run.name,
@@ -28,15 +35,50 @@ def run_summary(run: Any) -> dict[str, Any]:
         "group": run.group,
         "parent_run_id": run.parent_run_id,
         "status": run.status,
+        "worker": f"{run.host}:{run.pid}",  # the process (host:pid) that ran it
         "started_at": run.started_at,
         "heartbeat_at": run.heartbeat_at,
         "finished_at": run.finished_at,
         "duration_s": run.duration_s,
         "accuracy_pct": run.accuracy,
-        "energy_kwh": run.energy_kwh,
-        "co2_kg": run.co2_kg,
+        "energy_kwh": energy,
+        "co2_kg": co2,
+        "energy_basis": basis,
+        "power_methods": power_methods(run),
         "error": run.error,
+        **result_bands(run.result),
+        **work_figures(run.result),
     }
+
+
+def work_figures(result: Any) -> dict[str, Any]:
+    """A finished run's work-normalised figures (``greenai.results.work``; None where unknown)."""
+    work = (result or {}).get("work") or {}
+    keys = ("j_per_training_sample", "j_per_inference_item", "inference_item",
+            "j_per_correct_prediction", "inference_batch_size", "inference_threads")  # fmt: skip
+    return {k: work.get(k) for k in keys}
+
+
+def result_bands(result: Any) -> dict[str, Any]:
+    """A finished run's step CO2 band and embodied carbon (None where the result has none)."""
+    step = ((result or {}).get("energy") or {}).get("step") or {}
+    emb = ((result or {}).get("embodied") or {}).get("step") or {}
+    lo, hi = step.get("co2_kg_low"), step.get("co2_kg_high")
+    return {
+        "co2_band": [lo, hi] if lo is not None and hi is not None else None,
+        "embodied_co2_kg": emb.get("co2_kg"),
+        "embodied_band": [emb.get("co2_kg_low"), emb.get("co2_kg_high")] if emb else None,
+    }
+
+
+def power_methods(run: Any) -> dict[str, str] | None:
+    """How each component's power was obtained ("estimated: ...", "measured: ..."), from the
+    run's result or final measurement; None while the run has neither (still running)."""
+    for source in (((run.result or {}).get("energy") or {}).get("step"), run.measurement):
+        methods = (source or {}).get("methods") if isinstance(source, dict) else None
+        if isinstance(methods, dict) and methods:
+            return {str(k): str(v) for k, v in methods.items()}
+    return None
 
 
 class GroupSummary(NamedTuple):
@@ -49,23 +91,39 @@ class GroupSummary(NamedTuple):
     energy_kwh: float
     co2_kg: float
     started_at: float
+    unfinished: tuple[tuple[str, str], ...] = ()  # (run id, status) of runs that did not finish
 
 
-def group_summaries(runs: Iterable[Any]) -> list[GroupSummary]:
-    """The groups among ``runs``, newest first, with their totals of the runs' own energy and CO2."""
+def group_summaries(runs: Iterable[Any], spent: Any = None) -> list[GroupSummary]:
+    """The groups among ``runs``, newest first, with their totals of the runs' own energy and CO2.
+
+    Every joule spent counts: a run without final figures (running, interrupted, failed) adds its
+    last sample's figures (``spent``: run id -> ``dashboard.spent.Spent``), and the runs that did
+    not finish are listed by id and status."""
+    spent = spent or {}
     by_name: dict[str, list[Any]] = {}
     for run in runs:
         if run.group:
             by_name.setdefault(run.group, []).append(run)
+
+    def figures(r: Any) -> tuple[float, float]:
+        if r.energy_kwh is not None:
+            return r.energy_kwh, r.co2_kg or 0.0
+        last = spent.get(r.run_id)
+        return (last.energy_kwh, last.co2_kg) if last is not None else (0.0, 0.0)
+
     out = [
         GroupSummary(
             name=name,
             kind="search" if any(r.variant == SEARCH_TRIAL for r in members) else "study",
             runs=len(members),
             running=sum(r.status == "running" for r in members),
-            energy_kwh=sum(r.energy_kwh or 0.0 for r in members),
-            co2_kg=sum(r.co2_kg or 0.0 for r in members),
+            energy_kwh=sum(figures(r)[0] for r in members),
+            co2_kg=sum(figures(r)[1] for r in members),
             started_at=min(r.started_at for r in members),
+            unfinished=tuple(
+                (r.run_id, r.status) for r in members if r.status not in ("done", "running")
+            ),
         )
         for name, members in by_name.items()
     ]
@@ -93,6 +151,8 @@ def live_series(samples: Sequence[Sample], limit: int = MAX_POINTS) -> dict[str,
     kept = _thin(samples, limit)
     components = [c for c in COMPONENTS if any(c in s.power_w for s in kept)]
     components += sorted({c for s in kept for c in s.power_w} - set(components))
+    # a component that never drew power (no GPU here: 0 W by absence) gets no band
+    components = [c for c in components if any(s.power_w.get(c) for s in kept)]
     return {
         "count": len(samples),
         "elapsed_s": [s.elapsed_s for s in kept],
@@ -115,12 +175,16 @@ def epoch_series(epochs: Iterable[Any]) -> dict[str, Any]:
 
 def live_payload(run: Any, samples: Sequence[Sample], epochs: Iterable[Any]) -> dict[str, Any]:
     """Everything the live view polls for: the run, its series, and the latest totals."""
+    from greenai.dashboard.prediction import prediction_view
+
     series = live_series(samples)
     last = samples[-1] if samples else None
+    epochs = list(epochs)
     return {
         "run": run_summary(run),
         "samples": series,
         "epochs": epoch_series(epochs),
+        "prediction": prediction_view(run, epochs),
         "latest": {
             "elapsed_s": last.elapsed_s if last else None,
             "phase": last.phase if last else None,
@@ -149,10 +213,21 @@ def study_report(runs: Iterable[Any]) -> dict[str, Any]:
         _table(table.study_table(rows), finished),
         _table(table.lifecycle_table(rows), finished),
     ]
-    problems = table.problems_table(rows)
+    work = table.work_table(rows)
+    if work is not None:
+        shown = [r.run_id for r in rows if r.ok and (r.j_per_training_sample is not None
+                                                     or r.j_per_inference_item is not None)]  # fmt: skip
+        tables.append(_table(work, shown))
+    # a step still running is neither failed nor missing: it gets its own list, not that table
+    running = [r for r in rows if r.status == "running"]
+    ended = [r for r in rows if r.status != "running"]
+    problems = table.problems_table(ended)
     if problems is not None:
-        tables.append(_table(problems, [r.run_id for r in rows if not r.ok]))
+        tables.append(_table(problems, [r.run_id for r in ended if not r.ok]))
     return {
+        "running": [
+            {"run_id": r.run_id, "model_type": r.model_type, "device": r.device} for r in running
+        ],
         "tables": tables,
         "notes": table.method_notes(rows),
         "rows": [dataclasses.asdict(r) for r in rows],
@@ -176,7 +251,9 @@ def _table(t: Any, run_ids: list[str]) -> dict[str, Any]:
 def _comparison(rows: Sequence[Any], data: Any) -> dict[str, Any] | None:
     if data is None:
         return None
-    done = [r for r in rows if r.ok and r.co2_step_kg is not None]  # chartdata.comparison's runs
+    from greenai.reports.chartdata import charted
+
+    done = charted(rows)  # chartdata.comparison's runs
     return {**_lists(data), "run_ids": [r.run_id for r in done]}
 
 
@@ -188,7 +265,9 @@ def _lists(data: Any) -> dict[str, Any]:
 def _report_pareto(rows: Sequence[Any], data: Any) -> dict[str, Any] | None:
     if data is None:
         return None
-    done = [r for r in rows if r.ok and r.co2_lifecycle_kg is not None]  # chartdata.pareto's runs
+    from greenai.reports.chartdata import charted
+
+    done = charted(rows, "co2_lifecycle_kg")  # chartdata.pareto's runs
     return {**_lists(data), "run_ids": [r.run_id for r in done]}
 
 

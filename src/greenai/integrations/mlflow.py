@@ -49,7 +49,10 @@ CHART_DIR = f"{ARTIFACT_DIR}/charts"  # a run's own charts: power.png, epochs.pn
 CHARTS_TAG = "greenai.charts"  # why a run has no charts, when they were skipped
 
 # greenai's final statuses -> MLflow's run statuses
-STATUSES = {"done": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+STATUSES = {
+    "done": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "stopped: budget": "KILLED",
+    "pruned": "KILLED",
+}  # fmt: skip
 
 # Result JSON sections whose numeric leaves become metrics (phases are logged per phase).
 _METRIC_SECTIONS = ("metrics", "inference", "energy", "efficiency", "break_even")

@@ -47,6 +47,8 @@ class RecordedTracker(Tracker):
     recorded (None with ``store=None``)."""
 
     store_url: str | None = None
+    #: set by trainer callbacks before the run ends: {"samples": N, "tokens": T} (the work done)
+    training: dict[str, Any] | None = None
 
     @property
     def measurement(self) -> Measurement | None:
@@ -136,14 +138,16 @@ def build_result(
     dataset: str | None,
     device: str,
     emissions_csv: Path | None,
+    training: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The result JSON (schema in docs/ARCHITECTURE.md) of a tracked run: energy and carbon only;
     no accuracy, so ``metrics`` is empty and ``efficiency`` None; no parent, so lifecycle = step."""
     from greenai.results import resultfile as results
+    from greenai.results.work import work_section
 
     step = results.sum_pieces([results.piece_from_measurement(m)], m.pue)
     life = results.lifecycle(step, None)
-    return {
+    result = {
         "schema_version": results.SCHEMA_VERSION,
         "run_id": m.run_id,
         "parent_run_id": None,
@@ -164,6 +168,10 @@ def build_result(
         "artifacts": {} if emissions_csv is None else {"emissions_csv": str(emissions_csv)},
         "created_at": results.utc_now(),
     }
+    if training:
+        result["training"] = dict(training)
+    result["work"] = work_section(result)  # J per training sample when a callback counted them
+    return result
 
 
 def _error_line(exc: BaseException) -> str:
@@ -180,12 +188,16 @@ class _Recording:
         self.spec = spec
         self.sink = _LateSink()
         sinks = list(kwargs.pop("sinks", ()))
+        from greenai.integrations.wandb import explicit_loggers
+
+        self.loggers = explicit_loggers(spec.mlflow, spec.wandb)
+        sinks.extend(self.loggers.sinks())
         if spec.store is not None:
             sinks.append(self.sink)
-            if not kwargs.get("run_id"):
-                from greenai.storage import new_run_id
+        if (spec.store is not None or self.loggers.active) and not kwargs.get("run_id"):
+            from greenai.storage import new_run_id
 
-                kwargs["run_id"] = new_run_id()
+            kwargs["run_id"] = new_run_id()
         self.tracker = RecordedTracker(spec.name, sinks=sinks, **kwargs)
         self.store, self.owned = _open(spec.store)
         self.device = spec.device or _device_in_use()
@@ -193,8 +205,15 @@ class _Recording:
     def begin(self) -> RecordedTracker:
         """Create the run (status "running") and start the meter."""
         spec, store = self.spec, self.store
+        if self.loggers.active:
+            params = {"model": spec.model, "dataset": spec.dataset, "device": self.device}
+            self.loggers.start_run(self.tracker.run_id, spec.name, params=params)
         if store is None:
-            return self.tracker.start()
+            try:
+                return self.tracker.start()
+            except BaseException:
+                self._log_end(None, "failed")
+                raise
         from greenai.storage import StoreSink
 
         try:
@@ -203,6 +222,7 @@ class _Recording:
                 dataset=spec.dataset, device=self.device, config={}, group=spec.group,
             )  # fmt: skip
         except BaseException:  # e.g. the run id is taken: not our run to mark
+            self._log_end(None, "failed")
             self.close()
             raise
         try:
@@ -231,18 +251,30 @@ class _Recording:
         finally:
             self.close()
 
-    def _finish(self, m: Measurement | None, exc: BaseException | None) -> None:
-        if self.store is None:
+    def _log_end(self, result: dict[str, Any] | None, status: str) -> None:
+        """Close the MLflow / W&B run (``mlflow=`` / ``wandb=``), with the result when done."""
+        if not self.loggers.active:
             return
+        if result is not None:
+            self.loggers.log_result(result)
+        self.loggers.end(status)
+
+    def _finish(self, m: Measurement | None, exc: BaseException | None) -> None:
         run_id = self.tracker.run_id
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         if exc is None and m is not None:
             result = build_result(
                 m, group=self.spec.group, model=self.spec.model, dataset=self.spec.dataset,
                 device=self.device, emissions_csv=self.tracker.emissions_csv,
+                training=self.tracker.training,
             )  # fmt: skip
-            self.store.finish_run(run_id, status="done", result=result)
+            self._log_end(result, "done")
+            if self.store is not None:
+                self.store.finish_run(run_id, status="done", result=result)
             return
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        self._log_end(None, status)
+        if self.store is None:
+            return
         try:
             self.store.finish_run(run_id, status=status, error=_error_line(exc or RuntimeError()))
         except Exception as error:  # do not let the store replace the block's exception
@@ -263,6 +295,8 @@ class track:
     ``group``, ``model``, ``dataset`` label the run; ``device`` defaults to "cuda" when the
     program already uses CUDA through torch, else "cpu". Other keyword arguments are those of the
     meter's ``Tracker`` (``run_id``, ``country``, ``interval_s``, ``emissions_csv``, ...).
+    ``mlflow=True`` / ``wandb=True`` also log the run (its phases, then the result's figures) to
+    MLflow (``$MLFLOW_TRACKING_URI``) / Weights & Biases (``$WANDB_PROJECT``, ``$WANDB_MODE``).
 
     The block's tracker is yielded; after the block ``t.measurement`` (or ``t.energy``) is the final
     ``Measurement``, whose ``run_id`` names the stored run. As a decorator each call is one run, the
@@ -280,9 +314,12 @@ class track:
         model: str | None = None,
         dataset: str | None = None,
         device: str | None = None,
+        mlflow: bool = False,
+        wandb: bool = False,
         **tracker_kwargs: Any,
     ) -> None:
         self.name, self.store, self.group = name, store, group
+        self.mlflow, self.wandb = mlflow, wandb
         self.model, self.dataset, self.device = model, dataset, device
         self.tracker_kwargs = tracker_kwargs
         self._recording: _Recording | None = None

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from greenai.killpoints import kill_point
+from greenai.lifecycle.budget import StopRun
 from greenai.ml.training.config import paths_for
 from greenai.results import lineage, runinfo
 from greenai.results import resultfile as results
@@ -43,6 +45,8 @@ class RunEnv:
     group: str | None = None  # a study or search name
     mlflow: Any = None  # an integrations.mlflow logger (or its null twin); None: off
     progress: bool = False
+    # a distributed run: this rank's Measurement -> (the job's, its per-node/per-rank detail)
+    gather: Any = None
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -67,6 +71,8 @@ class RunSpec:
     parent_note: str | None = None  # why the parent's energy is unknown (a foreign file)
     run_id: str | None = None
     resume: bool = False  # continue the store row of ``run_id`` (a training run's --resume)
+    rerun: bool = False  # no run_id: take over an interrupted run of the same step and parent
+    count_attempts: bool = True  # a taken-over run counts its killed attempts' energy (samples)
     break_even: bool = False  # a derived model: its break-even against the parent is computed
     mlflow_params: dict[str, Any] | None = None  # None: identity and hyperparameters
 
@@ -82,6 +88,8 @@ class MeteredRun:
         self.paths = paths_for(env.out_dir, self.run_id)
         self.tracker: Any = None
         self.samples: list[Any] = []
+        self.attempts: list[dict[str, Any]] = []  # killed earlier attempts of a taken-over run
+        self.taken_over = False
 
     def relpath(self, path: Path) -> str:
         return os.path.relpath(path, self.env.out_dir)
@@ -110,6 +118,13 @@ class MeteredRun:
         from greenai.storage import StoreSink
 
         spec, env, store, mlflow = self.spec, self.env, self.env.store, self.env.mlflow
+        _refuse_unshared_ranks(spec.variant, env)
+        if store is not None:
+            from greenai.lifecycle import reconcile
+
+            reconcile.reconcile_quietly(store, env.out_dir)  # what an earlier kill left behind
+            if spec.run_id is None and spec.rerun:
+                self._take_over(reconcile.find_rerun(store, spec, env.group))
         sinks = [StoreSink(store)] if store is not None else []
         # built before the store row: it refuses a foreign emissions CSV with nothing written yet
         tracker = Tracker(
@@ -120,30 +135,47 @@ class MeteredRun:
         if before_open is not None:
             before_open(tracker)
         self._open_row()
+        kill_point("row-open")
         if after_open is not None:
             after_open()
-        stopped = False
+        stopped = committed = False
         try:
             if mlflow is not None:
                 mlflow.start_run(self.run_id, name=spec.variant, params=self._mlflow_params())
             tracker.start()
             outcome = body(tracker)
+            kill_point("body-done")
             measurement = tracker.stop()
             stopped = True
             self.samples = list(tracker.samples)
-            pieces = [*earlier_pieces(), results.piece_from_measurement(measurement)]
+            detail = None
+            if env.gather is not None:  # every rank's share: raises if a rank is gone
+                measurement, detail = env.gather(measurement)
+                tracker.restate(measurement)  # the CSV and the store hold the job's figures
+            pieces = [
+                *self.attempts,
+                *earlier_pieces(),
+                results.piece_from_measurement(measurement),
+            ]
             result = self.common_sections(measurement, pieces)
+            if detail is not None:
+                result["distributed"] = detail
             result.update(finish(outcome, measurement))
             self._complete(result)
+            committed = self._commit(result)
             self._write(result)
             if mlflow is not None:
                 self._log_mlflow(result, measurement, artifacts(), epochs(), epochs_logged)
             return result
         except BaseException as exc:
+            if committed:  # the store holds the result: the run is done, whatever failed after
+                raise
             if not stopped:
                 with contextlib.suppress(Exception):  # the original failure matters more
                     tracker.stop()
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            if isinstance(exc, StopRun):  # a graceful stop (budget, pruned): checkpoint kept
+                status = exc.run_status
             if mlflow is not None:
                 with contextlib.suppress(Exception):
                     mlflow.end(status, run_id=self.run_id)
@@ -155,12 +187,27 @@ class MeteredRun:
 
     # -- pieces of execute --------------------------------------------------------------------------
 
+    def _take_over(self, run_id: str | None) -> None:
+        """Rerun an interrupted run under its own id (``RunSpec.rerun``), if no one else took it."""
+        if run_id is not None and self.env.store.reclaim_run(run_id):
+            self.run_id, self.paths = run_id, paths_for(self.env.out_dir, run_id)
+            self.taken_over = True
+            self._count_attempts()
+
+    def _count_attempts(self) -> None:
+        if self.spec.count_attempts:
+            samples = self.env.store.samples(self.run_id)
+            self.attempts = results.attempt_pieces(samples, self.env.carbon)
+
     def _open_row(self) -> None:
         spec, store = self.spec, self.env.store
-        if store is None:
+        if store is None or self.taken_over:
             return
         if spec.resume and store.has_run(self.run_id):
             store.resume_run(self.run_id)
+            return
+        if store.has_run(self.run_id) and store.reclaim_run(self.run_id):  # a killed step rerun
+            self._count_attempts()
             return
         store.create_run(
             self.run_id, name=spec.variant, variant=spec.variant, model=spec.model,
@@ -188,12 +235,26 @@ class MeteredRun:
             "device": spec.device,
             "hyperparameters": spec.hyperparameters,
             "energy": {"step": step, "lifecycle": life},
+            "embodied": self._embodied(step),  # beside the operational CO2, never added into it
             "carbon": results.carbon_section(m),
             "break_even": None,
             "software": runinfo.software(),
             "artifacts": {"emissions_csv": self.relpath(self.paths["emissions_csv"])},
             "created_at": results.utc_now(),
         }
+
+    def _embodied(self, step: dict[str, Any]) -> dict[str, Any]:
+        """The hardware's embodied carbon for the step's time (``greenai.carbon.embodied``)."""
+        from greenai.carbon.embodied import embodied_lifecycle, embodied_step
+        from greenai.sensors.cpu_model import read_cpuinfo
+
+        hw = self.tracker.hardware() if self.tracker is not None else {}
+        info = read_cpuinfo()
+        own = embodied_step(
+            step["duration_s"], int(hw.get("gpu_count") or 0),
+            info.logical_per_package * info.packages, info.virtual,
+        )  # fmt: skip
+        return {"step": own, "lifecycle": embodied_lifecycle(own, self.spec.parent_result)}
 
     def _complete(self, result: dict[str, Any]) -> None:
         """Sections computed from the others: efficiency and break-even against the parent."""
@@ -206,11 +267,22 @@ class MeteredRun:
         parent = self.spec.parent_result
         if parent is not None and self.spec.break_even:
             result["break_even"] = lineage.break_even(result, parent)
+        from greenai.results.work import work_section
+
+        result["work"] = work_section(result)  # J per sample, per inference item, per correct one
+
+    def _commit(self, result: dict[str, Any]) -> bool:
+        """The commit point: the result stored with status "done" in one transaction. True once the
+        run is done (the JSON written next is a copy; ``reconcile`` rewrites it if a kill beat it)."""
+        if self.env.store is None:
+            return False
+        self.env.store.finish_run(self.run_id, status="done", result=result)
+        kill_point("store-done")
+        return True
 
     def _write(self, result: dict[str, Any]) -> None:
         results.write_result(self.env.out_dir, self.spec.variant, self.run_id, result)
-        if self.env.store is not None:
-            self.env.store.finish_run(self.run_id, status="done", result=result)
+        kill_point("json-written")
 
     def _mlflow_params(self) -> dict[str, Any]:
         spec = self.spec
@@ -245,3 +317,20 @@ def _number(v: Any) -> bool:
     import math
 
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _refuse_unshared_ranks(variant: str, env: RunEnv) -> None:
+    """Under torchrun/SLURM, only DDP training splits the work and gathers one total
+    (``RunEnv.gather``); any other step would run, and be recorded, once per rank."""
+    if env.gather is not None:
+        return
+    from greenai.sensors.ranks import rank_info
+
+    info = rank_info()
+    if info.distributed:
+        from greenai.errors import UsageError
+
+        raise UsageError(
+            f"the {variant} step does not run distributed (rank {info.rank} of "
+            f"{info.world_size}): only training does (greenai baseline --nproc-per-node N)"
+        )

@@ -10,14 +10,17 @@ from typing import Any
 
 import torch
 
+from greenai.killpoints import kill_point
+from greenai.lifecycle.training_ddp import job_live
+from greenai.lifecycle.training_forecast import TrainingForecast, report_every, store_metrics
 from greenai.ml import data as data_mod
 from greenai.ml.training import checkpoint as ckpt_mod
 from greenai.ml.training import loop, recipes
 from greenai.ml.training.config import write_training_log
-from greenai.ml.training.progress import EpochBar
+from greenai.ml.training.progress import EpochBar, overall_line, say
 
 
-class TrainingEpochs:
+class TrainingEpochs(TrainingForecast):
     """The epoch machinery of ``TrainingSession`` (its fields: cfg, dataset, device, store, ...)."""
 
     cfg: Any
@@ -35,6 +38,7 @@ class TrainingEpochs:
     tracker: Any
     net: Any
     rng_after_init: Any
+    ddp: Any  # a distributed run's ``Ddp`` or None
 
     def _cumulative(self, tracker: Any) -> dict[str, Any]: ...  # TrainingSession's
 
@@ -54,6 +58,8 @@ class TrainingEpochs:
                 seed=cfg.seed,
                 device=self.device,
             )
+            if self.ddp is not None:  # this rank's shard of the training images
+                splits = self.ddp.shard(splits)
         net = self.net.to(self.device)
         if cfg.channels_last:
             net = net.to(memory_format=torch.channels_last)
@@ -63,14 +69,17 @@ class TrainingEpochs:
             optimizer = loop.make_optimizer(
                 net, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum
             )
-        steps = loop.steps_per_epoch(len(splits.y_train), cfg.batch_size)
+        batch = cfg.batch_size if self.ddp is None else self.ddp.batch_size(cfg.batch_size)
+        steps = loop.steps_per_epoch(len(splits.y_train), batch)
         schedule = loop.make_schedule(optimizer, cfg.schedule, cfg.lr, steps * cfg.epochs)
         scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        trained = net if self.ddp is None else self.ddp.wrap(net)  # DDP averages gradients
         state = {
             "splits": splits,
             "net": net,
-            "model": torch.compile(net) if cfg.compile else net,
+            "model": torch.compile(trained) if cfg.compile else trained,
+            "batch_size": batch,
             "optimizer": optimizer,
             "schedule": schedule,
             "scaler": scaler,
@@ -112,6 +121,7 @@ class TrainingEpochs:
         cfg, ds = self.cfg, self.dataset
         st = self._setup(tracker)
         splits, model = st["splits"], st["model"]
+        judge = model if self.ddp is None else st["net"]  # evaluation: no collective per rank
         eval_split = "holdout" if len(splits.y_holdout) else "test"
         x_eval, y_eval = (
             (splits.x_holdout, splits.y_holdout)
@@ -119,6 +129,7 @@ class TrainingEpochs:
             else (splits.x_test, splits.y_test)
         )
         started = time.perf_counter()
+        predictor = self._predictor(st["steps"], tracker)
         with tracker.phase("train"):
             for epoch in range(st["start_epoch"], cfg.epochs + 1):
                 if st["target"] is not None:
@@ -126,6 +137,14 @@ class TrainingEpochs:
                 t0 = time.perf_counter()
                 lr_now = st["optimizer"].param_groups[0]["lr"]
                 with tracker.phase(f"epoch_{epoch}"):
+                    say(
+                        overall_line(
+                            f"{self.variant} {self.run_id}: epoch {epoch} of {cfg.epochs}",
+                            epoch - st["start_epoch"], cfg.epochs - st["start_epoch"] + 1,
+                            time.perf_counter() - started, "epochs",
+                        ),
+                        self.progress,
+                    )  # fmt: skip
                     bar = self._bar(epoch, st["steps"])
                     train_loss, train_acc = loop.train_epoch(
                         model,
@@ -135,7 +154,7 @@ class TrainingEpochs:
                         schedule=st["schedule"],
                         scaler=st["scaler"],
                         generator=st["generator"],
-                        batch_size=cfg.batch_size,
+                        batch_size=st["batch_size"],
                         mean=ds.mean,
                         std=ds.std,
                         precision=cfg.precision,
@@ -148,16 +167,19 @@ class TrainingEpochs:
                         epoch=epoch,
                         label_smoothing=cfg.label_smoothing,
                         channels_last=cfg.channels_last,
-                        on_batch=bar.update_from,
+                        on_batch=self._on_batch(bar, predictor, tracker),
+                        report_every=report_every(st["steps"]),
                         after_step=self._step_hook(st, epoch),
                     )
                     if st["ema"] is not None:
                         st["ema"].sync(st["net"])  # evaluate and checkpoint the averaged weights
                     eval_loss, eval_acc = self._evaluate(
-                        model, x_eval, y_eval, stops=eval_split == "holdout"
+                        judge, x_eval, y_eval, stops=eval_split == "holdout"
                     )
-                    bar.close(train_loss, train_acc, eval_split, eval_acc)
-                live = self._cumulative(tracker)
+                    bar.close(
+                        train_loss, train_acc, eval_split, eval_acc, self._eval_how(eval_split)
+                    )
+                live = self._cumulative(tracker) if self.ddp is None else job_live(self, tracker)
                 row = {
                     "epoch": epoch,
                     "train_loss": round(train_loss, 6),
@@ -170,6 +192,7 @@ class TrainingEpochs:
                     "energy_kwh": live["energy_kwh"],
                     "co2_kg": live["co2_kg"],
                 }
+                self._predict(predictor, epoch, row, live)
                 if (
                     cfg.target_accuracy is not None
                     and eval_split == "holdout"
@@ -183,10 +206,11 @@ class TrainingEpochs:
                         "duration_s": live["duration_s"],
                     }
                 self._end_epoch(row, st, paths, tracker)
+                self._after_checkpoint(row)  # budget, search pruning: a stop here is resumable
         train_seconds = time.perf_counter() - started
         with tracker.phase("eval"):
-            test_loss, test_acc = self._evaluate(model, splits.x_test, splits.y_test, final=True)
-            holdout = self._evaluate(model, splits.x_holdout, splits.y_holdout, final=True)
+            test_loss, test_acc = self._evaluate(judge, splits.x_test, splits.y_test, final=True)
+            holdout = self._evaluate(judge, splits.x_holdout, splits.y_holdout, final=True)
             weights_bytes = ckpt_mod.save_weights(paths["weights"], st["net"])
         return {
             "state": st,
@@ -214,6 +238,11 @@ class TrainingEpochs:
             model, x, y, mean=ds.mean, std=ds.std, precision=self.cfg.precision,
             channels_last=self.cfg.channels_last, tta=tta,
         )  # fmt: skip
+
+    def _eval_how(self, eval_split: str) -> str:
+        """How the per-epoch figure on the bar is taken (the final one adds TTA: see _evaluate)."""
+        stops = eval_split == "holdout"
+        return "flip TTA" if self.cfg.airbench_tricks and stops else "no TTA"
 
     def _step_hook(self, st: dict[str, Any], epoch: int) -> Any:
         """``after_step`` for ``loop.train_epoch``: the Lookahead/EMA update every EMA_EVERY steps
@@ -244,7 +273,11 @@ class TrainingEpochs:
         self.log_rows = [r for r in self.log_rows if r["epoch"] < row["epoch"]] + [row]
         write_training_log(paths["training_log"], self.log_rows)
         if self.store is not None:
-            metrics = {k: v for k, v in row.items() if k != "epoch" and _finite(v)}
+            metrics = {
+                k: v for k, v in row.items()
+                if k != "epoch" and _finite(v) and not isinstance(v, dict | None)
+            }  # fmt: skip
+            metrics.update(store_metrics(row))
             if row["eval_split"] == "test":
                 metrics["test_acc"] = row["eval_acc_pct"]
             self.store.add_epoch(self.run_id, row["epoch"], metrics)
@@ -275,6 +308,7 @@ class TrainingEpochs:
                 "ema_state": st["ema"].state if st["ema"] is not None else None,
             },
         )
+        kill_point("checkpoint-saved")
 
     def _bar(self, epoch: int, steps: int) -> EpochBar:
         def live() -> tuple[float, float, float]:
@@ -282,7 +316,9 @@ class TrainingEpochs:
             total = self._cumulative(self.tracker)["energy_kwh"]
             return snap.duration_s, snap.energy_total_j, total
 
-        return EpochBar(epoch, self.cfg.epochs, steps, enabled=self.progress, live=live)
+        bar = EpochBar(epoch, self.cfg.epochs, steps, enabled=self.progress, live=live)
+        bar.predicted = self.latest_prediction.short() if self.latest_prediction else None
+        return bar
 
 
 def _finite(v: Any) -> bool:

@@ -67,6 +67,7 @@ class TrainingSession(TrainingEpochs):
     net: Any = None  # the model, built and checked in ``prepare``
     rng_after_init: Any = None  # torch's RNG state right after the model's initialisation
     skipped: dict[str, str] = field(default_factory=dict)  # recipe settings this model cannot take
+    ddp: Any = None  # a distributed run: this rank's ``ml.training.ddp.Ddp`` (training_ddp.py)
 
     # -- preparation: nothing is written here ----------------------------------------------------
 
@@ -87,18 +88,32 @@ class TrainingSession(TrainingEpochs):
         mlflow: Any,
         inference_images: int = 2048,
         dataset: Any = None,
+        ddp: Any = None,
     ) -> TrainingSession:
         """Check and load everything (nothing is written here). ``dataset``: a loaded Dataset
         (the API's) used instead of loading ``cfg.dataset``."""
         resume_from = None
+        restart: list[dict[str, Any]] | None = None  # a killed run without a checkpoint: redone
         if run_id is not None:
             check_run_id(run_id)
         if resume:
             if not run_id:
                 raise UsageError("--resume needs the id of the run to continue")
-            resume_from = ckpt_mod.load_checkpoint(paths_for(out_dir, run_id)["checkpoint"])
-            if callable(store):
+            if callable(store):  # (cli.baseline checked first that there is a checkpoint or row)
                 store = store()
+            if store is not None:
+                from greenai.lifecycle.reconcile import reconcile_quietly
+
+                reconcile_quietly(store, out_dir)  # a run finished before the kill: "done"
+            restart = _restart(out_dir, store, run_id, carbon)
+        if restart is not None:  # killed before its first checkpoint: redone from scratch
+            rec = store.get_run(run_id)
+            cfg = TrainConfig.from_dict(dict(rec.config)) if rec.config else cfg
+            variant, parent_run_id, group = rec.variant or variant, rec.parent_run_id, rec.group
+        elif resume:
+            if store is not None and not callable(store) and _is_done(store, run_id):
+                raise UsageError(f"run {run_id} is already finished; nothing to resume")
+            resume_from = ckpt_mod.load_checkpoint(paths_for(out_dir, run_id)["checkpoint"])
             cfg = TrainConfig.from_dict(dict(resume_from["config"]))
             variant = resume_from.get("variant") or variant
             parent_run_id = resume_from.get("parent_run_id")
@@ -127,6 +142,8 @@ class TrainingSession(TrainingEpochs):
 
             run_id = new_run_id()
         loader = _tracker("data", run_id, carbon, [], None)
+        if ddp is not None:
+            ddp.barrier()  # every rank's window opens together (see Ddp.barrier)
         loader.start()
         try:
             with loader.phase("data"):
@@ -141,8 +158,14 @@ class TrainingSession(TrainingEpochs):
                 **kwargs,
             )  # fmt: skip
             rng_after_init = torch.get_rng_state()
+            if ddp is not None:
+                ddp.barrier()
         finally:
             data_measurement = loader.stop()
+        if ddp is not None:  # every rank's data load, summed (a collective)
+            from greenai.lifecycle.training_ddp import job_measurement
+
+            data_measurement = job_measurement(ddp, data_measurement)[0]
         session = cls(
             cfg=cfg,
             out_dir=out_dir,
@@ -164,10 +187,13 @@ class TrainingSession(TrainingEpochs):
             net=net,
             rng_after_init=rng_after_init,
             skipped=skipped,
+            ddp=ddp,
         )
         if resume_from is not None:
             session.pieces = list(resume_from.get("energy_pieces", []))
             session.log_rows = list(resume_from.get("log_rows", []))
+        elif restart is not None:
+            session.pieces = restart  # what the killed attempts spent
         return session
 
     # -- the run ---------------------------------------------------------------------------------
@@ -181,19 +207,26 @@ class TrainingSession(TrainingEpochs):
             self.store = self.store()
         cfg = self.cfg
         env = RunEnv(self.out_dir, self.store, self.carbon, self.group, self.mlflow, self.progress)
+        if self.ddp is not None:
+            from greenai.lifecycle.training_ddp import job_measurement
+
+            env.gather = lambda m: job_measurement(self.ddp, m)
         spec = RunSpec(
             variant=self.variant, model=cfg.model, dataset=self.dataset.name,
             device=self.device.type, hyperparameters=self.hyperparameters(),
             config=cfg.to_dict(), parent_run_id=self.parent_run_id,
             parent_result=self.parent_result, run_id=self.run_id,
-            resume=self.resume_from is not None,
+            resume=self.resume_from is not None, count_attempts=False,  # the session counts them
             mlflow_params={k: v for k, v in cfg.to_dict().items() if v not in (None, {})},
         )  # fmt: skip
         metered = MeteredRun(spec, env)
 
         def body(tracker: Any) -> dict[str, Any]:
             self.tracker = tracker
-            return self._train_and_evaluate(tracker, paths)
+            outcome = self._train_and_evaluate(tracker, paths)
+            if self.ddp is not None:
+                self.ddp.barrier()  # the windows close together
+            return outcome
 
         def finish(outcome: dict[str, Any], _m: Any) -> dict[str, Any]:
             result = build_result(self, outcome, paths)
@@ -203,6 +236,11 @@ class TrainingSession(TrainingEpochs):
                     st["net"], st["splits"].x_test, self.dataset, self.carbon,
                     run_id=self.run_id, n_images=self.inference_images,
                 )  # fmt: skip
+            prediction = self.prediction_section()  # each epoch's prediction, the actual beside
+            if prediction is not None:
+                result["prediction"] = prediction
+            if self.budget is not None:
+                result["budget"] = self.budget.to_dict()
             return result
 
         def before_open(tracker: Any) -> None:
@@ -212,6 +250,8 @@ class TrainingSession(TrainingEpochs):
         def after_open() -> None:
             for phase in self.data_phases if self.store is not None else ():
                 self.store.add_phase(phase)
+            if self.ddp is not None:
+                self.ddp.barrier()  # the windows open together
 
         return metered.execute(
             body, finish, earlier_pieces=lambda: [*self.pieces, self.data_piece],
@@ -260,8 +300,19 @@ def model_settings(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, str]]:
     return kwargs, skipped
 
 
+def _restart(out_dir: Path, store: Any, run_id: str, carbon: Any) -> list[dict[str, Any]] | None:
+    """For a resume of a run that has no checkpoint yet but an unfinished row in the store: the
+    killed attempts' energy pieces (from their samples), so it is redone from scratch under its own
+    id. None when there is a checkpoint to resume from (or nothing to restart)."""
+    if paths_for(out_dir, run_id)["checkpoint"].exists() or store is None:
+        return None
+    if not store.has_run(run_id) or store.get_run(run_id).status != "interrupted":
+        return None
+    return results.attempt_pieces(store.samples(run_id), carbon)
+
+
 def _is_done(store: Any, run_id: str) -> bool:
-    return store.get_run(run_id).status == "done"
+    return store.has_run(run_id) and store.get_run(run_id).status == "done"
 
 
 def _exists(out_dir: Path, store: Any, run_id: str) -> bool:

@@ -18,6 +18,7 @@ from torch import nn
 from greenai.lifecycle.parents import Parent
 from greenai.lifecycle.run import MeteredRun, RunEnv, RunSpec
 from greenai.ml.evaluation.evaluate import FP32_SETTING
+from greenai.ml.training.progress import phase_line
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def run_variant(
         dataset=data.source.name if data.source is not None else _slug(data.dataset),
         device=device, hyperparameters=hyperparameters, parent_run_id=parent.run_id,
         parent_result=parent.result, parent_note=parent.note, break_even=break_even, run_id=run_id,
+        rerun=True,  # the same command again takes over its interrupted run (reconcile.find_rerun)
         mlflow_params={
             "hyperparameters": hyperparameters, "parent_run_id": parent.run_id,
             "parent_source": parent.source, "model": model_name or parent.model_name,
@@ -170,12 +172,15 @@ def run_variant(
     run = MeteredRun(spec, env)
     made: dict[str, Any] = {}
 
+    def shown(k: int, what: str) -> Any:  # "prune RUN [2/4] build ..." on stderr, then its time
+        return phase_line(f"{step_name} {run.run_id} [{k}/4] {what}", env.progress)
+
     def body(tracker: Any) -> dict[str, Any]:
-        with tracker.phase("data"):
+        with tracker.phase("data"), shown(1, "loading the data"):
             loaded = load_data(data)
-        with tracker.phase(step_name):
+        with tracker.phase(step_name), shown(2, step_name):
             built = build(tracker, loaded, run.run_id)
-        with tracker.phase("eval"):
+        with tracker.phase("eval"), shown(3, "evaluating and saving the model"):
             acc = evaluate.accuracy(built.predict, loaded.x_test, loaded.y_test)
             model_path = env.out_dir / "models" / f"{run.run_id}{built.file_suffix}"
             size = built.save(model_path)
@@ -185,10 +190,11 @@ def run_variant(
     def finish(o: dict[str, Any], m: Any) -> dict[str, Any]:
         built, acc, size = o["built"], o["acc"], o["size"]
         sample = o["data"].x_test[:256]
-        speed = evaluate.speed(built.predict, sample)
-        energy = evaluate.inference_energy(
-            built.predict, sample, carbon=env.carbon, run_id=f"{run.run_id}-inference"
-        )
+        with shown(4, "timing inference and its energy"):
+            speed = evaluate.checked_speed(built.predict, sample)
+            energy = evaluate.inference_energy(
+                built.predict, sample, carbon=env.carbon, run_id=f"{run.run_id}-inference"
+            )
         metrics = {
             "test_accuracy_pct": acc.test_accuracy_pct, "test_loss": acc.test_loss,
             "params": built.params, "nonzero_params": built.nonzero_params,
@@ -202,7 +208,7 @@ def run_variant(
             "dataset_spec": data.dataset,
             "metrics": metrics,
             "compression": {**built.details, "parent_source": parent.source},
-            "inference": {**speed.to_dict(), **energy, "setting": built.setting},
+            "inference": {**speed, **energy, "setting": built.setting},
             "artifacts": {
                 "model": run.relpath(o["path"]),
                 "emissions_csv": run.relpath(run.paths["emissions_csv"]),
@@ -241,8 +247,25 @@ def summary(result: dict[str, Any]) -> str:
         f"  step energy {step['energy_kwh']:.6f} kWh, CO2 {step['co2_kg']:.6f} kg; lifecycle "
         f"{life['energy_kwh']:.6f} kWh, {life['co2_kg']:.6f} kg",
     ]
+    if inf.get("timing_doubt"):
+        lines.append(f"  timing unsure ({inf['timing_doubt']}): re-time on a quiet machine")
+    comp = result.get("compression") or {}
+    if comp.get("pruned_layers") is not None:
+        lines.append(_pruned_line(comp["pruned_layers"], comp.get("dense_layers") or []))
     if life.get("note"):
         lines.append(f"  lifecycle: {life['note']}")
     if be:
         lines.append(f"  break-even: {be['explanation']}")
     return "\n".join(lines)
+
+
+def _pruned_line(pruned: list[str], dense: list[str]) -> str:
+    """Which weight layers unstructured pruning zeroed, and which it left dense (and why)."""
+
+    def names(ns: list[str]) -> str:
+        return ", ".join(ns) if len(ns) <= 6 else ", ".join(ns[:6]) + f", ... ({len(ns)} in all)"
+
+    line = f"  pruned {len(pruned)} weight layer(s): {names(pruned)}"
+    if dense:
+        line += f"; left dense (linear; --include-linear prunes them): {names(dense)}"
+    return line

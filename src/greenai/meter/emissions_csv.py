@@ -1,6 +1,7 @@
 """``emissions.csv`` (one row per run, as CodeCarbon keeps it) and its sibling sample log.
 
-Both files have the same columns: CodeCarbon's 38, in CodeCarbon's order and units, then greenai's.
+Both files have the same columns: CodeCarbon's 38, in CodeCarbon's order and units, then the bands
+of ``energy_consumed`` and ``emissions`` (``csv_bands.py``), then greenai's.
 
 ``emissions.csv`` holds exactly ONE row per tracker run (CodeCarbon's ``on_csv_write="update"``
 semantics), so tools made for CodeCarbon, which sum ``emissions`` and ``energy_consumed`` over all
@@ -48,6 +49,7 @@ from typing import IO, Any
 
 from greenai.errors import UsageError
 from greenai.fsutil import atomic_open
+from greenai.meter.csv_bands import BAND_COLUMNS, band_cells, upgrade
 from greenai.meter.types import (
     COMPONENTS,
     CarbonIntensity,
@@ -71,9 +73,11 @@ GREENAI_COLUMNS = (
     "cpu_method", "gpu_method", "ram_method", "phase", "carbon_intensity_g_per_kwh",
     "intensity_source", "row_kind", "run_name", "started_at",
 )  # fmt: skip
-COLUMNS = CODECARBON_COLUMNS + GREENAI_COLUMNS
+COLUMNS = CODECARBON_COLUMNS + BAND_COLUMNS + GREENAI_COLUMNS
 # greenai before emissions.csv kept one row per run: one row per sample, phase and total, no started_at
-_OLD_COLUMNS = COLUMNS[:-1]
+_OLD_COLUMNS = CODECARBON_COLUMNS + GREENAI_COLUMNS[:-1]
+# greenai before the band columns (csv_bands.py): upgraded in place, its rows kept
+_PRE_BAND_COLUMNS = CODECARBON_COLUMNS + GREENAI_COLUMNS
 _RUN_ID = COLUMNS.index("run_id")
 _STARTED_AT = COLUMNS.index("started_at")
 
@@ -96,6 +100,9 @@ def _check_one(target: Path) -> None:
             f"{target} was written by an older greenai (one row per sample, which CodeCarbon's "
             "tools would sum); move it away or choose another folder"
         )
+    if tuple(header) == _PRE_BAND_COLUMNS:
+        upgrade(target, _PRE_BAND_COLUMNS, COLUMNS)
+        return
     if tuple(header) != COLUMNS:
         raise UsageError(
             f"{target} exists with a different header (not greenai's emissions.csv layout); "
@@ -252,6 +259,7 @@ class EmissionsCsvSink:
             row_kind=kind,
             run_name=self._run_name,
             started_at=self._started_at,
+            **band_cells(energy_j, self.methods, self.pue, self.intensity, co2_kg),
         )
         for c in COMPONENTS:
             row[f"{c}_power"] = power_w.get(c, 0.0)

@@ -101,6 +101,7 @@ class Tracker:
         country: str | None = None,
         pue: float | None = None,
         intensity_g_per_kwh: float | None = None,
+        intensity_series: str | Path | None = None,
         project_name: str = "greenai",
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -111,7 +112,9 @@ class Tracker:
         if carbon is None:
             from greenai.carbon import CarbonConfig
 
-            carbon = CarbonConfig.resolve(country, pue, intensity_g_per_kwh)
+            carbon = CarbonConfig.resolve(
+                country, pue, intensity_g_per_kwh, intensity_series=intensity_series
+            )
         self.carbon = carbon
         if emissions_csv is not None:
             from greenai.meter.emissions_csv import check_header
@@ -136,6 +139,7 @@ class Tracker:
         self._start_time = 0.0
         self._t0 = 0.0
         self._last_sample = (0.0, dict.fromkeys(COMPONENTS, 0.0))
+        self._co2_mark = (0.0, 0.0, 0.0)  # (elapsed s, total J, CO2 kg) at the last read: series
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._state = "new"
@@ -166,12 +170,30 @@ class Tracker:
 
     def _read(self) -> tuple[float, dict[str, float]]:
         """(seconds since start, energy in J per component since start), read now."""
+        elapsed, energy, _co2 = self._read_co2()
+        return elapsed, energy
+
+    def _read_co2(self) -> tuple[float, dict[str, float], float]:
+        """``_read`` plus the cumulative CO2 kg. With an intensity series the energy since the
+        previous read is taken as drawn evenly over that interval, at the series' mean there."""
         with self._lock:
             raw = self._raw_j()
             elapsed = self._monotonic() - self._t0
-        return elapsed, {c: max(0.0, raw[c] - self._origin_j.get(c, 0.0)) for c in raw}
+            energy = {c: max(0.0, raw[c] - self._origin_j.get(c, 0.0)) for c in raw}
+            if getattr(self.carbon, "series", None) is None:
+                return elapsed, energy, self._co2_kg(energy)
+            last_s, last_j, co2 = self._co2_mark
+            total = sum(energy.values())
+            if elapsed > last_s or total != last_j:
+                t0 = self._start_time + last_s
+                co2 += self.carbon.co2_kg_between(
+                    max(0.0, total - last_j), t0, self._start_time + max(elapsed, last_s)
+                )
+                self._co2_mark = (max(elapsed, last_s), total, co2)
+            return elapsed, energy, co2
 
     def _co2_kg(self, energy_j: dict[str, float]) -> float:
+        """CO2 of a constant intensity (no series): the one place it is computed for the meter."""
         return self.carbon.co2_kg(sum(energy_j.values()))
 
     # -- sinks ---------------------------------------------------------------------------------
@@ -199,9 +221,9 @@ class Tracker:
         if self._given_sensors is not None:
             self._sensors = self._given_sensors
         else:
-            from greenai.sensors import default_sensors
+            from greenai.sensors.ranks import rank_sensors
 
-            self._sensors = default_sensors(self.pid)
+            self._sensors = rank_sensors(pid=self.pid)  # this rank's share under torchrun/SLURM
         for sensor in self._sensors:
             self._methods.update(sensor.methods())
         if self.emissions_csv is not None:
@@ -229,6 +251,11 @@ class Tracker:
             self._thread.start()
         return self
 
+    def hardware(self) -> dict[str, Any]:
+        """The CPU model and the GPUs the sensors read (``gpu_count``, ``gpu_model``), e.g. for
+        the run's embodied carbon."""
+        return self._hardware()
+
     def _hardware(self) -> dict[str, Any]:
         from greenai.sensors.cpu_model import read_cpuinfo
 
@@ -251,7 +278,7 @@ class Tracker:
 
     def sample(self) -> Sample:
         """Take one sample now (the thread calls this every ``interval_s``) and pass it to sinks."""
-        elapsed, energy = self._read()
+        elapsed, energy, co2 = self._read_co2()
         with self._lock:
             last_elapsed, last_energy = self._last_sample
             self._last_sample = (elapsed, energy)
@@ -267,7 +294,7 @@ class Tracker:
             phase=phase,
             power_w=power,
             energy_j=energy,
-            co2_kg=self._co2_kg(energy),
+            co2_kg=co2,
         )
         self.samples.append(sample)
         self._emit("on_sample", sample)
@@ -283,14 +310,14 @@ class Tracker:
         _sync_accelerator()
         with self._lock:
             path = "/".join([*self._stack[-1:], name]) if self._stack else name
-            elapsed0, energy0 = self._read()
+            elapsed0, energy0, co2_0 = self._read_co2()
             self._stack.append(path)
         try:
             yield
         finally:
             _sync_accelerator()
             with self._lock:
-                elapsed1, energy1 = self._read()
+                elapsed1, energy1, co2_1 = self._read_co2()
                 if path in self._stack:
                     self._stack.remove(path)
             own = {c: max(0.0, energy1[c] - energy0.get(c, 0.0)) for c in energy1}
@@ -301,12 +328,16 @@ class Tracker:
                 start_time=self._start_time + elapsed0,
                 duration_s=elapsed1 - elapsed0,
                 energy_j=own,
-                co2_kg=self._co2_kg(own),
+                co2_kg=self._co2_kg(own)
+                if getattr(self.carbon, "series", None) is None
+                else co2_1 - co2_0,
             )
             self._phases.append(result)
             self._emit("on_phase", result)
 
-    def _measurement(self, elapsed: float, energy: dict[str, float]) -> Measurement:
+    def _measurement(
+        self, elapsed: float, energy: dict[str, float], co2_kg: float | None = None
+    ) -> Measurement:
         return Measurement(
             run_id=self.run_id,
             name=self.name,
@@ -316,7 +347,7 @@ class Tracker:
             methods=dict(self._methods),
             intensity=self.carbon.intensity,
             pue=self.carbon.pue,
-            co2_kg=self._co2_kg(energy),
+            co2_kg=self._co2_kg(energy) if co2_kg is None else co2_kg,
             phases=tuple(self._phases),
         )
 
@@ -326,7 +357,7 @@ class Tracker:
             return self._final
         if self._state != "running":
             raise RuntimeError(f"tracker {self.name!r} is not running")
-        return self._measurement(*self._read())
+        return self._measurement(*self._read_co2())
 
     @property
     def energy(self) -> Measurement:
@@ -349,15 +380,26 @@ class Tracker:
         _sync_accelerator()
         if self._thread is not None:  # the window's edge: the series ends where the run does,
             edge = self.sample()  # and its last cumulative figures are the final ones
-            final = self._measurement(edge.elapsed_s, dict(edge.energy_j))
+            final = self._measurement(edge.elapsed_s, dict(edge.energy_j), edge.co2_kg)
         else:
-            final = self._measurement(*self._read())
+            final = self._measurement(*self._read_co2())
         self._final = final
         self._state = "stopped"
         self._emit("on_stop", final)
         for sensor in self._sensors:
             sensor.close()
         return final
+
+    def restate(self, final: Measurement) -> None:
+        """Replace the final figures with ``final`` (a distributed job's total formed from this
+        rank's share, ``meter.gather``) and send it to the sinks again, so the emissions CSV and
+        the store hold the job's figures, not this rank's share. Only after ``stop()``."""
+        if self._final is None:
+            raise RuntimeError(
+                f"tracker {self.name!r} must be stopped before its total is restated"
+            )
+        self._final = final
+        self._emit("on_stop", final)
 
     def __enter__(self) -> Tracker:
         return self.start() if self._state == "new" else self

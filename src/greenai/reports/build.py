@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -10,16 +11,35 @@ from pathlib import Path
 from greenai.errors import UsageError
 from greenai.fsutil import atomic_write_bytes, atomic_write_text
 from greenai.reports import chartdata, charts, html
+from greenai.reports.bandtext import total_line
 from greenai.reports.inputs import RunInput
+from greenai.reports.names import distinguish, timing_notes
 from greenai.reports.rows import ReportRow, build_rows
 from greenai.reports.scenario import scenario
-from greenai.reports.table import markdown, method_notes, tables, terminal
+from greenai.reports.table import markdown, md_text, method_notes, tables, terminal
 
 MARKDOWN_NAME = "study_report.md"
 HTML_NAME = "report.html"
 COMPARISON_NAME = "comparison_chart.png"
 PARETO_NAME = "pareto_chart.png"
 EPOCHS_NAME = "epoch_curves.png"
+OWNER_NAME = "report_source.json"  # which runs the folder's report is over (its ``source``)
+
+
+def check_owner(out_dir: Path, source: str, force: bool = False) -> None:
+    """Raise ``UsageError`` when ``out_dir`` holds a report over something other than ``source``
+    (or a report of unknown origin), unless ``force``."""
+    if force or not (out_dir / MARKDOWN_NAME).exists():
+        return
+    try:
+        owner = json.loads((out_dir / OWNER_NAME).read_text(encoding="utf-8"))["source"]
+    except (OSError, ValueError, KeyError, TypeError):
+        owner = "unknown runs"
+    if owner != source:
+        raise UsageError(
+            f"{out_dir} already holds the report of {owner}; write this one elsewhere (--out DIR) "
+            "or replace it with --force"
+        )
 
 
 @dataclass
@@ -44,6 +64,9 @@ def _preamble(rows: Sequence[ReportRow], source: str) -> list[str]:
         lines.append(
             f"Grid carbon intensity {g:g} gCO2e/kWh, PUE {pue if pue is not None else 1:g}."
         )
+    total = total_line(rows)  # the runs' own steps, with bands; embodied beside (table.py)
+    if total:
+        lines.append(total)
     failed = [r for r in rows if not r.ok]
     if failed:
         lines.append(
@@ -80,22 +103,27 @@ def write_report(
     source: str = "result files",
     title: str = "greenai report",
     context: Sequence[str] = (),
+    force: bool = False,
 ) -> ReportFiles:
     """Build rows, tables and charts for ``runs`` and write them under ``out_dir``.
 
-    ``context``: extra lines for the top of the report (e.g. the study's settings)."""
+    ``context``: extra lines for the top of the report (e.g. the study's settings). A folder that
+    holds another report (another ``source``: a study's, or one over other runs) is refused
+    unless ``force``: one report never silently replaces another."""
     if not runs:
         raise UsageError(f"no runs to report on in {source}")
-    rows = build_rows(runs)
+    out_dir = Path(out_dir)
+    check_owner(out_dir, source, force)  # another report there: one line, nothing written
+    rows = distinguish(build_rows(runs), runs)
     sc = scenario(rows, inferences) if inferences is not None else None
     tabs = tables(rows, sc)
-    notes = method_notes(rows)
+    notes = [*method_notes(rows), *timing_notes(rows)]
     preamble = [*_preamble(rows, source), *context]
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / OWNER_NAME, json.dumps({"source": source, "title": title}) + "\n")
 
     md = markdown(tabs, notes, title=title)
-    md = md.replace("\n", "\n\n" + "\n".join(f"- {line}" for line in preamble) + "\n", 1)
+    md = md.replace("\n", "\n\n" + "\n".join(f"- {md_text(line)}" for line in preamble) + "\n", 1)
     md_path = out_dir / MARKDOWN_NAME
     atomic_write_text(md_path, md)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from greenai.reports.inputs import PhaseSpan, PowerTrace, RunInput
 from greenai.reports.rows import ReportRow, variant_name
@@ -17,6 +17,9 @@ class ComparisonData(NamedTuple):
     accuracy_pct: tuple[float, ...]
     co2_step_kg: tuple[float, ...]
     co2_lifecycle_kg: tuple[float | None, ...]
+    # (low, high) kg per bar, None without a band: drawn as error bars (greenai.uncertainty)
+    co2_step_band: tuple[tuple[float, float] | None, ...] = ()
+    co2_lifecycle_band: tuple[tuple[float, float] | None, ...] = ()
 
 
 class ParetoData(NamedTuple):
@@ -26,6 +29,7 @@ class ParetoData(NamedTuple):
     co2_lifecycle_kg: tuple[float, ...]
     accuracy_pct: tuple[float, ...]
     front: tuple[int, ...]  # sorted by CO2, ascending
+    co2_band: tuple[tuple[float, float] | None, ...] = ()  # (low, high) kg per point: error bars
 
 
 class PowerData(NamedTuple):
@@ -52,8 +56,14 @@ def _short_label(row: ReportRow, devices: set[str]) -> str:
     return row.model_type if len(devices) <= 1 else f"{row.model_type}\n{row.device}"
 
 
+def charted(rows: Sequence[ReportRow], co2: str = "co2_step_kg") -> list[ReportRow]:
+    """The rows an accuracy-against-CO2 chart can draw: finished, with an accuracy (a tracked block
+    or a text encoder has none) and the ``co2`` figure."""
+    return [r for r in rows if r.ok and r.accuracy_pct is not None and getattr(r, co2) is not None]
+
+
 def comparison(rows: Sequence[ReportRow]) -> ComparisonData | None:
-    done = [r for r in rows if r.ok and r.co2_step_kg is not None]
+    done = charted(rows)
     if not done:
         return None
     devices = {r.device for r in done}
@@ -62,6 +72,8 @@ def comparison(rows: Sequence[ReportRow]) -> ComparisonData | None:
         tuple(r.accuracy_pct for r in done),  # type: ignore[misc]
         tuple(r.co2_step_kg for r in done),  # type: ignore[misc]
         tuple(r.co2_lifecycle_kg for r in done),
+        tuple(r.co2_step_band for r in done),
+        tuple(r.co2_lifecycle_band for r in done),
     )
 
 
@@ -81,14 +93,15 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> tuple[int, ...]:
 
 
 def pareto(rows: Sequence[ReportRow]) -> ParetoData | None:
-    done = [r for r in rows if r.ok and r.co2_lifecycle_kg is not None]
+    done = charted(rows, "co2_lifecycle_kg")
     if not done:
         return None
     devices = {r.device for r in done}
     labels = tuple(_short_label(r, devices).replace("\n", " ") for r in done)
     co2 = tuple(r.co2_lifecycle_kg for r in done)
     acc = tuple(r.accuracy_pct for r in done)
-    return ParetoData(labels, co2, acc, pareto_front(list(zip(co2, acc, strict=True))))  # type: ignore[arg-type]
+    front = pareto_front(list(zip(co2, acc, strict=True)))  # type: ignore[arg-type]
+    return ParetoData(labels, co2, acc, front, tuple(r.co2_lifecycle_band for r in done))  # type: ignore[arg-type]
 
 
 def power(run: RunInput) -> PowerData | None:
@@ -103,9 +116,25 @@ def power(run: RunInput) -> PowerData | None:
     if not series:
         return None
     top = _merge_phases([p for p in trace.phases if "/" not in p.path])
-    title = f"Power over time: {variant_name(run.variant)} ({run.run_id})"
+    title = f"Power over time: {variant_name(run.variant)} ({run.run_id})" + estimated_note(
+        run.result, series
+    )
     times, series = _break_gaps(tuple(trace.elapsed_s), series)
     return PowerData(title, times, series, top)
+
+
+def estimated_note(result: Any, components: Iterable[str]) -> str:
+    """A second title line naming the plotted components whose power is estimated, not measured
+    (on a machine without RAPL: the run's CPU time × a per-CPU wattage), or ""."""
+    methods = ((result or {}).get("energy") or {}).get("step", {}).get("methods") or {}
+    est = [c for c in components if str(methods.get(c, "")).startswith("estimated")]
+    if not est:
+        return ""
+    # the model's name from its label, "estimated: <model> (<inputs>)", e.g. CPU time × TDP per CPU
+    how = [
+        f"{c.upper()}: {str(methods[c]).split(' (')[0].removeprefix('estimated: ')}" for c in est
+    ]
+    return f"\nESTIMATED, not measured ({'; '.join(how)})"
 
 
 def _break_gaps(

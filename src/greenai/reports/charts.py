@@ -56,6 +56,21 @@ def co2_unit(values: list[float]) -> tuple[str, float]:
     return "mg", 1e6
 
 
+def error_bars(
+    values: list[float], bands: tuple[tuple[float, float] | None, ...], k: float
+) -> list[list[float]] | None:
+    """Matplotlib's asymmetric ``xerr`` ([below], [above]) from (low, high) kg bands scaled by
+    ``k``; None when no value has a band (nothing to draw)."""
+    if not any(bands):
+        return None
+    below, above = [], []
+    for i, v in enumerate(values):
+        b = bands[i] if i < len(bands) else None
+        below.append(max(0.0, v - b[0] * k) if b else 0.0)
+        above.append(max(0.0, b[1] * k - v) if b else 0.0)
+    return [below, above]
+
+
 def _needs_log(values: list[float]) -> bool:
     positive = [v for v in values if v > 0]
     return len(positive) >= 2 and max(positive) / min(positive) > 100
@@ -86,14 +101,15 @@ def comparison_png(data: ComparisonData) -> bytes:
     unit, k = co2_unit([*data.co2_step_kg, *(v or 0.0 for v in data.co2_lifecycle_kg)])
     step = [v * k for v in data.co2_step_kg]
     life = [v * k if v is not None else 0.0 for v in data.co2_lifecycle_kg]
-    step_bars = ax_co2.barh([i - height / 2 for i in y], step, height, label="this step only")
+    bar_err = {"ecolor": "black", "capsize": 3, "error_kw": {"elinewidth": 0.8}}
+    step_bars = ax_co2.barh(
+        [i - height / 2 for i in y], step, height, label="this step only",
+        xerr=error_bars(step, data.co2_step_band, k), **bar_err,
+    )  # fmt: skip
     life_bars = ax_co2.barh(
-        [i + height / 2 for i in y],
-        life,
-        height,
-        label="lifecycle (incl. parents)",
-        color="tab:red",
-    )
+        [i + height / 2 for i in y], life, height, label="lifecycle (incl. parents)",
+        color="tab:red", xerr=error_bars(life, data.co2_lifecycle_band, k), **bar_err,
+    )  # fmt: skip
     ax_co2.bar_label(step_bars, fmt="%.2g", fontsize=font - 1, padding=2)
     ax_co2.bar_label(life_bars, fmt="%.2g", fontsize=font - 1, padding=2)
     log = _needs_log(step + life)
@@ -101,7 +117,10 @@ def comparison_png(data: ComparisonData) -> bytes:
         ax_co2.set_xscale("log")
     ax_co2.margins(x=0.15)
     ax_co2.set_xlabel(f"CO2 ({unit}" + (", log scale)" if log else ")"))
-    ax_co2.set_title("CO2 per variant: the step alone vs its whole lifecycle", pad=22)
+    title = "CO2 per variant: the step alone vs its whole lifecycle"
+    if any(data.co2_step_band) or any(data.co2_lifecycle_band):
+        title += "\n(error bars: the uncertainty band, low to high)"
+    ax_co2.set_title(title, pad=22)
     ax_co2.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
     for ax in (ax_acc, ax_co2):
         ax.grid(axis="x", alpha=0.3)
@@ -112,7 +131,13 @@ def pareto_png(data: ParetoData) -> bytes:
     """Accuracy vs lifecycle CO2, the Pareto front drawn as a line through its points."""
     fig, ax = _figure("pareto")
     unit, k = co2_unit(list(data.co2_lifecycle_kg))
+    xerr = error_bars([v * k for v in data.co2_lifecycle_kg], data.co2_band, k)
     data = data._replace(co2_lifecycle_kg=tuple(v * k for v in data.co2_lifecycle_kg))
+    if xerr is not None:  # the uncertainty band of each point's lifecycle CO2
+        ax.errorbar(
+            data.co2_lifecycle_kg, data.accuracy_pct, xerr=xerr, fmt="none", ecolor="tab:gray",
+            elinewidth=1, capsize=4, zorder=1, label="uncertainty band",
+        )  # fmt: skip
     on_front = set(data.front)
     others = [i for i in range(len(data.labels)) if i not in on_front]
     ax.scatter(

@@ -13,6 +13,7 @@ from typing import Any
 
 from greenai.lifecycle import registry
 from greenai.reports.inputs import RunInput
+from greenai.uncertainty import overlap
 
 # Display names and order of variants, as the lifecycle's steps register them; unknown variants
 # come after, alphabetically.
@@ -55,6 +56,15 @@ class ReportRow:
     inference_device: str | None = None
     inference_j_per_1000: float | None = None
     inference_method: str | None = None
+    # an encoder's mean cosine similarity to its FP32 embeddings (in place of an accuracy)
+    fidelity_cosine: float | None = None
+    # work-normalised figures (the result's ``work`` section, greenai.results.work)
+    j_per_training_sample: float | None = None
+    j_per_inference_item: float | None = None
+    inference_item: str | None = None  # image, sentence, ...
+    j_per_correct_prediction: float | None = None
+    inference_batch_size: int | None = None
+    inference_threads: int | None = None
     step_methods: Mapping[str, str] | None = None
     break_even_inferences: int | None = None
     break_even_never: bool = False
@@ -67,12 +77,24 @@ class ReportRow:
     reduction_lifecycle_pct: float | None = None
     efficiency_step: float | None = None  # accuracy (%) per kg CO2, step
     efficiency_lifecycle: float | None = None  # accuracy (%) per kg CO2, lifecycle
+    # (low, high) kg of the CO2 figures (greenai.uncertainty); None for a result without bands
+    co2_step_band: tuple[float, float] | None = None
+    co2_lifecycle_band: tuple[float, float] | None = None
+    # the hardware's embodied carbon (greenai.carbon.embodied), kept apart from the operational CO2
+    embodied_step_kg: float | None = None
+    embodied_lifecycle_kg: float | None = None
+    embodied_lifecycle_band: tuple[float, float] | None = None
+    # False when this run's CO2 band overlaps its baseline's: the reduction is "not distinguishable"
+    distinguishable_step: bool | None = None
+    distinguishable_lifecycle: bool | None = None
 
     @property
     def ok(self) -> bool:
         """Finished with a result: a tracked block of code has no accuracy and is still done."""
         return self.status == "done" and (
-            self.accuracy_pct is not None or self.variant == "tracked"
+            self.accuracy_pct is not None
+            or self.variant == "tracked"
+            or self.fidelity_cosine is not None  # an encoder: fidelity stands in for accuracy
         )
 
     @property
@@ -128,15 +150,40 @@ def _base_row(run: RunInput) -> dict[str, Any]:
         size_mib=_num(_get(r, "metrics", "file_size_mib")),
         dense_size_bytes=_int(_get(r, "metrics", "dense_size_bytes")),
         inference_device=device_name(inf_device) if inf_device else None,
-        inference_j_per_1000=_num(_get(r, "inference", "energy_j_per_1000_images")),
+        inference_j_per_1000=_num(
+            _get(r, "inference", "energy_j_per_1000_images")
+            or _get(r, "inference", "energy_j_per_1000_items")
+        ),
         inference_method=_get(r, "inference", "energy_method"),
+        fidelity_cosine=_num(_get(r, "metrics", "fidelity_cosine")),
+        j_per_training_sample=_num(_get(r, "work", "j_per_training_sample")),
+        j_per_inference_item=_num(_get(r, "work", "j_per_inference_item")),
+        inference_item=_get(r, "work", "inference_item"),
+        j_per_correct_prediction=_num(_get(r, "work", "j_per_correct_prediction")),
+        inference_batch_size=_int(_get(r, "work", "inference_batch_size")),
+        inference_threads=_int(_get(r, "work", "inference_threads")),
         step_methods=_get(r, "energy", "step", "methods"),
         break_even_inferences=_int(_get(r, "break_even", "inferences")),
         break_even_never=bool(_get(r, "break_even", "never")),
         break_even_explanation=_get(r, "break_even", "explanation"),
         intensity_g_per_kwh=_num(_get(r, "carbon", "intensity_g_per_kwh")),
         pue=_num(_get(r, "carbon", "pue")),
+        co2_step_band=_band(_get(r, "energy", "step")),
+        co2_lifecycle_band=_band(_get(r, "energy", "lifecycle")),
+        embodied_step_kg=_num(_get(r, "embodied", "step", "co2_kg")),
+        embodied_lifecycle_kg=_num(_get(r, "embodied", "lifecycle", "co2_kg")),
+        embodied_lifecycle_band=_band(_get(r, "embodied", "lifecycle")),
     )
+
+
+def _band(section: Any, key: str = "co2_kg") -> tuple[float, float] | None:
+    """(low, high) of ``section[key]``, or None when the result predates bands."""
+    low, high = _num(_get(section, f"{key}_low")), _num(_get(section, f"{key}_high"))
+    return None if low is None or high is None else (low, high)
+
+
+def _distinct(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool | None:
+    return None if a is None or b is None else not overlap(a, b)
 
 
 def _int(value: Any) -> int | None:
@@ -194,6 +241,13 @@ def build_rows(runs: Iterable[RunInput]) -> list[ReportRow]:
             fields["reduction_lifecycle_pct"] = reduction_pct(
                 ref_row["co2_lifecycle_kg"], fields["co2_lifecycle_kg"]
             )
+            if ref.run_id != run.run_id:
+                fields["distinguishable_step"] = _distinct(
+                    ref_row["co2_step_band"], fields["co2_step_band"]
+                )
+                fields["distinguishable_lifecycle"] = _distinct(
+                    ref_row["co2_lifecycle_band"], fields["co2_lifecycle_band"]
+                )
         fields["efficiency_step"] = efficiency(fields["accuracy_pct"], fields["co2_step_kg"])
         fields["efficiency_lifecycle"] = efficiency(
             fields["accuracy_pct"], fields["co2_lifecycle_kg"]

@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from html import escape as html_escape
 
+from greenai.reports.bandtext import band, reduction, scenario_overlap
 from greenai.reports.rows import ReportRow
 from greenai.reports.scenario import Scenario
 
@@ -47,6 +49,8 @@ def break_even(row: ReportRow) -> str:
         return "—"
     if row.break_even_never:
         return "never"
+    if (row.break_even_explanation or "").startswith("not judged"):
+        return "not judged (timing unsure)"
     if row.break_even_inferences is None:
         return NA
     return f"{row.break_even_inferences:,}"
@@ -84,6 +88,7 @@ STUDY_HEADERS = (
     "Device",
     "Accuracy",
     "CO2 (kg)",
+    "± CO2 (kg)",
     "Reduction",
     "Model Size",
     "Efficiency (acc %/kg CO2)",
@@ -94,6 +99,8 @@ LIFECYCLE_HEADERS = (
     "Step energy (kWh)",
     "Lifecycle energy (kWh)",
     "Lifecycle CO2 (kg)",
+    "± (kg)",
+    "Embodied CO2 (kg)",
     "Lifecycle reduction",
     "Lifecycle efficiency",
     "Inference (J / 1,000 img)",
@@ -107,21 +114,30 @@ def study_table(rows: Sequence[ReportRow]) -> Table:
     for r in rows:
         if not r.ok:
             continue
-        reduction = "— (reference)" if r.run_id == r.baseline_run_id else pct(r.reduction_step_pct)
+        red = (
+            "— (reference)"
+            if r.run_id == r.baseline_run_id
+            else reduction(r.reduction_step_pct, r.distinguishable_step)
+        )
         cells.append(
             (
                 r.model_type,
                 r.device,
-                pct(r.accuracy_pct),
+                pct(r.accuracy_pct)
+                if r.fidelity_cosine is None
+                else f"cosine {r.fidelity_cosine:.4f}",
                 sig(r.co2_step_kg),
-                reduction,
+                band(r.co2_step_kg, r.co2_step_band),
+                red,
                 size(r),
                 per_kg(r.efficiency_step),
             )
         )
     note = (
         "CO2 and Reduction are this step's own emissions, as the original study reported them; "
-        "Reduction is against the baseline the model was derived from."
+        "Reduction is against the baseline the model was derived from. ± is the figure's "
+        "uncertainty band (low and high, greenai.uncertainty); 'not distinguishable': the two "
+        "runs' bands overlap."
     )
     return Table("Study table (step CO2)", STUDY_HEADERS, tuple(cells), note)
 
@@ -131,9 +147,14 @@ def lifecycle_table(rows: Sequence[ReportRow]) -> Table:
     for r in rows:
         if not r.ok:
             continue
-        reduction = (
-            "— (reference)" if r.run_id == r.baseline_run_id else pct(r.reduction_lifecycle_pct)
+        red = (
+            "— (reference)"
+            if r.run_id == r.baseline_run_id
+            else reduction(r.reduction_lifecycle_pct, r.distinguishable_lifecycle)
         )
+        embodied = sig(r.embodied_lifecycle_kg)
+        if r.embodied_lifecycle_kg is not None and r.embodied_lifecycle_band is not None:
+            embodied += f" ({band(r.embodied_lifecycle_kg, r.embodied_lifecycle_band)})"
         inference = sig(r.inference_j_per_1000)
         if r.inference_device and r.inference_device != r.device:
             inference += f" (on {r.inference_device})"
@@ -144,7 +165,9 @@ def lifecycle_table(rows: Sequence[ReportRow]) -> Table:
                 sig(r.energy_step_kwh),
                 sig(r.energy_lifecycle_kwh),
                 sig(r.co2_lifecycle_kg),
-                reduction,
+                band(r.co2_lifecycle_kg, r.co2_lifecycle_band),
+                embodied,
+                red,
                 per_kg(r.efficiency_lifecycle),
                 inference,
                 break_even(r),
@@ -154,9 +177,53 @@ def lifecycle_table(rows: Sequence[ReportRow]) -> Table:
     note = (
         "Lifecycle = this step + everything the model was derived from (the baseline's training "
         "for a pruned or quantized model, the teacher's for a distilled one). Break-even: inferences "
-        "before the variant's lower inference energy pays back its own step."
+        "before the variant's lower inference energy pays back its own step. Embodied CO2: the "
+        "hardware's manufacturing emissions amortised over the runs' time (SCI), kept apart from "
+        "the operational CO2."
     )
     return Table("Lifecycle (honest) columns", LIFECYCLE_HEADERS, tuple(cells), note)
+
+
+WORK_HEADERS = (
+    "Model Type",
+    "Device",
+    "J / training sample",
+    "J / inference item",
+    "Item",
+    "J / correct prediction",
+    "Inference batch, threads",
+)
+
+
+def work_table(rows: Sequence[ReportRow]) -> Table | None:
+    """Work-normalised energy (``greenai.results.work``); None when no run has such a figure."""
+    shown = [
+        r for r in rows
+        if r.ok and (r.j_per_training_sample is not None or r.j_per_inference_item is not None)
+    ]  # fmt: skip
+    if not shown:
+        return None
+    cells = tuple(
+        (
+            r.model_type,
+            r.device,
+            sig(r.j_per_training_sample),
+            sig(r.j_per_inference_item),
+            r.inference_item or "—",
+            sig(r.j_per_correct_prediction),
+            f"{r.inference_batch_size}, {r.inference_threads}"
+            if r.inference_batch_size is not None
+            else "—",
+        )
+        for r in shown
+    )
+    note = (
+        "J per training sample: the step's grid energy over the samples it trained on (data loading "
+        "and evaluation included). J per inference item: taken over a steady-state window, warm-up "
+        "excluded, at the stated batch size and thread count. J per correct prediction: J per item "
+        "over the test accuracy."
+    )
+    return Table("Work-normalised energy", WORK_HEADERS, cells, note)
 
 
 def problems_table(rows: Sequence[ReportRow]) -> Table | None:
@@ -192,6 +259,13 @@ def scenario_table(sc: Scenario) -> Table:
             f"At {sc.inferences:,} inferences the lowest lifecycle CO2 is {w.model_type} on "
             f"{w.device} ({sig(sc.winner.total_co2_kg)} kg, accuracy {pct(w.accuracy_pct)})."
         )
+        close = [ln.row.label for ln in sc.lines[1:] if scenario_overlap(sc.winner, ln)]
+        if close:
+            note += (
+                " Not distinguishable, within the uncertainty bands, from: "
+                + ", ".join(close)
+                + "."
+            )
     else:
         note = "No finished run has the inference-energy figures needed for a scenario."
     if sc.missing:
@@ -220,6 +294,9 @@ def method_notes(rows: Sequence[ReportRow]) -> list[str]:
 
 def tables(rows: Sequence[ReportRow], sc: Scenario | None = None) -> list[Table]:
     out = [study_table(rows), lifecycle_table(rows)]
+    work = work_table(rows)
+    if work is not None:
+        out.append(work)
     if sc is not None:
         out.append(scenario_table(sc))
     problems = problems_table(rows)
@@ -228,22 +305,28 @@ def tables(rows: Sequence[ReportRow], sc: Scenario | None = None) -> list[Table]
     return out
 
 
+def md_text(text: str) -> str:
+    """Text for Markdown with its HTML escaped: run names and errors come from results and the
+    store, and Markdown viewers render raw HTML (report.html escapes the same text)."""
+    return html_escape(text, quote=False)
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown(tabs: Sequence[Table], notes: Sequence[str] = (), title: str = "") -> str:
-    parts = [f"# {title}\n"] if title else []
+    parts = [f"# {md_text(title)}\n"] if title else []
     for t in tabs:
-        parts.append(f"## {t.title}\n")
+        parts.append(f"## {md_text(t.title)}\n")
         if t.cells:
-            parts.append("| " + " | ".join(t.headers) + " |")
+            parts.append("| " + " | ".join(_md_cell(h) for h in t.headers) + " |")
             parts.append("|" + "|".join("---" for _ in t.headers) + "|")
             parts.extend("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.cells)
         else:
             parts.append("_No finished runs._")
         if t.note:
-            parts.append(f"\n{t.note}")
+            parts.append(f"\n{md_text(t.note)}")
         parts.append("")
     if notes:
         parts.append("## How each figure was obtained\n")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from greenai.errors import UsageError
+from greenai.lifecycle.budget import TrialDominated
 from greenai.search.space import COMPRESSION_OFF, SearchSpace
 from greenai.search.study import OBJECTIVES
 
@@ -120,6 +121,8 @@ class TrialObjective:
         finetune_epochs: int = PRUNE_FINETUNE_EPOCHS,
         log: Callable[[str], None] | None = None,
         mlflow: Any = None,
+        prune_dominated: bool = False,
+        before_trial: Callable[[], None] | None = None,
     ) -> None:
         if objective not in OBJECTIVES:
             raise UsageError(
@@ -143,6 +146,8 @@ class TrialObjective:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.started: list[int] = []  # numbers of the trials this objective ran
         self.mlflow = mlflow  # an MLflow logger nesting each trial under the search's run; or None
+        self.prune_dominated = prune_dominated  # search/dominance.py, after every epoch
+        self.before_trial = before_trial  # e.g. wait for a cleaner grid window (--defer-trials)
 
     def __call__(self, trial: Any) -> tuple[float, float]:
         from greenai.storage import new_run_id
@@ -157,6 +162,13 @@ class TrialObjective:
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
         )
         self.log(f"trial #{trial.number} (run {run_id}): {shown}")
+        if self.before_trial is not None:
+            self.before_trial()
+        extra: dict[str, Any] = {"mlflow": self.mlflow} if self.mlflow is not None else {}
+        if self.prune_dominated:
+            from greenai.search.dominance import pruning_callback
+
+            extra["on_epoch"] = pruning_callback(trial)
         try:
             result = self.train(
                 cfg,
@@ -168,10 +180,15 @@ class TrialObjective:
                 group=self.study_name,
                 progress=self.progress,
                 inference_images=self.inference_images,
-                **({"mlflow": self.mlflow} if self.mlflow is not None else {}),
+                **extra,
             )
             result = self._compress(trial, cfg, params, run_id, result)
             values = objective_value(result, self.objective)
+        except TrialDominated as exc:  # its run is recorded "pruned"; Optuna marks it PRUNED
+            import optuna
+
+            self.log(f"trial #{trial.number} {exc}")
+            raise optuna.TrialPruned(str(exc)) from None
         except BaseException as exc:
             reason = _reason(exc)
             trial.set_user_attr("fail_reason", reason)
@@ -286,21 +303,48 @@ def _jsonable(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str, list, dict))
 
 
-def close_stale_run(store: Any, log: Callable[[str], None] = print) -> Callable[[Any, Any], None]:
-    """An Optuna heartbeat-stale callback that closes the dead trial's greenai run as failed."""
+def close_stale_run(
+    store: Any, log: Callable[[str], None] = print, *, carbon: Any = None, retries: int = 0
+) -> Callable[[Any, Any], None]:
+    """An Optuna heartbeat-stale callback for a trial whose worker died (killed, machine lost).
 
-    def callback(_study: Any, trial: Any) -> None:
+    Optuna calls it once per stale trial, in the one worker that marked the trial FAIL. It closes
+    the trial's greenai run as failed with the energy its samples hold (what the dead worker spent
+    up to its last sample: recorded once, on that run, so the study's totals count it), and, with
+    ``retries`` > 0, enqueues the same parameters again (Optuna's ``RetryFailedTrialCallback``) for
+    the next worker to run. ``carbon``: the ``CarbonConfig`` that turns the samples into kWh/CO2."""
+
+    def callback(study: Any, trial: Any) -> None:
         run_id = trial.user_attrs.get("run_id")
-        if not run_id:
-            return
         try:
-            if store.has_run(run_id) and store.get_run(run_id).status in ("running", "interrupted"):
-                store.finish_run(
-                    run_id,
-                    status="failed",
-                    error="search trial lost: its worker stopped sending heartbeats",
-                )
+            if run_id and store.has_run(run_id):
+                _close_lost_run(store, run_id, carbon)
         except Exception as exc:  # bookkeeping of a dead trial must not stop the search
             log(f"could not close run {run_id} of lost trial #{trial.number}: {_reason(exc)}")
+        if retries > 0:
+            from optuna.storages import RetryFailedTrialCallback
+
+            RetryFailedTrialCallback(max_retry=retries)(study, trial)
+            log(f"trial #{trial.number} lost with its worker: its parameters are queued again")
 
     return callback
+
+
+def _close_lost_run(store: Any, run_id: str, carbon: Any) -> None:
+    """Close a dead worker's run as failed, with the energy its samples hold (when ``carbon``)."""
+    if store.get_run(run_id).status not in ("running", "interrupted"):
+        return
+    spent: dict[str, float] = {}
+    if carbon is not None:
+        from greenai.results.resultfile import attempt_pieces
+
+        pieces = attempt_pieces(store.samples(run_id), carbon)
+        spent = {
+            "energy_kwh": sum(p["energy_kwh"] for p in pieces),
+            "co2_kg": sum(p["co2_kg"] for p in pieces),
+        }
+    store.finish_run(
+        run_id, status="failed", **spent,
+        error="search trial lost: its worker stopped sending heartbeats"
+        + ("; energy counted up to its last sample" if spent else ""),
+    )  # fmt: skip

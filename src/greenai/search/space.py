@@ -224,6 +224,10 @@ def load_space_file(path: str | Path) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read search-space file {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"search-space file {p} is not UTF-8 text (byte {exc.start}): write it as TOML or JSON"
+        ) from None
     try:
         if p.suffix.lower() == ".json":
             data = json.loads(text)

@@ -115,6 +115,8 @@ def check_storage(url: str, *, must_exist: bool = False) -> None:
                 raise UsageError(f"cannot create the study storage {path}: folder not writable")
         elif not os.access(path, os.R_OK | os.W_OK):
             raise UsageError(f"cannot open the study storage {path}: permission denied")
+        else:
+            _check_sqlite_file(path)
         return
     connect_args: dict[str, Any] = {}
     if backend == "postgresql":
@@ -140,6 +142,20 @@ def check_storage(url: str, *, must_exist: bool = False) -> None:
         raise UsageError(f"cannot reach the study storage {shown}: {_first_line(error)}") from None
     finally:
         engine.dispose()
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a file that is not a SQLite database (read-only look: nothing is written)."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"the study storage {path} is not a usable SQLite file: {error}") from None
 
 
 def make_sampler(name: str, seed: int | None, population_size: int = DEFAULT_POPULATION) -> Any:

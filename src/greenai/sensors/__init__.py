@@ -12,13 +12,16 @@ from collections.abc import Callable, Mapping
 
 from greenai.errors import DataError
 from greenai.sensors.base import NullSensor, Sensor, SensorCorrupt, SensorUnavailable
+from greenai.sensors.calibration import stored_curve
+from greenai.sensors.cpu_load import CpuLoadEstimate, tdp_curve
 from greenai.sensors.cpu_model import cpu_power, read_cpuinfo
-from greenai.sensors.estimate import CpuTimeEstimate, RamEstimate
+from greenai.sensors.estimate import CPU_WATTS_ENV, CpuTimeEstimate, RamEstimate, user_cpu_power
 from greenai.sensors.nvml import NvmlSensor
 from greenai.sensors.proctree import ProcessTree
 from greenai.sensors.rapl import Opener, RaplSensor
 
 __all__ = [
+    "CpuLoadEstimate",
     "CpuTimeEstimate",
     "NullSensor",
     "NvmlSensor",
@@ -53,6 +56,9 @@ def default_sensors(
 ) -> list[Sensor]:
     """Sensors covering cpu, gpu and ram: RAPL, else the estimate; NVML, else a null GPU.
 
+    The estimate's watts per busy CPU come from ``$GREENAI_CPU_WATTS`` when set (user-given, see
+    ``estimate.user_cpu_power``; a malformed value is ``UsageError``), else from the TDP table.
+
     ``pid`` is the process tree the estimate follows (None: this process). An unreadable RAPL counter
     is reported through ``warn`` with its fix; a machine without powercap falls back quietly (the
     method labels say so). Without ``nvidia_driver`` (a path the NVIDIA driver creates; None skips the
@@ -77,8 +83,19 @@ def default_sensors(
     except SensorUnavailable as exc:
         if exc.fix:
             warn(f"{exc.reason}; falling back to the CPU-time estimate. Fix: {exc.fix}")
+    user_watts = env.get(CPU_WATTS_ENV, "").strip()
     if "cpu" not in covered:
-        sensors.append(CpuTimeEstimate(tree, cpu_power(read_cpuinfo(cpuinfo))))
+        info = read_cpuinfo(cpuinfo)
+        if user_watts:  # the user's own flat watts per busy CPU
+            sensors.append(CpuTimeEstimate(tree, user_cpu_power(user_watts, info)))
+        else:  # this machine's calibrated curve, else the server curve x TDP (sensors/cpu_load.py)
+            curve = stored_curve(info.model_name, env) or tdp_curve(
+                cpu_power(info), info.logical_per_package * info.packages
+            )
+            sensors.append(CpuLoadEstimate(tree, curve))
+    elif user_watts:
+        user_cpu_power(user_watts, read_cpuinfo(cpuinfo))  # still bad input when malformed
+        warn(f"{CPU_WATTS_ENV} not used: RAPL measures the CPU's energy on this machine")
     if "ram" not in covered:
         sensors.append(RamEstimate(tree))
     try:
@@ -92,6 +109,7 @@ def default_sensors(
 
 def check_sensors(env: Mapping[str, str] = os.environ) -> None:
     """Raise ``DataError`` now, before a command writes anything, when the configured powercap
-    tree holds garbage (what ``default_sensors`` would raise once the meter starts)."""
+    tree holds garbage, or ``UsageError`` for a malformed ``$GREENAI_CPU_WATTS`` (what
+    ``default_sensors`` would raise once the meter starts)."""
     for sensor in default_sensors(env=env, nvidia_driver=None, warn=lambda _m: None):
         sensor.close()

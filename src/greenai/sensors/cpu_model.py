@@ -167,7 +167,8 @@ class CpuPower:
 
     w_per_cpu: float
     detail: str
-    match: TdpMatch
+    match: TdpMatch | None
+    user_given: bool = False  # from --cpu-watts / $GREENAI_CPU_WATTS, not the TDP table
 
 
 def cpu_power(info: CpuInfo, table: tuple[tuple[str, float], ...] | None = None) -> CpuPower:

@@ -13,6 +13,7 @@ import contextlib
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -70,8 +71,12 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(url.database)
 
 
-def create_engine(url_text: str, *, create: bool = True) -> Engine:
-    """An engine for ``url_text``, connected once (eagerly) so that a bad store fails here."""
+def create_engine(url_text: str, *, create: bool = True, folder_root: Path | None = None) -> Engine:
+    """An engine for ``url_text``, connected once (eagerly) so that a bad store fails here.
+
+    A new SQLite file's missing folder is created only inside ``folder_root`` (the command's
+    ``--out``): a mistyped ``--store /nonexistent/dir/x.db`` is refused instead of creating folders.
+    """
     try:
         url = make_url(url_text)
         url.get_backend_name()
@@ -80,7 +85,7 @@ def create_engine(url_text: str, *, create: bool = True) -> Engine:
     shown = display_url(url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        engine = _sqlite_engine(url, shown, create=create)
+        engine = _sqlite_engine(url, shown, create=create, folder_root=folder_root)
     elif backend == "postgresql":
         engine = _postgres_engine(url, shown)
     else:
@@ -96,7 +101,8 @@ def create_engine(url_text: str, *, create: bool = True) -> Engine:
     return engine
 
 
-def _sqlite_engine(url: URL, shown: str, *, create: bool) -> Engine:
+def _sqlite_engine(url: URL, shown: str, *, create: bool, folder_root: Path | None) -> Engine:
+    _check_sqlite_query(url, shown)
     path = sqlite_path(url)
     if path is None:
         # In-memory: one shared connection, so every caller sees the same database.
@@ -107,6 +113,7 @@ def _sqlite_engine(url: URL, shown: str, *, create: bool) -> Engine:
         if not path.exists():
             if not create:
                 raise UsageError(f"no run store at {path} (pass --store or set ${ENV_VAR})")
+            _check_store_folder(path, folder_root)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
@@ -146,6 +153,33 @@ def _sqlite_engine(url: URL, shown: str, *, create: bool) -> Engine:
         engine.dispose()
         raise UsageError(f"cannot open the run store {shown}: {first_line(error)}") from None
     return engine
+
+
+def _check_sqlite_query(url: URL, shown: str) -> None:
+    """Refuse query arguments the SQLite driver would ignore (SQLAlchemy only warns, raw)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", exc.SAWarning)
+        url.get_dialect()().create_connect_args(url)
+    if any(issubclass(w.category, exc.SAWarning) for w in seen):
+        known = {"timeout", "isolation_level", "detect_types", "check_same_thread", "uri"}
+        unknown = ", ".join(sorted(k for k in url.query if k not in known)) or "?"
+        raise UsageError(
+            f"the store URL {shown} has query arguments SQLite does not accept ({unknown}); "
+            "SQLite URI options need uri=true"
+        )
+
+
+def _check_store_folder(path: Path, folder_root: Path | None) -> None:
+    """Refuse a new store whose folder does not exist, unless it lies inside ``folder_root``."""
+    folder = path.parent.resolve()
+    if folder.is_dir():
+        return
+    if folder_root is not None and folder.is_relative_to(Path(folder_root).resolve()):
+        return
+    raise UsageError(
+        f"cannot create the run store {path}: its folder {path.parent} does not exist "
+        "(create it first)"
+    )
 
 
 def _postgres_engine(url: URL, shown: str) -> Engine:

@@ -13,8 +13,12 @@ RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
 INTERRUPTED = "interrupted"
-STATUSES = (RUNNING, DONE, FAILED, INTERRUPTED)
-FINAL_STATUSES = (DONE, FAILED, INTERRUPTED)
+# a training run stopped by its energy/CO2 budget (lifecycle/budget.py): its checkpoint is kept and
+# ``--resume`` with a larger budget continues it
+BUDGET_STOPPED = "stopped: budget"
+PRUNED = "pruned"  # a search trial dominated at the same epoch on (accuracy, energy)
+STATUSES = (RUNNING, DONE, FAILED, INTERRUPTED, BUDGET_STOPPED, PRUNED)
+FINAL_STATUSES = (DONE, FAILED, INTERRUPTED, BUDGET_STOPPED, PRUNED)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,9 @@ def open_store(
     ``mark_stale`` marks runs left "running" by dead processes as "interrupted" (see
     ``RunStore.mark_interrupted``). Raises ``UsageError`` for a bad or unreachable store.
     """
-    engine = create_engine(resolve_url(url, Path(default_dir)), create=create)
+    engine = create_engine(
+        resolve_url(url, Path(default_dir)), create=create, folder_root=Path(default_dir)
+    )
     store = RunStore(engine, stale_after_s=stale_after_s)
     if mark_stale:
         try:
@@ -202,6 +204,27 @@ class RunStore:
             "error": None,
         }
         return self._update(run_id, values)
+
+    @_store_errors
+    def reclaim_run(self, run_id: str) -> bool:
+        """Take over an "interrupted" run for a rerun (set it "running", owned by this process).
+
+        One conditional update: of two processes rerunning the same interrupted step at once, only
+        one gets True; the other must start a run of its own."""
+        now = time.time()
+        r = schema.runs
+
+        def write() -> bool:
+            with write_connection(self.engine) as conn:
+                done = conn.execute(
+                    r.update()
+                    .where(r.c.run_id == run_id, r.c.status == INTERRUPTED)
+                    .values(status=RUNNING, host=self.host, pid=os.getpid(), heartbeat_at=now,
+                            finished_at=None, error=None)
+                )  # fmt: skip
+                return bool(done.rowcount)
+
+        return retrying(write)
 
     @_store_errors
     def add_epoch(self, run_id: str, epoch: int, metrics: Mapping[str, Any]) -> None:

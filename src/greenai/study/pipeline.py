@@ -75,13 +75,14 @@ def run_and_report(
     progress: bool = True,
     store_url: str | None = None,
     mlflow: Any = None,
+    budget: Any = None,
 ) -> tuple[StudyOutcome, ReportFiles]:
     """Run the study and write its report. ``mlflow``: an ``integrations.mlflow`` logger, or None;
     when active, the study is a parent MLflow run, each step's run nested under it, and the report
     and its charts are logged on the parent at the end."""
     if mlflow is None or not mlflow.active:
         return _run_and_report(
-            cfg, out_dir, steps, store, carbon, inferences, log, progress, store_url, None
+            cfg, out_dir, steps, store, carbon, inferences, log, progress, store_url, None, budget
         )
     from greenai.storage import new_run_id
 
@@ -93,7 +94,7 @@ def run_and_report(
     try:
         nested = mlflow.under(parent)
         outcome, files = _run_and_report(
-            cfg, out_dir, steps, store, carbon, inferences, log, progress, store_url, nested
+            cfg, out_dir, steps, store, carbon, inferences, log, progress, store_url, nested, budget
         )
         done = sum(r.status == DONE for r in outcome.records)
         reused = sum(bool(r.reused) for r in outcome.records)
@@ -130,15 +131,45 @@ def _run_and_report(
     progress: bool,
     store_url: str | None,
     mlflow: Any,
+    budget: Any = None,
 ) -> tuple[StudyOutcome, ReportFiles]:
     outcome = run_study(
         cfg, out_dir, steps, store=store, carbon=carbon, log=log, progress=progress,
-        store_url=store_url, mlflow=mlflow,
+        store_url=store_url, mlflow=mlflow, budget=budget,
     )  # fmt: skip
     runs = study_inputs(outcome, out_dir, store)
     where = f"study {cfg.name!r} in {Path(out_dir).resolve()}"
+    timing = timed_together(cfg, outcome, Path(out_dir), log)
     files = write_report(
         runs, Path(out_dir) / "results", inferences=inferences, source=where,
-        title=f"greenai study: {cfg.name}", context=settings_lines(cfg),
+        title=f"greenai study: {cfg.name}", context=[*settings_lines(cfg), *timing],
     )  # fmt: skip
     return outcome, files
+
+
+def timed_together(
+    cfg: StudyConfig, outcome: StudyOutcome, out_dir: Path, log: Callable[[str], None]
+) -> list[str]:
+    """Time the study's finished models interleaved in this process (``lifecycle.retime``), keep
+    the figures in ``results/study_<name>_timing.json`` and return the report's lines on them."""
+    import json
+
+    from greenai.fsutil import atomic_write_text
+    from greenai.lifecycle.retime import report_lines, retime
+    from greenai.reports.rows import variant_name
+
+    done = {r.key: outcome.results[r.key] for r in outcome.records if r.status == DONE}
+    if len(done) < 2:
+        return []
+    log(f"study: timing the {len(done)} finished models together (interleaved, with warm-up)")
+    timing = retime(done, out_dir)
+    if timing is None:
+        return []
+    safe = re.sub(r"[^\w.-]", "_", cfg.name)
+    atomic_write_text(
+        out_dir / "results" / f"study_{safe}_timing.json", json.dumps(timing, indent=2) + "\n"
+    )
+    if timing["timing_doubt"]:
+        log(f"study: timing unsure: {timing['timing_doubt']}")
+    names = {r.key: f"{variant_name(r.variant)} [{r.device.upper()}]" for r in outcome.records}
+    return report_lines(timing, names)

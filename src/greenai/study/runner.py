@@ -6,6 +6,7 @@ quantization and distillation); this module only decides what runs, and keeps th
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import Any
 
 from greenai.errors import GreenAIError
 from greenai.fsutil import atomic_write_text
+from greenai.ml.training.progress import overall_line
+from greenai.study.budget import unaffordable
 from greenai.study.plan import Step, StudyConfig, plan
 from greenai.study.state import (
     DONE,
@@ -88,6 +91,28 @@ def _result_path(out_dir: Path, result: Mapping[str, Any]) -> str:
     return str(path.relative_to(out_dir))
 
 
+def _finished_before_kill(out_dir: Path, rec: StepRecord, store: Any) -> None:
+    """A step killed after its run finished (store "done", its result file written) but before
+    the state file said so: record it as done, so that it is reused instead of rerun."""
+    from greenai.results.resultfile import result_path
+
+    if rec.run_id is None or store is None or not store.has_run(rec.run_id):
+        return
+    run = store.get_run(rec.run_id)
+    if run.status != DONE or not run.result:
+        return
+    path = result_path(out_dir, rec.variant, rec.run_id, run.result.get("dataset", "cifar10"))
+    if path.is_file():
+        rec.status, rec.result_path = DONE, str(path.relative_to(out_dir))
+
+
+def _units(step: Step) -> int:
+    """A step's weight in the time-left line: its epochs, plus one for its evaluation and timing."""
+    from greenai.study.estimate import step_epochs
+
+    return step_epochs(step) + 1
+
+
 def run_study(
     cfg: StudyConfig,
     out_dir: Path,
@@ -100,8 +125,11 @@ def run_study(
     progress: bool = True,
     store_url: str | None = None,
     mlflow: Any = None,
+    budget: Any = None,
 ) -> StudyOutcome:
-    """Run (or reuse) every planned step; a failed step is recorded and its children skipped."""
+    """Run (or reuse) every planned step; a failed step is recorded and its children skipped.
+    ``budget`` (a ``lifecycle.budget.Budget``): steps it cannot afford are skipped and said so
+    (``study/budget.py``)."""
     if new_run_id is None:
         from greenai.storage import new_run_id
     out_dir = Path(out_dir)
@@ -109,9 +137,18 @@ def run_study(
     state = load_state(path)
     planned = plan(cfg)
     outcome = StudyOutcome([])
-    for step in planned:
+    if store is not None:
+        from greenai.lifecycle.reconcile import reconcile_quietly
+
+        reconcile_quietly(store, out_dir)  # a step killed after it finished has its JSON again
+    started, done_units = time.monotonic(), 0
+    for number, step in enumerate(planned, 1):
         old = state.get(step.key)
         same = old is not None and old.config_hash == step.config_hash
+        if same and old.status in (RUNNING, INTERRUPTED):
+            _finished_before_kill(out_dir, old, store)
+            if old.status == DONE:
+                save_state(path, cfg.name, state)
         if same and old.status == DONE and (result := _load(out_dir, old)) is not None:
             old.reused = True
             outcome.records.append(old)
@@ -128,11 +165,24 @@ def run_study(
             save_state(path, cfg.name, state)
             log(f"study: {step.key}: skipped ({rec.error})")
             continue
+        why = unaffordable(budget, step, outcome.results)
+        if why is not None:
+            rec.status, rec.error = SKIPPED, why
+            save_state(path, cfg.name, state)
+            log(f"study: {step.key}: skipped ({why})")
+            continue
         resume = same and old.status in (RUNNING, INTERRUPTED) and old.run_id is not None
         rec.run_id = old.run_id if resume else new_run_id()
         rec.status, rec.started_at = RUNNING, _now()
         save_state(path, cfg.name, state)
+        todo = done_units + sum(_units(s) for s in planned[number - 1 :])
+        elapsed = time.monotonic() - started
+        log(
+            overall_line(f"study: step {number} of {len(planned)}", done_units, todo, elapsed,
+                         "steps' epochs")
+        )  # fmt: skip
         log(f"study: {step.key}: " + (f"resuming run {rec.run_id}" if resume else "running"))
+        done_units += _units(step)
         ctx = StepContext(
             step, out_dir, rec.run_id, resume, parent, cfg.name, store, carbon, progress, store_url,
             mlflow=mlflow,

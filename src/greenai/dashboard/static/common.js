@@ -52,10 +52,12 @@ const greenai = (() => {
   }
 
   function layout(title, extra) {
+    // The title is drawn above the plot as a heading (see draw), not inside it: plotly's toolbar
+    // sits in the plot's top margin and covered titles there.
     return Object.assign(
       {
-        title: { text: plain(title), x: 0.02, font: { size: 15 } },
-        margin: { l: 64, r: 64, t: 44, b: 40 },
+        heading: String(title ?? ""),
+        margin: { l: 64, r: 64, t: 36, b: 40 },
         paper_bgcolor: "#ffffff",
         plot_bgcolor: "#ffffff",
         font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#263238" },
@@ -66,10 +68,27 @@ const greenai = (() => {
     );
   }
 
+  function heading(el, text) {
+    // Wrap the chart once in a box holding its title (textContent: store text stays text).
+    let box = el.parentElement;
+    if (!box.classList.contains("chart-box")) {
+      box = document.createElement("div");
+      box.className = "chart-box";
+      el.parentElement.insertBefore(box, el);
+      const h = document.createElement("h3");
+      h.className = "chart-title";
+      box.appendChild(h);
+      box.appendChild(el);
+    }
+    box.querySelector(".chart-title").textContent = text;
+  }
+
   function draw(id, traces, lay) {
     const el = document.getElementById(id);
     if (!el || typeof Plotly === "undefined") return;
-    Plotly.react(el, traces, lay, { displaylogo: false, responsive: true });
+    const { heading: title, ...rest } = lay;
+    if (title) heading(el, title);
+    Plotly.react(el, traces, rest, { displaylogo: false, responsive: true });
   }
 
   function color(name, i) {

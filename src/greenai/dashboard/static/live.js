@@ -15,6 +15,15 @@
     return Object.keys(metrics).find((k) => k.includes("acc"));
   }
 
+  // How the plotted power was obtained: "estimated" when any plotted component is, "" when all are
+  // measured, "?" while the run has not said (its methods are recorded when it ends).
+  function howObtained(methods, components) {
+    if (!methods) return "?";
+    const est = components.filter((c) => String(methods[c] || "").startsWith("estimated"));
+    if (!est.length) return "";
+    return est.length === components.length ? "all" : est.join(", ");
+  }
+
   function render(data) {
     const run = data.run, s = data.samples, latest = data.latest, ep = data.epochs;
     const status = document.getElementById("run-status");
@@ -34,13 +43,30 @@
     const accKey = accuracyKey(ep.metrics);
     const accs = accKey ? ep.metrics[accKey] : [];
     g.setText("v-acc", accs.length ? g.fmt(accs[accs.length - 1], 2) + " %" : "—");
+    const pr = data.prediction;  // the latest epoch's predicted totals, the actual once finished
+    g.setText("v-pred", pr ? g.fmtEnergy(pr.energy_kwh) : "—");
+    g.setText("v-pred-sub", !pr ? "after the first epoch" : "after epoch " + pr.after_epoch
+      + (pr.energy_low_kwh != null ? " [" + g.fmtEnergy(pr.energy_low_kwh) + ", "
+        + g.fmtEnergy(pr.energy_high_kwh) + "]" : "") + " · CO₂ " + g.fmtCo2(pr.co2_kg)
+      + (pr.actual ? " · actual " + g.fmtEnergy(pr.actual.energy_kwh) : ""));
     g.setText("v-epoch", ep.epoch.length ? "epoch " + ep.epoch[ep.epoch.length - 1] + " (" + accKey + ")" : "");
+
+    const how = howObtained(run.power_methods, Object.keys(s.power_w));
+    const estWord = how === "?" ? "(measured or estimated: recorded when the run ends)"
+      : how === "all" ? "(ESTIMATED)" : how ? "(" + how + " ESTIMATED)" : "(measured)";
+    for (const id of ["v-power-how", "v-energy-how"]) {
+      g.setText(id, estWord);
+      document.getElementById(id).className = how && how !== "?" ? "estimated" : "muted";
+    }
+    const cpu = run.power_methods && run.power_methods.cpu;
+    g.setText("v-methods", cpu ? "cpu: " + cpu.split(" (")[0] : "");
 
     const powerTraces = Object.entries(s.power_w).map(([c, ys], i) => ({
       x: s.elapsed_s, y: ys, name: g.plain(c), type: "scatter", mode: "lines",
       line: { color: g.color(c, i), width: 2 }, stackgroup: "power",
     }));
-    g.draw("chart-power", powerTraces, g.layout("Power per component (W, stacked)", {
+    const powerTitle = "Power per component (W, stacked)" + (how && how !== "?" ? ", " + estWord.slice(1, -1) : "");
+    g.draw("chart-power", powerTraces, g.layout(powerTitle, {
       xaxis: { title: { text: "elapsed (s)" } }, yaxis: { title: { text: "W" }, rangemode: "tozero" },
     }));
 

@@ -23,6 +23,8 @@ def train_run(
     mlflow: Any = None,
     inference_images: int = 2048,
     dataset: Any = None,
+    budget: Any = None,
+    on_epoch: Any = None,
 ) -> dict[str, Any]:
     """Train ``cfg`` with the meter running, write every artifact and return the result dict.
 
@@ -33,10 +35,23 @@ def train_run(
     is started there, each epoch and phase logged, and the result and logs attached at the end. ``inference_images``: how many images the result's ``inference``
     section (latency, throughput, J per 1,000 images on the CPU) is measured over; 0 skips it
     (search trials).
-    Bad settings and missing data raise before anything is written.
+    ``budget``: a ``lifecycle.budget.Budget``: the run stops after the epoch whose prediction
+    passes it (``BudgetExceeded``, status ``stopped: budget``, checkpoint kept; resume it with a
+    larger one). ``on_epoch(row)``: called after each epoch's checkpoint but the last (a search
+    trial's pruning; it stops the run by raising ``lifecycle.budget.StopRun``). Bad settings and missing data raise before anything is written.
     """
     from greenai.lifecycle.training_session import TrainingSession
+    from greenai.sensors.ranks import rank_info
 
+    info = rank_info()
+    if info.distributed:  # a rank of a torchrun/SLURM job: DDP, one result from rank 0
+        from greenai.lifecycle.training_ddp import train_distributed
+
+        return train_distributed(
+            cfg, info, out_dir=Path(out_dir), store=store, carbon=carbon, variant=variant,
+            run_id=run_id, parent_run_id=parent_run_id, group=group, resume=resume,
+            progress=progress, mlflow=mlflow, inference_images=inference_images, dataset=dataset,
+        )  # fmt: skip
     session = TrainingSession.prepare(
         cfg,
         out_dir=Path(out_dir),
@@ -52,6 +67,7 @@ def train_run(
         inference_images=inference_images,
         dataset=dataset,
     )
+    session.budget, session.on_epoch = budget, on_epoch
     return session.run()
 
 
@@ -61,7 +77,11 @@ def _from_study(ctx: Any) -> dict[str, Any]:
     from greenai.ml.training.config import TrainConfig
 
     cfg = TrainConfig(**{**ctx.step.config["train"], "device": ctx.step.device}).validate()
-    resume = ctx.resume and paths_for(ctx.out_dir, ctx.run_id)["checkpoint"].is_file()
+    # an interrupted step continues from its last checkpoint, or is redone under its id without one
+    resume = ctx.resume and (
+        paths_for(ctx.out_dir, ctx.run_id)["checkpoint"].is_file()
+        or (ctx.store is not None and ctx.store.has_run(ctx.run_id))
+    )
     return train_run(
         cfg, out_dir=ctx.out_dir, store=ctx.store, carbon=ctx.carbon, variant="baseline",
         run_id=ctx.run_id, group=ctx.group, resume=resume, progress=ctx.progress,

@@ -33,6 +33,7 @@ def prune(
     from greenai.ml.compression.distill import fit
     from greenai.ml.evaluation.evaluate import param_counts
     from greenai.ml.training.checkpoint import weights_sha256
+    from greenai.ml.training.progress import epoch_reporter
 
     model = parent.require_fp32("pruning")
     pr.check_sparsity(sparsity)
@@ -42,6 +43,8 @@ def prune(
         raise UsageError(f"unknown pruning kind {kind!r}; choose {', '.join(pr.KINDS)}")
     if kind == "structured":
         pr.check_structured(model)  # an untraceable model: one line, nothing written
+    else:
+        pr.check_prunable(model, include_linear)  # "nothing to prune": one line, nothing written
     variant = f"pruned_{kind}"
     hyper: dict[str, Any] = {
         "kind": kind, "sparsity": sparsity, "include_linear": include_linear, "norm": norm,
@@ -56,7 +59,10 @@ def prune(
         details: dict[str, Any] = {"kind": kind, "sparsity_requested": sparsity}
         after_step = None
         if kind == "unstructured":
-            details["sparsity_achieved"] = pr.prune_unstructured(model, sparsity, include_linear)
+            achieved = pr.prune_unstructured(model, sparsity, include_linear)
+            details["sparsity_achieved"] = achieved
+            details["pruned_layers"] = list(achieved)
+            details["dense_layers"] = pr.skipped_weights(model, include_linear)  # left as they were
             model.to(device)
             masks = pr.zero_masks(model, include_linear)  # on the fine-tuning device
 
@@ -75,6 +81,7 @@ def prune(
             stats = fit(
                 model, d.batches(batch_size, device=device), finetune_epochs, lr=lr,
                 after_step=after_step,
+                on_epoch=epoch_reporter(f"prune {rid}: fine-tuning", finetune_epochs, env.progress),
             )  # fmt: skip
         details["finetune_losses"] = list(stats.epoch_losses)
         model.to("cpu").eval()

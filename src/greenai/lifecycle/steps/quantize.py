@@ -23,6 +23,7 @@ def quantize(
     from greenai.lifecycle.variant_run import Built, blob_saver, dense_bytes, run_variant
     from greenai.ml.compression import quantize as q
     from greenai.ml.evaluation.evaluate import param_counts
+    from greenai.ml.training.progress import epoch_reporter
 
     q.check_available()  # a missing torchao: one line, before anything
     model = parent.require_fp32("INT8 quantization").eval()
@@ -57,6 +58,7 @@ def quantize(
                 stats = fit(
                     prepared, d.batches(batch_size), epochs, lr=lr,
                     train_mode=lambda flag: q.set_qat_mode(prepared, flag),
+                    on_epoch=epoch_reporter(f"qat {rid}", epochs, env.progress),
                 )  # fmt: skip
             details["qat_losses"] = losses["qat_loss"] = list(stats.epoch_losses)
             result = q.convert_qat(prepared, example)

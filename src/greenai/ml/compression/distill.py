@@ -66,12 +66,14 @@ def fit(
     teacher: nn.Module | None = None,
     after_step: Callable[[], None] | None = None,
     train_mode: Callable[[bool], None] | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> FitStats:
     """Adam for ``epochs`` passes over ``batches()``.
 
     ``loss_fn(student_logits, teacher_logits_or_empty, y)`` defaults to cross-entropy. ``after_step``
     runs after every optimizer step (pruning re-applies its masks there). ``train_mode(flag)`` replaces
-    ``model.train(flag)`` for exported QAT programs.
+    ``model.train(flag)`` for exported QAT programs. ``on_epoch(epoch, mean_loss)`` after each epoch
+    (1-based): progress for a person watching (``progress.epoch_reporter``).
     """
     if epochs < 0:
         raise UsageError(f"epochs must be >= 0, got {epochs}")
@@ -82,7 +84,7 @@ def fit(
         teacher.eval()
     steps, losses = 0, []
     empty = torch.empty(0)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         total, n = 0.0, 0
         for x, y in batches():
             out = model(x)
@@ -101,6 +103,8 @@ def fit(
             n += len(y)
             steps += 1
         losses.append(total / max(n, 1))
+        if on_epoch is not None:
+            on_epoch(epoch, losses[-1])
     (train_mode or model.train)(False)
     return FitStats(epochs, steps, losses[-1] if losses else float("nan"), tuple(losses))
 

@@ -55,6 +55,7 @@ def prune_unstructured(
     per weight name. Exactly ``round(sparsity * numel)`` entries per tensor become zero.
     """
     check_sparsity(sparsity)
+    check_prunable(model, include_linear)
     achieved = {}
     for name, weight in prunable_weights(model, include_linear):
         flat = weight.view(-1)
@@ -64,6 +65,28 @@ def prune_unstructured(
             flat[idx] = 0.0
         achieved[name] = float((flat == 0).sum()) / flat.numel()
     return achieved
+
+
+def check_prunable(model: nn.Module, include_linear: bool = False) -> None:
+    """Refuse (``UsageError``, one line) a model in which unstructured pruning would touch nothing:
+    a pruned copy identical to its parent would be recorded as a compressed variant."""
+    if prunable_weights(model, include_linear):
+        return
+    from greenai.errors import UsageError
+
+    linear = sum(isinstance(m, nn.Linear) for m in model.modules())
+    if linear and not include_linear:
+        raise UsageError(
+            f"nothing to prune: the model has no conv layers; add --include-linear "
+            f"(include_linear=True) to prune its {linear} linear layer(s)"
+        )
+    raise UsageError("nothing to prune: the model has no conv or linear weight layers")
+
+
+def skipped_weights(model: nn.Module, include_linear: bool = False) -> list[str]:
+    """Weight names of the linear layers that pruning leaves dense (empty with ``include_linear``)."""
+    pruned = {n for n, _ in prunable_weights(model, include_linear)}
+    return [n for n, _ in prunable_weights(model, True) if n not in pruned]
 
 
 def zero_masks(model: nn.Module, include_linear: bool = False) -> dict[str, torch.Tensor]:
@@ -151,6 +174,7 @@ __all__ = [
     "ENCODING",
     "KINDS",
     "apply_masks",
+    "check_prunable",
     "check_sparsity",
     "check_structured",
     "count_params",
@@ -163,5 +187,6 @@ __all__ = [
     "prunable_weights",
     "prune_structured",
     "prune_unstructured",
+    "skipped_weights",
     "zero_masks",
 ]

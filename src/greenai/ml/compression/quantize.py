@@ -13,7 +13,8 @@ the quantize/dequantize patterns to oneDNN INT8 kernels (VNNI where the CPU has 
 Saving: the converted program is re-exported without the stale FP32 copies of its weights (convert
 keeps them as unused attributes), saved with ``torch.export.save`` and zlib-compressed, so the file
 holds INT8 weights, their scales, the FP32 biases and the graph. ``load_quantized`` returns a module
-that computes exactly what the saved one did.
+that computes exactly what the saved one did (eagerly: slower than FP32); ``load_for_inference``
+returns it compiled, ready to run fast.
 """
 
 from __future__ import annotations
@@ -190,6 +191,7 @@ def quantize_dynamic(model: nn.Module, example_input: torch.Tensor) -> Quantized
     return Quantized(converted, "dynamic", ROUTE_DYNAMIC, example_input[:1].clone())
 
 
+_INDUCTOR_COPY_WARNING = r"To copy construct from a tensor, it is recommended"
 RECOMPILE_LIMIT = 64  # compiled (module instance, input shape) pairs per forward code object
 
 
@@ -213,7 +215,11 @@ def compile_for_cpu(module: nn.Module) -> Any:
             inductor_config.patch(freezing=True),
             dynamo_config.patch(recompile_limit=RECOMPILE_LIMIT),
             torch.no_grad(),
+            warnings.catch_warnings(),
         ):
+            # inductor's own INT8 lowering (mkldnn_lowerings.py) copies a tensor the way it warns
+            # users against: torch's noise, not the user's, printed on every INT8 compile
+            warnings.filterwarnings("ignore", _INDUCTOR_COPY_WARNING, UserWarning)
             return compiled(x)
 
     return call
@@ -244,7 +250,10 @@ def quantized_bytes(q: Quantized, meta: dict[str, Any] | None = None) -> bytes:
         program = torch.export.export(gm, (example,), dynamic_shapes=({0: batch},))
     buf = io.BytesIO()
     torch.export.save(program, buf)
-    head = dict(meta or {}, method=q.method, route=q.route, format="torch.export archive, zlib")
+    head = dict(
+        meta or {}, method=q.method, route=q.route, format="torch.export archive, zlib",
+        how_to_run=HOW_TO_RUN,
+    )  # fmt: skip
     return MAGIC + json.dumps(head).encode() + b"\n" + zlib.compress(buf.getvalue(), 9)
 
 
@@ -275,8 +284,29 @@ def read_quantized_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
+HOW_TO_RUN = (
+    "load with greenai.ml.compression.quantize.load_for_inference(path): it returns the program "
+    "compiled by torch.compile(inductor, freezing), the INT8 oneDNN kernels; the plain "
+    "torch.export.load(...).module() runs the quantize/dequantize graph eagerly, slower than FP32"
+)
+
+
+def load_for_inference(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Load an INT8 file ready to run fast: (predictor, meta).
+
+    The predictor is ``compile_for_cpu`` of the loaded program (inductor with freezing lowers the
+    quantize/dequantize pattern to oneDNN INT8 kernels): its first call per input shape compiles
+    (seconds), later calls run INT8. Same trust rule as ``load_quantized``."""
+    module, meta = load_quantized(path)
+    return compile_for_cpu(module), meta
+
+
 def load_quantized(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """Load a file written by ``save_quantized``: (runnable module, meta).
+
+    The module runs eagerly: right figures, but slower than its FP32 parent (every quantize and
+    dequantize is a separate op). To run it fast, use ``load_for_inference`` (or wrap the module
+    with ``compile_for_cpu``); the file's header says so too (``how_to_run``).
 
     ``torch.export.load`` unpickles parts of the archive (it is not ``weights_only``): only for files
     this process wrote or otherwise trusts. Files named by a user are read with

@@ -47,10 +47,22 @@ def _numpy_reconstruct() -> Any:
     return _reconstruct
 
 
+class _OtherFormat(pickle.UnpicklingError):
+    """A harmless pickle in a format the official batches never use (e.g. re-saved by Python 3)."""
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickles dicts, lists, strings, numbers and numpy arrays; refuses every other global."""
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _ALLOWED_GLOBALS and module.split(".")[0] == "numpy":
+            # e.g. numpy._core.numeric._frombuffer: an array pickled with protocol 5
+            raise _OtherFormat(
+                f"not the official CIFAR-10 format (its numpy arrays are pickled as {module}."
+                f"{name}): expected the Python 2 pickles (protocol 2) of cifar-10-python.tar.gz, "
+                "a dict with 'data' (uint8 array) and 'labels'; re-extract the official tarball "
+                "or re-save the batch with pickle protocol 2"
+            )
         if (module, name) not in _ALLOWED_GLOBALS:
             raise pickle.UnpicklingError(
                 f"refers to {module}.{name}, which a CIFAR-10 batch never needs"
@@ -64,6 +76,8 @@ def restricted_loads(data: bytes, *, what: str) -> Any:
     """Unpickle ``data`` (Python 2 strings decoded as latin-1, as the official loaders do)."""
     try:
         return RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except _OtherFormat as exc:
+        raise DataError(f"{what}: {exc}") from None
     except pickle.UnpicklingError as exc:
         raise DataError(f"{what}: refused or corrupt pickle: {exc}") from None
     except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:

@@ -85,18 +85,69 @@ class Speed:
     latency_ms_b1: float
     throughput_img_s_b256: float
     repeats: int
+    # spread of the timed calls: interquartile range over the median, in percent
+    latency_iqr_pct: float | None = None
+    throughput_iqr_pct: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+#: A timing whose interquartile range exceeds this share of its median (percent) is flagged as
+#: unsure: its calls disagreed too much for a comparison (or a break-even) to rest on it.
+WIDE_SPREAD_PCT = 25.0
+
+
+def iqr_pct(values: list[float]) -> float | None:
+    """Interquartile range over the median, in percent (None for fewer than 4 values)."""
+    if len(values) < 4:
+        return None
+    q1, med, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return 100.0 * (q3 - q1) / med if med > 0 else None
+
+
 def speed(predict: Predict, sample: torch.Tensor, batch_size: int = 256, repeats: int = 7) -> Speed:
-    """Median latency at batch 1 and median throughput at ``batch_size`` (images from ``sample``)."""
+    """Median latency at batch 1 and median throughput at ``batch_size`` (images from ``sample``),
+    with the spread (interquartile range) of each."""
     x1 = sample[:1].contiguous()
     xb = _batch(sample, batch_size)
-    lat = statistics.median(time_call_s(predict, x1, warmup=3, repeats=repeats * 3))
-    thr = statistics.median(time_call_s(predict, xb, warmup=2, repeats=repeats))
-    return Speed("cpu", torch.get_num_threads(), 1000.0 * lat, batch_size / thr, repeats)
+    lat_s = time_call_s(predict, x1, warmup=3, repeats=repeats * 3)
+    thr_s = time_call_s(predict, xb, warmup=2, repeats=repeats)
+    lat, thr = statistics.median(lat_s), statistics.median(thr_s)
+    return Speed(
+        "cpu", torch.get_num_threads(), 1000.0 * lat, batch_size / thr, repeats,
+        iqr_pct(lat_s), iqr_pct(thr_s),
+    )  # fmt: skip
+
+
+def checked_speed(predict: Predict, sample: torch.Tensor, repeats: int = 7) -> dict[str, Any]:
+    """``speed`` as a result's ``inference`` keys, with how busy the machine was while it ran
+    (``machine_load``: load average, steal time) and ``timing_doubt``: why the figures are unsure
+    (a wide spread, a busy machine), or None. A doubtful timing must not drive a verdict."""
+    from greenai.sensors.machine_load import LoadWindow
+
+    window = LoadWindow(own_threads=torch.get_num_threads()).start()
+    figures = speed(predict, sample, repeats=repeats).to_dict()
+    load = window.stop()
+    return {
+        **figures,
+        "machine_load": load.to_dict(),
+        "timing_doubt": timing_doubt(figures, load.busy),
+    }
+
+
+def timing_doubt(figures: Mapping[str, Any], busy: str | None = None) -> str | None:
+    """Why inference figures (``Speed.to_dict()`` keys, or a ``interleaved_throughput`` entry) are
+    unsure: a wide spread of the timed calls, or a busy machine (``busy``). None when neither."""
+    reasons = []
+    for key, what in (("latency_iqr_pct", "latency"), ("throughput_iqr_pct", "throughput"),
+                      ("iqr_pct", "throughput")):  # fmt: skip
+        value = figures.get(key)
+        if value is not None and value > WIDE_SPREAD_PCT:
+            reasons.append(f"{what} spread {value:.0f}% of the median (IQR)")
+    if busy:
+        reasons.append(busy)
+    return "; ".join(reasons) or None
 
 
 def _batch(sample: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -138,6 +189,7 @@ def interleaved_throughput(
             "median_img_s": statistics.median(rates),
             "min_img_s": rates[0],
             "max_img_s": rates[-1],
+            "iqr_pct": iqr_pct(rates),
         }
     return out
 
@@ -174,6 +226,9 @@ def inference_energy(
         "energy_method": methods,
         "energy_images": done,
         "energy_duration_s": m.duration_s,
+        "energy_batch_size": len(xb),
+        "energy_threads": torch.get_num_threads(),
+        "energy_window": f"steady state: 1 warm-up batch excluded, then {done} images",
     }
 
 

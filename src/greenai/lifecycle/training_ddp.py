@@ -1,0 +1,99 @@
+"""A training run spread over the ranks of a torchrun (or SLURM) job: one result, one store row.
+
+Every rank trains its shard under DDP (``greenai.ml.training.ddp``) with its own meter reading its
+share of the hardware (``greenai.sensors.ranks``). Rank 0 (the leader) owns the run: the store row,
+the result JSON, checkpoints, the training log, the inference figure. The other ranks write nothing
+that lasts (their meter's files go to a temporary folder removed at the end). Each meter window's
+figures are gathered to one job total (``greenai.meter.gather``): the data load, every epoch's live
+figure, the run's total; the result's ``distributed`` section keeps the per-node and per-rank detail.
+
+A rank that dies: torchrun stops the others with SIGTERM. The leader turns that into an exception,
+so its store row is closed ``failed`` with the reason and keeps the samples it had written; no total
+is formed without every rank's share (a collective with a missing rank raises, never shrinks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from greenai.errors import GreenAIError, UsageError
+
+
+class JobStopped(GreenAIError):
+    """The launcher stopped this rank (SIGTERM): another rank failed or the job was cancelled.
+    One ``greenai: error:`` line, exit 1 (a GreenAIError: no traceback)."""
+
+
+def _stop(signum: int, _frame: Any) -> None:
+    raise JobStopped(
+        f"distributed job stopped by signal {signum} (a rank failed or the job was cancelled); "
+        "no job total formed"
+    )
+
+
+def check_distributable(cfg: Any, resume: bool) -> None:
+    """What a distributed training run cannot do yet: ``UsageError`` (checked by the launcher too,
+    so the job is refused once, before torchrun starts)."""
+    if resume:
+        raise UsageError("--resume is not supported for a distributed run yet; rerun it")
+    if cfg.target_accuracy is not None:
+        raise UsageError("--target-accuracy is not supported for a distributed run yet")
+
+
+def train_distributed(cfg: Any, info: Any, **kw: Any) -> dict[str, Any]:
+    """``train_run``'s work on one rank of a distributed job (``info``: its ``RankInfo``).
+
+    Keyword arguments are ``TrainingSession.prepare``'s. Returns the result (on followers, their
+    own throwaway copy with the job's figures)."""
+    from greenai.lifecycle.training_session import TrainingSession
+    from greenai.ml.training import ddp as ddp_mod
+    from greenai.ml.training.loop import resolve_device
+    from greenai.storage import new_run_id
+
+    check_distributable(cfg, bool(kw.get("resume")))
+    ddp = ddp_mod.join(info, resolve_device(cfg.device))
+    assert ddp is not None
+    previous = signal.signal(signal.SIGTERM, _stop)
+    scratch: Path | None = None
+    try:
+        kw["run_id"] = ddp.broadcast(kw.get("run_id") or new_run_id())
+        if not ddp.leader:
+            scratch = Path(tempfile.mkdtemp(prefix=f"greenai-rank{ddp.rank}-"))
+            kw.update(out_dir=scratch, store=None, mlflow=None, progress=False)
+            kw.update(inference_images=0)
+        session = TrainingSession.prepare(cfg, ddp=ddp, **kw)
+        session.device = ddp.device
+        return session.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        with contextlib.suppress(Exception):
+            ddp.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def job_measurement(ddp: Any, m: Any) -> tuple[Any, dict[str, Any]]:
+    """(the job's Measurement, per-node/per-rank detail) from this rank's ``m``: a collective."""
+    from greenai.meter.gather import combine, gather, rank_record
+
+    return combine(gather(rank_record(m, ddp.info.identity())), m)
+
+
+def job_live(session: Any, tracker: Any) -> dict[str, Any]:
+    """The session's energy so far (``TrainingSession._cumulative``) over every rank: the earlier
+    pieces (already the job's) plus every rank's live window. A collective: every rank calls it."""
+    from greenai.meter.gather import gather
+
+    pieces = session.pieces_so_far(tracker.snapshot())
+    own = pieces[-1]
+    parts = gather({"energy_kwh": own["energy_kwh"], "co2_kg": own["co2_kg"]})
+    return {
+        "energy_kwh": sum(p["energy_kwh"] for p in pieces[:-1] + parts),
+        "co2_kg": sum(p["co2_kg"] for p in pieces[:-1] + parts),
+        "duration_s": sum(p["duration_s"] for p in pieces),
+    }

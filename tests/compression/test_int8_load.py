@@ -1,0 +1,41 @@
+"""A saved INT8 variant loads ready to run fast (compiled to the INT8 kernels), and its file says how
+to run it for whoever loads it another way."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from compression_nets import TinyNet, trained_bn
+
+from greenai.ml.compression import quantize
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    torch.manual_seed(0)
+    x = torch.randn(64, 3, 32, 32)
+    model = trained_bn(TinyNet(width=8), x)
+    q = quantize.quantize_ptq(model, [x[:32]], x[:2])
+    path = tmp_path_factory.mktemp("int8") / "m.int8.pt2z"
+    quantize.save_quantized(path, q, {"model": "tiny"})
+    return path, q, x
+
+
+def test_the_file_header_says_how_to_run_it_fast(saved):
+    path, _, _ = saved
+    meta = quantize.read_quantized_meta(path)
+    assert "load_for_inference" in meta["how_to_run"] and "slower than FP32" in meta["how_to_run"]
+
+
+@pytest.mark.slow
+def test_load_for_inference_returns_the_compiled_program(saved):
+    from torch._dynamo.utils import counters
+
+    path, q, x = saved
+    predict, meta = quantize.load_for_inference(path)
+    assert meta["model"] == "tiny" and not isinstance(predict, torch.nn.Module)
+    before = counters["stats"]["unique_graphs"]
+    with torch.no_grad():
+        got, ref = predict(x[:16]), q.module(x[:16])
+    assert counters["stats"]["unique_graphs"] > before  # compiled by inductor, not run eagerly
+    assert (got.argmax(1) == ref.argmax(1)).float().mean() >= 0.9
