@@ -14,22 +14,13 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
+from greenai.cli import common
 from greenai.errors import UsageError
 
 _FLAGS = {
     "--nproc-per-node", "--nproc_per_node", "--nnodes", "--node-rank", "--node_rank",
     "--rdzv-endpoint", "--rdzv_endpoint",
 }  # fmt: skip
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _rank(text: str) -> int:
@@ -41,11 +32,11 @@ def _rank(text: str) -> int:
 def add_launch_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("distributed training (torchrun's flags; gloo on CPU, nccl on GPU)")
     g.add_argument(
-        "--nproc-per-node", "--nproc_per_node", dest="nproc_per_node", type=_positive,
+        "--nproc-per-node", "--nproc_per_node", dest="nproc_per_node", type=common.positive_int,
         default=None, metavar="N", help="ranks on this machine (starts torchrun; default: none)",
     )  # fmt: skip
     g.add_argument(
-        "--nnodes", type=_positive, default=None, metavar="M", help="machines (default 1)"
+        "--nnodes", type=common.positive_int, default=None, metavar="M", help="machines (default 1)"
     )
     g.add_argument(
         "--node-rank", "--node_rank", dest="node_rank", type=_rank, default=None, metavar="R",
