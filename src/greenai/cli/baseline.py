@@ -41,11 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--mlflow", action="store_true",
         help="also log the run to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db)",
     )  # fmt: skip
-    p.add_argument(
-        "--wandb", action="store_true",
-        help="also log to Weights & Biases, the same figures as --mlflow ($WANDB_PROJECT, else "
-        "project 'greenai'; WANDB_MODE=offline keeps it on disk)",
-    )  # fmt: skip
+    common.add_wandb_arg(p)
     _torchrun.add_launch_args(p)
     p.set_defaults(func=run)
 

@@ -416,6 +416,15 @@ def open_output_store(args: argparse.Namespace) -> Any:
     return open_store(args.store, default_dir=args.out)
 
 
+def add_wandb_arg(p: argparse._ActionsContainer) -> None:
+    """``--wandb``, beside each command's ``--mlflow`` (on a parser or an argument group)."""
+    p.add_argument(
+        "--wandb", action="store_true",
+        help="also log to Weights & Biases, the same figures as --mlflow ($WANDB_PROJECT, else "
+        "project 'greenai'; WANDB_MODE=offline keeps it on disk)",
+    )  # fmt: skip
+
+
 def add_budget_args(parser: argparse.ArgumentParser) -> None:
     """``--energy-budget`` and ``--co2-budget`` (text with a unit, parsed by ``budget_from_args``)."""
     g = parser.add_argument_group("budget (lifecycle/budget.py)")

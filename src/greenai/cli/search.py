@@ -93,11 +93,7 @@ def register(subparsers: Any) -> None:
         help="also log to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db): a parent run for the "
         "search, each trial nested under it, the charts on the parent",
     )  # fmt: skip
-    g.add_argument(
-        "--wandb", action="store_true",
-        help="also log to Weights & Biases, the same figures as --mlflow ($WANDB_PROJECT, else "
-        "project 'greenai'; WANDB_MODE=offline keeps it on disk)",
-    )  # fmt: skip
+    common.add_wandb_arg(g)
     s = p.add_argument_group("search space (narrows the declared space; flags beat --space)")
     s.add_argument("--space", default=None, metavar="FILE", help="TOML or JSON narrowing file")
     s.add_argument("--lr-range", nargs=2, type=float, metavar=("LOW", "HIGH"))

@@ -89,11 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also log to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db): a parent run for the "
         "study, one nested run per step, the report's charts on the parent",
     )  # fmt: skip
-    p.add_argument(
-        "--wandb", action="store_true",
-        help="also log to Weights & Biases, the same figures as --mlflow ($WANDB_PROJECT, else "
-        "project 'greenai'; WANDB_MODE=offline keeps it on disk)",
-    )  # fmt: skip
+    common.add_wandb_arg(p)
     common.add_carbon_args(p)
     common.add_output_args(p)
     common.add_budget_args(p)
