@@ -4,7 +4,7 @@ The only fake is the hardware: a powercap tree under tmp_path whose counters the
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,32 +14,17 @@ from greenai.carbon import CarbonConfig
 from greenai.cli.main import main
 from greenai.errors import UsageError
 from greenai.results.resultfile import REQUIRED_KEYS, load_result, write_result
-from greenai.sensors import NullSensor, RaplSensor
 from greenai.storage import open_store
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "integrations"))
+from energy_fakes import FakeRapl  # the shared fake powercap tree
 
 CARBON = CarbonConfig.resolve(intensity_g_per_kwh=360.0, pue=1.5, env={})
 
 
-class FakeRapl:
-    """One RAPL package zone under ``root``; ``add(cpu_j)`` moves its counter."""
-
-    def __init__(self, root: Path) -> None:
-        self.zone = root / "intel-rapl:0"
-        self.zone.mkdir(parents=True)
-        (self.zone / "name").write_text("package-0\n")
-        (self.zone / "max_energy_range_uj").write_text("262143328850\n")
-        (self.zone / "energy_uj").write_text("1000\n")
-        self.root = root
-
-    def add(self, cpu_j: float) -> None:
-        now = int((self.zone / "energy_uj").read_text())
-        (self.zone / "energy_uj.tmp").write_text(f"{now + round(cpu_j * 1e6)}\n")
-        os.replace(self.zone / "energy_uj.tmp", self.zone / "energy_uj")
-
-    def kwargs(self) -> dict:
-        """The meter's arguments for a fast run on these sensors."""
-        sensors = [RaplSensor(self.root), NullSensor(("gpu", "ram"), "not in this test")]
-        return {"carbon": CARBON, "interval_s": 0.02, "sensors": sensors}
+def meter_kwargs(rapl: FakeRapl) -> dict:
+    """The meter's arguments for a fast run on the fake tree's sensors."""
+    return {"carbon": CARBON, "interval_s": 0.02, "sensors": rapl.sensors()}
 
 
 @pytest.fixture
@@ -63,7 +48,7 @@ def _runs(path: Path) -> list:
 
 
 def test_default_store_in_cwd_records_one_done_run_with_its_samples(cwd, rapl, tmp_path):
-    track = greenai.track("fit", model="m1", dataset="d1", group="g1", **rapl.kwargs())
+    track = greenai.track("fit", model="m1", dataset="d1", group="g1", **meter_kwargs(rapl))
     with track as t, t.phase("work"):
         rapl.add(cpu_j=36.0)
     m = t.measurement
@@ -94,10 +79,10 @@ def test_store_comes_from_the_argument_then_greenai_store(cwd, rapl, tmp_path, m
     env_db = tmp_path / "env" / "runs.db"
     env_db.parent.mkdir()  # a store folder must exist (it is not created outside --out)
     monkeypatch.setenv("GREENAI_STORE", str(env_db))
-    with greenai.track("from-env", **rapl.kwargs()) as t:
+    with greenai.track("from-env", **meter_kwargs(rapl)) as t:
         rapl.add(cpu_j=1.0)
     explicit = tmp_path / "explicit.db"
-    with greenai.track("from-arg", store=explicit, **rapl.kwargs()):
+    with greenai.track("from-arg", store=explicit, **meter_kwargs(rapl)):
         rapl.add(cpu_j=1.0)
     assert [r.run_id for r in _runs(env_db)] == [t.run_id]
     assert [r.name for r in _runs(explicit)] == ["from-arg"]
@@ -105,7 +90,7 @@ def test_store_comes_from_the_argument_then_greenai_store(cwd, rapl, tmp_path, m
 
 
 def test_store_none_is_the_pure_meter_and_writes_nothing(cwd, rapl):
-    with greenai.track("quiet", store=None, **rapl.kwargs()) as t:
+    with greenai.track("quiet", store=None, **meter_kwargs(rapl)) as t:
         rapl.add(cpu_j=3.6)
     assert t.measurement.energy_j["cpu"] == pytest.approx(3.6)
     assert t.store_url is None
@@ -113,7 +98,7 @@ def test_store_none_is_the_pure_meter_and_writes_nothing(cwd, rapl):
 
 
 def test_an_exception_marks_the_run_failed_and_propagates(cwd, rapl):
-    with pytest.raises(ValueError, match="boom"), greenai.track("bad", **rapl.kwargs()) as t:
+    with pytest.raises(ValueError, match="boom"), greenai.track("bad", **meter_kwargs(rapl)) as t:
         rapl.add(cpu_j=2.0)
         raise ValueError("boom\nsecond line")
     (run,) = _runs(cwd / "greenai.db")
@@ -123,14 +108,14 @@ def test_an_exception_marks_the_run_failed_and_propagates(cwd, rapl):
 
 
 def test_keyboard_interrupt_marks_the_run_interrupted(cwd, rapl):
-    with pytest.raises(KeyboardInterrupt), greenai.track("stop", **rapl.kwargs()):
+    with pytest.raises(KeyboardInterrupt), greenai.track("stop", **meter_kwargs(rapl)):
         raise KeyboardInterrupt
     (run,) = _runs(cwd / "greenai.db")
     assert (run.status, run.error) == ("interrupted", "KeyboardInterrupt")
 
 
 def test_decorator_records_one_run_per_call(cwd, rapl):
-    @greenai.track("score", group="bench", **rapl.kwargs())
+    @greenai.track("score", group="bench", **meter_kwargs(rapl))
     def score(joules: float) -> float:
         rapl.add(cpu_j=joules)
         if joules < 0:
@@ -155,10 +140,10 @@ def test_decorator_records_one_run_per_call(cwd, rapl):
 @pytest.mark.parametrize("store", ["http://[::1", "nosuch://x"])
 def test_an_unopenable_store_is_one_line_before_anything_runs(cwd, rapl, store):
     ran = []
-    with pytest.raises(UsageError) as info, greenai.track("x", store=store, **rapl.kwargs()):
+    with pytest.raises(UsageError) as info, greenai.track("x", store=store, **meter_kwargs(rapl)):
         ran.append(1)
 
-    @greenai.track("y", store=store, **rapl.kwargs())
+    @greenai.track("y", store=store, **meter_kwargs(rapl))
     def work() -> None:
         ran.append(2)
 
@@ -175,7 +160,7 @@ def test_bad_meter_arguments_fail_before_the_store_is_created(cwd):
 
 
 def test_runs_report_and_dashboard_list_a_tracked_run(cwd, rapl, capsys):
-    with greenai.track("lib", **rapl.kwargs()) as t, t.phase("work"):
+    with greenai.track("lib", **meter_kwargs(rapl)) as t, t.phase("work"):
         rapl.add(cpu_j=7.2)
     url = f"sqlite:///{cwd / 'greenai.db'}"
     capsys.readouterr()

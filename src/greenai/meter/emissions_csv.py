@@ -33,23 +33,36 @@ over the window otherwise), ``*_energy`` kWh drawn by that component (before PUE
 know (region, cloud, coordinates, utilisation, water) are left empty rather than invented. A file
 with another header (another tool's, or an older greenai's) is refused (``UsageError``) instead of
 mixing layouts.
+
+The parts: ``emissions_layout.py`` (the columns, the header check, reading rows),
+``emissions_row.py`` (the run's row replaced in place, under the lock) and this module's sink;
+the names are re-exported here (``COLUMNS``, ``samples_path``, ``check_header``, ``read_rows``,
+...).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
-import io
 import os
 import platform
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from greenai.errors import UsageError
-from greenai.fsutil import atomic_open
-from greenai.meter.csv_bands import BAND_COLUMNS, band_cells, upgrade
+from greenai.meter.csv_bands import band_cells
+from greenai.meter.emissions_layout import (
+    _OLD_COLUMNS,
+    _PRE_BAND_COLUMNS,
+    _RUN_ID,
+    _STARTED_AT,
+    CODECARBON_COLUMNS,
+    COLUMNS,
+    GREENAI_COLUMNS,
+    check_header,
+    read_rows,
+    samples_path,
+)
+from greenai.meter.emissions_row import RunRow, _locked
 from greenai.meter.types import (
     COMPONENTS,
     CarbonIntensity,
@@ -60,70 +73,19 @@ from greenai.meter.types import (
     kwh,
 )
 
-CODECARBON_COLUMNS = (
-    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
-    "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
-    "ram_energy", "energy_consumed", "water_consumed", "country_name", "country_iso_code", "region",
-    "cloud_provider", "cloud_region", "os", "python_version", "codecarbon_version", "cpu_count",
-    "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude", "ram_total_size",
-    "tracking_mode", "cpu_utilization_percent", "gpu_utilization_percent",
-    "ram_utilization_percent", "ram_used_gb", "on_cloud", "pue", "wue",
-)  # fmt: skip
-GREENAI_COLUMNS = (
-    "cpu_method", "gpu_method", "ram_method", "phase", "carbon_intensity_g_per_kwh",
-    "intensity_source", "row_kind", "run_name", "started_at",
-)  # fmt: skip
-COLUMNS = CODECARBON_COLUMNS + BAND_COLUMNS + GREENAI_COLUMNS
-# greenai before emissions.csv kept one row per run: one row per sample, phase and total, no started_at
-_OLD_COLUMNS = CODECARBON_COLUMNS + GREENAI_COLUMNS[:-1]
-# greenai before the band columns (csv_bands.py): upgraded in place, its rows kept
-_PRE_BAND_COLUMNS = CODECARBON_COLUMNS + GREENAI_COLUMNS
-_RUN_ID = COLUMNS.index("run_id")
-_STARTED_AT = COLUMNS.index("started_at")
-
-
-def samples_path(path: str | os.PathLike[str]) -> Path:
-    """The sample log beside an emissions file: ``logs/emissions.csv`` -> ``logs/emissions_samples.csv``."""
-    target = Path(path)
-    return target.with_name(f"{target.stem}_samples{target.suffix or '.csv'}")
-
-
-def _check_one(target: Path) -> None:
-    if target.is_dir():
-        raise UsageError(f"emissions file {target} is a folder")
-    if not target.exists() or target.stat().st_size == 0:
-        return
-    with open(target, newline="", encoding="utf-8") as handle:
-        header = next(csv.reader(handle), [])
-    if tuple(header) == _OLD_COLUMNS:
-        raise UsageError(
-            f"{target} was written by an older greenai (one row per sample, which CodeCarbon's "
-            "tools would sum); move it away or choose another folder"
-        )
-    if tuple(header) == _PRE_BAND_COLUMNS:
-        upgrade(target, _PRE_BAND_COLUMNS, COLUMNS)
-        return
-    if tuple(header) != COLUMNS:
-        raise UsageError(
-            f"{target} exists with a different header (not greenai's emissions.csv layout); "
-            "choose another file or move it away"
-        )
-
-
-def check_header(path: str | os.PathLike[str]) -> None:
-    """Raise ``UsageError`` if ``path`` or its sample log exists, is not empty, and has another
-    header than ours."""
-    _check_one(Path(path))
-    _check_one(samples_path(path))
-
-
-def read_rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
-    """The rows of a greenai emissions file (either kind) as dicts; [] if it does not exist."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return list(csv.DictReader(handle))
-    except FileNotFoundError:
-        return []
+__all__ = [
+    "CODECARBON_COLUMNS",
+    "COLUMNS",
+    "GREENAI_COLUMNS",
+    "_OLD_COLUMNS",
+    "_PRE_BAND_COLUMNS",
+    "_RUN_ID",
+    "_STARTED_AT",
+    "EmissionsCsvSink",
+    "check_header",
+    "read_rows",
+    "samples_path",
+]
 
 
 def _ram_total_gb() -> float | str:
@@ -135,34 +97,6 @@ def _ram_total_gb() -> float | str:
     except (OSError, ValueError, IndexError):
         pass
     return ""
-
-
-def _stat_signature(st: os.stat_result) -> tuple[int, int, int]:
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _signature(path: Path) -> tuple[int, int, int] | None:
-    """Identifies one version of a file: every writer renames a new file (a new inode) over it."""
-    try:
-        return _stat_signature(os.stat(path))
-    except FileNotFoundError:
-        return None
-
-
-@contextlib.contextmanager
-def _locked(handle: IO[str]) -> Iterator[None]:
-    """An exclusive ``flock`` on ``handle`` (the sample log) while emissions.csv is rewritten, so
-    processes sharing the file never lose each other's rows. No-op where ``fcntl`` is missing."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class EmissionsCsvSink:
@@ -228,10 +162,7 @@ class EmissionsCsvSink:
         self._run_name = ""
         self._started_at = ""
         self._run_id = ""
-        self._index: int | None = None  # our row's position among emissions.csv's data rows
-        # (signature of emissions.csv as we last wrote it, text before our row, text after it):
-        # while no one else has replaced the file, an update needs no reading or parsing
-        self._around: tuple[Any, str, str] | None = None
+        self._run_row = RunRow(self.path)  # our row in emissions.csv, replaced in place
 
     # -- rows ----------------------------------------------------------------------------------
     def _row(
@@ -276,65 +207,7 @@ class EmissionsCsvSink:
         """Put ``row`` in place of this run's row in emissions.csv (appending it the first time)."""
         if self._handle is None:
             raise RuntimeError("EmissionsCsvSink used before on_start")
-        buf = io.StringIO()
-        csv.writer(buf).writerow(row)
-        line = buf.getvalue()
-        with _locked(self._handle):
-            cached = self._around
-            if cached is None or _signature(self.path) != cached[0]:
-                cached = self._split_around_our_row()
-            _, before, after = cached
-            self._around = (self._replace(before + line + after, fsync=final), before, after)
-
-    def _split_around_our_row(self) -> tuple[Any, str, str]:
-        """Read emissions.csv: (its signature, the text before our row, the text after it)."""
-        rows: list[list[str]] = []
-        if self.path.exists():
-            with open(self.path, newline="", encoding="utf-8") as handle:
-                reader = csv.reader(handle)
-                header = next(reader, None)
-                if header is not None and tuple(header) != COLUMNS:
-                    raise UsageError(f"{self.path} was replaced by a file with another header")
-                rows = [r for r in reader if r]  # a blank line is no row
-        index = self._find(rows)
-        if index is None:
-            index = self._index = len(rows)
-            rows.append([])
-
-        def text(part: list[list[str]]) -> str:
-            buf = io.StringIO()
-            csv.writer(buf).writerows(part)
-            return buf.getvalue()
-
-        return None, text([list(COLUMNS), *rows[:index]]), text(rows[index + 1 :])
-
-    def _find(self, rows: list[list[str]]) -> int | None:
-        """Our row: at the position we wrote it (rows are only ever appended or replaced in place),
-        checked by its run id and start; else the last row with both (the file was edited)."""
-
-        def ours(r: list[str]) -> bool:
-            return (
-                len(r) == len(COLUMNS)
-                and r[_RUN_ID] == self._run_id
-                and r[_STARTED_AT] == self._started_at
-            )
-
-        if self._index is not None and self._index < len(rows) and ours(rows[self._index]):
-            return self._index
-        for i in range(len(rows) - 1, -1, -1):
-            if ours(rows[i]):
-                self._index = i
-                return i
-        return None
-
-    def _replace(self, text: str, *, fsync: bool) -> tuple[int, int, int]:
-        """Rewrite emissions.csv atomically (``fsutil.atomic_open``); returns the new file's
-        signature. Only the final write is fsynced, so the total survives a power cut; the
-        per-sample updates skip it (the sample log holds the same figures, flushed)."""
-        with atomic_open(self.path, "wb", durable=fsync) as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            return _stat_signature(os.fstat(handle.fileno()))
+        self._run_row.put(row, lock=self._handle, final=final)
 
     # -- the Sink protocol ---------------------------------------------------------------------
     def on_start(self, run_id: str, name: str, start_time: float) -> None:
@@ -345,6 +218,7 @@ class EmissionsCsvSink:
         self._run_name = name
         self._run_id = run_id
         self._started_at = dt.datetime.fromtimestamp(start_time).isoformat(timespec="microseconds")
+        self._run_row.run_id, self._run_row.started_at = run_id, self._started_at
         with _locked(self._handle):
             if self._handle.tell() == 0:
                 self._writer.writerow(COLUMNS)
