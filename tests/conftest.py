@@ -15,6 +15,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Every model's inference on every deployment runtime costs tens of seconds per variant (compiling,
+# converting); the suite measures each variant as its step built it, and tests/runtimes/ (and the
+# tests that set it themselves) measure the runtimes. Subprocesses inherit it.
+os.environ.setdefault("GREENAI_RUNTIMES", "pytorch")
 PG_USER = "postgres"
 PG_DATABASE = "greenai_test"
 

@@ -153,6 +153,77 @@ def test_export_onnx_int8_end_to_end(parent_run):
     assert r["metrics"]["file_size_bytes"] < r["metrics"]["dense_size_bytes"]
 
 
+@pytest.mark.parametrize(
+    ("fmt", "files"), [("openvino", (".xml", ".bin")), ("executorch", (".pte",))]
+)
+def test_export_openvino_and_executorch_write_deployable_files(parent_run, fmt, files):
+    """--format openvino writes an IR (.xml + .bin), --format executorch a .pte; each is measured on
+    its own runtime and agrees with the parent on the test images."""
+    pytest.importorskip({"openvino": "openvino", "executorch": "executorch.runtime"}[fmt])
+    out, model = parent_run
+    rc = main(["export", "--from", PARENT, "--format", fmt, "--out", str(out), "--no-progress"])
+    assert rc == 0
+    r = _only_result(out, f"{fmt}_fp32")
+    main_file = out / r["artifacts"]["model"]
+    written = [main_file.with_suffix(s) for s in files]
+    assert all(p.is_file() for p in written)
+    assert r["metrics"]["file_size_bytes"] == sum(p.stat().st_size for p in written)
+    assert r["compression"]["runtime"] == {"openvino": "openvino", "executorch": "executorch"}[fmt]
+    assert r["inference"]["throughput_img_s_b256"] > 0
+    if fmt == "openvino":  # the saved IR runs as the parent does
+        from greenai.ml.runtimes.openvino import load_ir
+
+        x = torch.randn(8, 3, 32, 32)
+        with torch.no_grad():
+            assert torch.allclose(load_ir(main_file)(x), model.eval()(x), atol=1e-3, rtol=1e-3)
+
+
+def test_a_variant_measured_on_several_runtimes_takes_the_pinned_ones_figures(
+    parent_run, monkeypatch
+):
+    pytest.importorskip("onnxruntime")
+    out, _ = parent_run
+    monkeypatch.setenv("GREENAI_RUNTIMES", "pytorch")  # restored after: the flags write it
+    monkeypatch.setenv("GREENAI_RUNTIME", "")
+    rc = main(
+        ["prune", "--from", PARENT, "--sparsity", "0.3", "--finetune-epochs", "1",
+         "--runtimes", "pytorch_eager,onnxruntime", "--runtime", "onnxruntime",
+         "--out", str(out), "--no-progress"]
+    )  # fmt: skip
+    assert rc == 0
+    inf = _only_result(out, "pruned_unstructured")["inference"]
+    assert set(inf["runtimes"]) == {"pytorch_eager", "onnxruntime"}
+    assert inf["runtime"] == "onnxruntime" and inf["runtime_choice"] == "pinned by --runtime"
+    chosen = inf["runtimes"]["onnxruntime"]
+    assert inf["throughput_img_s_b256"] == chosen["throughput_img_s_b256"]
+    assert inf["setting"].startswith("ONNX Runtime")
+    assert chosen["agreement_pct"] >= 95
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--runtimes", "tensorrt"], "--runtimes: unknown runtime 'tensorrt'"),
+        (["--runtime", "tensorrt"], "argument --runtime: invalid choice"),
+    ],
+)
+def test_bad_runtime_flags_are_one_line(parent_run, capsys, monkeypatch, flags, message):
+    out, _ = parent_run
+    monkeypatch.setenv("GREENAI_RUNTIMES", "pytorch")
+    before = sorted(p.name for p in out.rglob("*"))
+    assert _exit_code(["prune", "--from", PARENT, *flags, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in out.rglob("*")) == before  # nothing written
+
+
+def _exit_code(argv: list[str]) -> int:
+    """main's return code, or the code argparse exits with."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
 def test_distill_end_to_end(parent_run):
     out, _ = parent_run
     rc = main(

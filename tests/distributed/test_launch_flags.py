@@ -53,10 +53,6 @@ def test_under_torchrun_already_the_flags_do_not_launch_again():
         (["--nnodes", "2"], "--rdzv-endpoint"),
         (["--nnodes", "2", "--node-rank", "2", "--rdzv-endpoint", "h:1"], "--node-rank 2"),
         (["--nproc-per-node", "2", "--rdzv-endpoint", "nohost"], "HOST:PORT"),
-        (
-            ["--nproc-per-node", "2", "--target-accuracy", "50", "--holdout-fraction", "0.1"],
-            "--target-accuracy is not supported",
-        ),
     ],
 )
 def test_bad_combinations_are_one_line_exit_2_and_nothing_written(flags, says, tmp_path, capsys):
@@ -65,3 +61,14 @@ def test_bad_combinations_are_one_line_exit_2_and_nothing_written(flags, says, t
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("greenai: error:") and says in err[0]
     assert not out.exists()
+
+
+def test_resume_is_refused_under_ddp_in_one_line_that_says_why():
+    from greenai.errors import UsageError
+    from greenai.lifecycle.training_ddp import check_distributable
+    from greenai.ml.training.config import TrainConfig
+
+    with pytest.raises(UsageError) as err:
+        check_distributable(TrainConfig(), resume=True)
+    assert "--resume is not supported" in str(err.value) and "checkpoint" in str(err.value)
+    check_distributable(TrainConfig(target_accuracy=50.0, holdout_fraction=0.1), resume=False)

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.slow
 
 _ENV = ("GREENAI_STORE", "GREENAI_DATA_DIR", "GREENAI_COUNTRY", "GREENAI_PUE", "GREENAI_INTENSITY",
         "GREENAI_POWERCAP_ROOT", "GREENAI_INTERVAL", "GREENAI_CALIBRATION",
-        "MLFLOW_TRACKING_URI")  # fmt: skip
+        "MLFLOW_TRACKING_URI", "GREENAI_EMBODIED_KG", "GREENAI_EMBODIED_LIFE_YEARS",
+        "GREENAI_EMBODIED_SHARE", "GREENAI_EMBODIED_FROM_FLAGS")  # fmt: skip
 
 
 # Left out: flags that reach the network (--download, --mlflow, --wandb), start torchrun or a

@@ -142,6 +142,8 @@ def _series_intensity(path: Any, constant: CarbonIntensity) -> CarbonIntensity:
         f"{series.kind} intensity series {series.path} ({series.layout}, column "
         f"'{series.column}', times {series.timezone}), integrated {series.step_s:g}-s step-wise"
     )
+    lo, hi = series.band_g_per_kwh()  # the series' own spread, else carbon/spread.py's allowance
     return CarbonIntensity(
-        mean, source, constant.country_iso3, constant.country_name, series=series
-    )
+        mean, source, constant.country_iso3, constant.country_name, series=series,
+        low_g_per_kwh=lo, high_g_per_kwh=hi,
+    )  # fmt: skip

@@ -15,17 +15,23 @@ The Software Carbon Intensity specification's embodied term, ``M = TE × (TR / E
   run's for that time). A virtual machine (the ``hypervisor`` CPU flag) without GPUs: its visible
   logical CPUs over the default server's ``SERVER_THREADS`` (2 × 24 cores × 2 threads = 96).
 
-Per machine, the environment overrides these: ``GREENAI_EMBODIED_KG`` (this machine's own ``TE``,
-kg CO2e; taken as exact, no band), ``GREENAI_EMBODIED_LIFE_YEARS``, ``GREENAI_EMBODIED_SHARE``
-(``RS``, 0 to 1). The result keeps embodied carbon in its own section, beside the operational CO2,
-never added into it.
+Per machine, flags and the environment override these (a flag beats its variable):
+``--embodied-kg`` / ``GREENAI_EMBODIED_KG`` (this machine's own ``TE``, kg CO2e; taken as exact, no
+band), ``--lifetime-years`` / ``GREENAI_EMBODIED_LIFE_YEARS`` (``EL``), ``--embodied-share`` /
+``GREENAI_EMBODIED_SHARE`` (``RS``, 0 to 1). ``apply_flags`` checks a command's flags and hands them
+to every meter of the process and its children through the variables (as ``--cpu-watts`` does),
+naming them in ``GREENAI_EMBODIED_FROM_FLAGS`` so the result says which flag gave a figure: each
+override is listed under ``user_given`` in ``embodied.step`` (figure -> flag or variable). The
+result keeps embodied carbon in its own section, beside the operational CO2, never added into it;
+``embodied_section`` builds that section for any run (a lifecycle step, ``greenai.track``,
+``greenai measure``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,11 +65,27 @@ def table() -> dict[str, Embodied]:
     }
 
 
+KG_ENV = "GREENAI_EMBODIED_KG"
+LIFE_ENV = "GREENAI_EMBODIED_LIFE_YEARS"
+SHARE_ENV = "GREENAI_EMBODIED_SHARE"
+FROM_FLAGS_ENV = "GREENAI_EMBODIED_FROM_FLAGS"
+# (flag, its variable, the figure it sets in embodied.step, range: low, high, low allowed)
+OVERRIDES = (
+    ("--embodied-kg", KG_ENV, "total_kg", 0.0, None, True),
+    ("--lifetime-years", LIFE_ENV, "life_years", 0.0, None, False),
+    ("--embodied-share", SHARE_ENV, "share", 0.0, 1.0, True),
+)
+
+
 def _env_number(
     env: Mapping[str, str], name: str, lo: float, hi: float | None, lo_ok: bool
 ) -> float | None:
     """The number in ``env[name]`` (None when unset), checked against its range."""
-    raw = (env.get(name) or "").strip()
+    return _number((env.get(name) or "").strip(), name, lo, hi, lo_ok)
+
+
+def _number(raw: str, name: str, lo: float, hi: float | None, lo_ok: bool) -> float | None:
+    """``raw`` as a number in its range (None when empty); one UsageError line naming ``name``."""
     if not raw:
         return None
     try:
@@ -79,9 +101,39 @@ def _env_number(
 
 def check_env(env: Mapping[str, str] = os.environ) -> None:
     """Refuse malformed overrides (one UsageError line) before a command writes anything."""
-    _env_number(env, "GREENAI_EMBODIED_KG", 0.0, None, True)
-    _env_number(env, "GREENAI_EMBODIED_LIFE_YEARS", 0.0, None, False)
-    _env_number(env, "GREENAI_EMBODIED_SHARE", 0.0, 1.0, True)
+    for _flag, name, _key, lo, hi, lo_ok in OVERRIDES:
+        _env_number(env, name, lo, hi, lo_ok)
+
+
+def apply_flags(
+    given: Mapping[str, str | None], env: MutableMapping[str, str] = os.environ
+) -> None:
+    """Check a command's embodied flags (``{"--embodied-kg": "1200", ...}``, None: not given), one
+    UsageError line naming the flag, then set their variables in ``env`` (the flag beats the
+    environment; child processes inherit them) and name them in ``GREENAI_EMBODIED_FROM_FLAGS``."""
+    chosen = {}
+    for flag, name, _key, lo, hi, lo_ok in OVERRIDES:
+        raw = given.get(flag)
+        if raw is not None:
+            if not raw.strip():
+                raise UsageError(f"{flag} needs a number, got {raw!r}")
+            _number(raw.strip(), flag, lo, hi, lo_ok)
+            chosen[name] = raw.strip()
+    if not chosen:
+        return
+    marked = {n for n in (env.get(FROM_FLAGS_ENV) or "").split(",") if n}
+    env.update(chosen)
+    env[FROM_FLAGS_ENV] = ",".join(sorted(marked | set(chosen)))
+
+
+def _origins(env: Mapping[str, str]) -> dict[str, str]:
+    """{figure: the flag or variable that gave it} for every override set in ``env``."""
+    flagged = set((env.get(FROM_FLAGS_ENV) or "").split(","))
+    return {
+        key: flag if name in flagged else name
+        for flag, name, key, *_range in OVERRIDES
+        if (env.get(name) or "").strip()
+    }
 
 
 def embodied_step(
@@ -92,13 +144,15 @@ def embodied_step(
     env: Mapping[str, str] = os.environ,
 ) -> dict[str, Any]:
     """The result's ``embodied.step``: kg CO2e with its band, and how it was reached."""
-    life = _env_number(env, "GREENAI_EMBODIED_LIFE_YEARS", 0.0, None, False) or DEFAULT_LIFE_YEARS
-    own_kg = _env_number(env, "GREENAI_EMBODIED_KG", 0.0, None, True)
-    share = _env_number(env, "GREENAI_EMBODIED_SHARE", 0.0, 1.0, True)
+    life = _env_number(env, LIFE_ENV, 0.0, None, False) or DEFAULT_LIFE_YEARS
+    own_kg = _env_number(env, KG_ENV, 0.0, None, True)
+    share = _env_number(env, SHARE_ENV, 0.0, 1.0, True)
+    given = _origins(env)
     t = table()
     if own_kg is not None:
-        te = Embodied(own_kg, own_kg, own_kg, "GREENAI_EMBODIED_KG (this machine, user-given)")
-        what = f"this machine {own_kg:g} kg (GREENAI_EMBODIED_KG)"
+        origin = given["total_kg"]
+        te = Embodied(own_kg, own_kg, own_kg, f"{origin} (this machine, user-given)")
+        what = f"this machine {own_kg:g} kg ({origin})"
         default_share, share_why = 1.0, "the whole machine"
     elif gpus > 0:
         gpu, host = t["gpu"], t["gpu_server_host"]
@@ -127,11 +181,12 @@ def embodied_step(
     if share is None:
         share = default_share
     else:
-        share_why = "GREENAI_EMBODIED_SHARE"
+        share_why = f"user-given, {given['share']}"
     factor = duration_s / 3600.0 / (life * HOURS_PER_YEAR) * share
+    life_why = f" (user-given, {given['life_years']})" if "life_years" in given else ""
     method = (
-        f"SCI M = TE x TR / EL x RS: TE {what}; TR {duration_s:.4g} s; EL {life:g} years; "
-        f"RS {share:.4g} ({share_why}); band: the table's low-high"
+        f"SCI M = TE x TR / EL x RS: TE {what}; TR {duration_s:.4g} s; EL {life:g} years"
+        f"{life_why}; RS {share:.4g} ({share_why}); band: the table's low-high"
     )
     return {
         "co2_kg": te.kg * factor,
@@ -143,7 +198,25 @@ def embodied_step(
         "duration_s": duration_s,
         "method": method,
         "source": te.source,
+        "user_given": given,  # figure -> the flag or variable that gave it ({}: the defaults)
     }
+
+
+def embodied_section(
+    duration_s: float,
+    gpus: int,
+    parent_result: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> dict[str, Any]:
+    """A result's ``embodied`` section (``step`` and ``lifecycle``) for a run of ``duration_s`` on
+    ``gpus`` GPUs of this machine (its CPUs and whether it is virtual read from ``/proc/cpuinfo``)."""
+    from greenai.sensors.cpu_model import read_cpuinfo
+
+    info = read_cpuinfo()
+    own = embodied_step(
+        duration_s, gpus, info.logical_per_package * info.packages, info.virtual, env
+    )
+    return {"step": own, "lifecycle": embodied_lifecycle(own, parent_result)}
 
 
 def embodied_lifecycle(step: Mapping[str, Any], parent_result: Mapping[str, Any] | None) -> dict:

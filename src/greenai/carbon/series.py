@@ -15,12 +15,24 @@ as drawn evenly over that interval, so its CO2 is the energy times the exact mea
 function over the interval. A run that outlasts the series (or starts before it) keeps the nearest
 edge value for the time outside, and the record says how many seconds were outside; a run whose
 whole expected span is outside is refused before it starts (``check_span``).
+
+Its band (the CO2's uncertainty from the intensity; ``greenai.uncertainty`` combines it with the
+energy's): a greenai-layout file may give each value's own spread in ``g_co2e_per_kwh_low`` and
+``g_co2e_per_kwh_high`` columns (e.g. a forecast's interval); the band is then the step-wise mean of
+those over the same interval as the value's. A file without them (and Electricity Maps' and
+WattTime's exports, which carry none) gets the allowance a country's figure gets,
+``carbon/spread.py``'s ±``COUNTRY_REL`` around each value: a published hourly figure is itself
+modelled (a forecast more so), and no better-founded figure is known; an assumption, not a
+measurement. Bands are relative: a run's CO2 low/high = its time-integrated CO2 times the band's
+factors over the run's window (mean low / mean value, mean high / mean value: ``band_factors``,
+``over_run``); the carbon section records the run's band beside its mean intensity.
 """
 
 from __future__ import annotations
 
 import bisect
 import csv
+import dataclasses
 import io
 import itertools
 import statistics
@@ -29,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from greenai.carbon.spread import COUNTRY_REL, country_band
 from greenai.errors import DataError, UsageError
 
 LBS_PER_MWH_TO_G_PER_KWH = 0.45359237  # 1 lb = 453.59237 g; 1 MWh = 1000 kWh
@@ -56,6 +69,8 @@ class IntensitySeries:
     kind: str  # "average" or "marginal"
     timezone: str  # as the file gave it, e.g. "UTC" or "+02:00"
     column: str  # the value column used
+    lows: tuple[float, ...] | None = None  # each value's own spread, when the file gives one
+    highs: tuple[float, ...] | None = None
 
     @property
     def step_s(self) -> float:
@@ -84,6 +99,49 @@ class IntensitySeries:
         total = sum(self.at(a) * (b - a) for a, b in itertools.pairwise(edges))
         return total / (t1 - t0)
 
+    @property
+    def band_source(self) -> str:
+        """Where the band comes from (recorded with the run)."""
+        if self.lows is not None:
+            return "the series' own low/high columns, step-wise like its values"
+        return (
+            f"no spread in the file: ±{COUNTRY_REL:.0%} around each value, the allowance a "
+            "country's figure gets (carbon/spread.py; an assumption)"
+        )
+
+    def _mean_of(self, values: tuple[float, ...], t0: float, t1: float) -> float:
+        """The step-wise mean of a column that shares the series' times."""
+        return IntensitySeries(self.times, values, self.path, self.layout, self.kind,
+                               self.timezone, self.column).mean_between(t0, t1)  # fmt: skip
+
+    def band_between(self, t0: float, t1: float) -> tuple[float, float]:
+        """(low, high) g/kWh over [t0, t1]: the means of the own low/high columns, else
+        ±``COUNTRY_REL`` around ``mean_between`` (``carbon/spread.py``'s ``country_band``)."""
+        if self.lows is None or self.highs is None:
+            return country_band(self.mean_between(t0, t1))
+        return self._mean_of(self.lows, t0, t1), self._mean_of(self.highs, t0, t1)
+
+    def band_factors(self, t0: float | None = None, t1: float | None = None) -> tuple[float, float]:
+        """(low, high) as factors of the mean over [t0, t1] (default: the whole span): what CO2
+        integrated over that time is multiplied by for its band. (1, 1) when the mean is 0."""
+        t0 = self.begin if t0 is None else t0
+        t1 = self.end if t1 is None else t1
+        mean = self.mean_between(t0, t1)
+        if mean <= 0:
+            return 1.0, 1.0
+        lo, hi = self.band_between(t0, t1)
+        return lo / mean, hi / mean
+
+    def band_g_per_kwh(self) -> tuple[float, float]:
+        """(low, high) of the span's mean: the ``CarbonIntensity`` band of a series, whose factors
+        ``greenai.uncertainty`` applies to the time-integrated CO2."""
+        return self.band_between(self.begin, self.end)
+
+    def co2_band_kg(self, co2_kg: float, t0: float, t1: float) -> tuple[float, float]:
+        """(low, high) of ``co2_kg`` integrated over [t0, t1] (the intensity's part of its band)."""
+        lo, hi = self.band_factors(t0, t1)
+        return co2_kg * lo, co2_kg * hi
+
     def outside_s(self, t0: float, t1: float) -> float:
         """Seconds of [t0, t1] outside the series' span."""
         before = max(0.0, min(t1, self.begin) - t0)
@@ -110,11 +168,25 @@ class IntensitySeries:
             "span_utc": [iso(self.begin), iso(self.end)],
             "interpolation": INTERPOLATION,
             "outside_span": "nearest edge value held; seconds outside recorded",
+            "band": self.band_source,
         }
         if t0 is not None and t1 is not None:
             d["run_mean_g_per_kwh"] = self.mean_between(t0, t1)
             d["run_outside_span_s"] = self.outside_s(t0, t1)
+            d["run_band_g_per_kwh"] = list(self.band_between(t0, t1))
         return d
+
+
+def over_run(intensity: Any, t0: float, t1: float) -> Any:
+    """A series-backed ``CarbonIntensity`` with its band over [t0, t1] as factors of its
+    ``g_per_kwh``, so ``greenai.uncertainty`` gives a run's time-integrated CO2 the run's own band;
+    any other intensity as it is."""
+    series = getattr(intensity, "series", None)
+    if series is None:
+        return intensity
+    lo, hi = series.band_factors(t0, t1)
+    g = intensity.g_per_kwh
+    return dataclasses.replace(intensity, low_g_per_kwh=g * lo, high_g_per_kwh=g * hi)
 
 
 def iso(t: float) -> str:
@@ -180,7 +252,8 @@ def load_series(path: str | Path) -> IntensitySeries:
     if layout == "greenai" and "kind" in low:
         kinds = {r[low.index("kind")].strip().lower() for r in rows[1:]}
         kind = "marginal" if kinds == {"marginal"} else kind
-    points: list[tuple[float, float]] = []
+    spread = _spread_columns(low, p) if layout == "greenai" else None
+    points: list[tuple[float, float, float, float]] = []
     zones: set[str] = set()
     for n, row in enumerate(rows[1:], start=2):
         where = f"intensity series {p} line {n}"
@@ -193,18 +266,50 @@ def load_series(path: str | Path) -> IntensitySeries:
             raise DataError(f"{where}: {row[vi]!r} is not a number") from None
         if not g >= 0 or g == float("inf"):
             raise DataError(f"{where}: intensity must be a finite number >= 0, got {row[vi]!r}")
-        points.append((t, g))
+        lo, hi = (g, g) if spread is None else _spread_values(row, spread, g, where)
+        points.append((t, g, lo, hi))
         zones.add(zone)
     points.sort()
-    times = tuple(t for t, _ in points)
+    times = tuple(t for t, *_ in points)
     if len(set(times)) != len(times):
         raise DataError(f"intensity series {p}: repeated timestamps")
     return IntensitySeries(
         times=times,
-        values=tuple(g for _, g in points),
+        values=tuple(pt[1] for pt in points),
         path=str(p),
         layout=layout,
         kind=kind,
         timezone=", ".join(sorted(zones)),
         column=rows[0][vi].strip(),
+        lows=None if spread is None else tuple(pt[2] for pt in points),
+        highs=None if spread is None else tuple(pt[3] for pt in points),
     )
+
+
+_LOW_HIGH = (("g_co2e_per_kwh_low", "g_co2e_per_kwh_high"), ("low", "high"))
+
+
+def _spread_columns(header: list[str], path: Path) -> tuple[int, int] | None:
+    """The (low, high) column indexes of a greenai-layout file, or None; one without the other is
+    refused."""
+    for lo, hi in _LOW_HIGH:
+        if lo in header and hi in header:
+            return header.index(lo), header.index(hi)
+        if lo in header or hi in header:
+            raise DataError(f"intensity series {path}: columns {lo} and {hi} go together")
+    return None
+
+
+def _spread_values(
+    row: list[str], cols: tuple[int, int], g: float, where: str
+) -> tuple[float, float]:
+    """A row's (low, high) g/kWh: finite, with low <= value <= high."""
+    if max(cols) >= len(row):
+        raise DataError(f"{where}: too few columns")
+    try:
+        lo, hi = float(row[cols[0]]), float(row[cols[1]])
+    except ValueError:
+        raise DataError(f"{where}: the low/high intensity must be numbers") from None
+    if not (0 <= lo <= g <= hi < float("inf")):
+        raise DataError(f"{where}: want 0 <= low <= value <= high, got {lo:g}, {g:g}, {hi:g}")
+    return lo, hi

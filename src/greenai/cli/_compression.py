@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from greenai.cli import common
+from greenai.cli._runtimes import add_runtime_args
 
 
 def add_parent_args(
@@ -39,6 +40,7 @@ def add_parent_args(
     common.add_wandb_arg(p)
     common.add_carbon_args(p)
     common.add_output_args(p)
+    add_runtime_args(p)
 
 
 def open_parent(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:

@@ -7,15 +7,11 @@ flags are ignored: the ranks find their place from torchrun's variables. Imports
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
 from greenai.cli import common
-from greenai.errors import UsageError
 
 _FLAGS = {
     "--nproc-per-node", "--nproc_per_node", "--nnodes", "--node-rank", "--node_rank",
@@ -77,77 +73,21 @@ def _strip(argv: Sequence[str]) -> list[str]:
 
 def torchrun_command(args: argparse.Namespace, run_id: str) -> list[str]:
     """The torchrun command line that runs this same command on every rank. Checks the flags."""
-    nproc, nnodes = args.nproc_per_node or 1, args.nnodes or 1
-    endpoint, node_rank = args.rdzv_endpoint, args.node_rank
-    if nnodes > 1 and not endpoint:
-        raise UsageError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (where the machines meet)")
-    if node_rank is not None and node_rank >= nnodes:
-        raise UsageError(f"--node-rank {node_rank} is outside 0..{nnodes - 1} (--nnodes {nnodes})")
-    if endpoint and (":" not in endpoint or not endpoint.rsplit(":", 1)[1].isdigit()):
-        raise UsageError(f"--rdzv-endpoint must be HOST:PORT, got {endpoint!r}")
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}"]
-    cmd.append(f"--nnodes={nnodes}")
-    if not endpoint:
-        cmd.append("--standalone")
-    elif node_rank is not None or nnodes == 1:
-        cmd += [
-            "--rdzv-backend=static",
-            f"--rdzv-endpoint={endpoint}",
-            f"--node-rank={node_rank or 0}",
-        ]
-    else:
-        cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}"]
+    from greenai.lifecycle.ddp_launch import torchrun_prefix
+
+    cmd = torchrun_prefix(
+        args.nproc_per_node or 1, args.nnodes or 1, args.node_rank, args.rdzv_endpoint
+    )
     argv = _strip(getattr(args, "_argv", None) or sys.argv[1:])
     if not any(t in ("--run-id", "--run_id") or t.startswith("--run-id=") for t in argv):
         argv += ["--run-id", run_id]
     return [*cmd, "-m", "greenai", *argv]
 
 
-# torchrun's own main, except that a failed rank ends it with that rank's exit code instead of
-# torchrun's traceback and log box: the rank has already printed its one ``greenai: error:`` line
-_RUNNER = """
-import logging, sys
-logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
-from torch.distributed.elastic.multiprocessing.api import SignalException
-from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-from torch.distributed.run import main
-try:
-    main(sys.argv[1:])
-except ChildFailedError as exc:
-    code = exc.get_first_failure()[1].exitcode
-    sys.exit(128 - code if code < 0 else (code or 1))
-except SignalException as exc:  # SIGTERM/SIGHUP: torchrun has stopped the ranks (gracefully)
-    sys.exit(128 + int(exc.sigval))
-"""
-FORWARDED = (signal.SIGTERM, signal.SIGHUP)
-
-
-def _foreground() -> bool:
-    """True when this process group is a terminal's foreground job (Ctrl-C reaches it all)."""
-    try:
-        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def launch(args: argparse.Namespace, run_id: str) -> int:
     """Run the command under torchrun; its exit code (a rank's failure fails the job, with that
-    rank's exit code: 2 for a refusal, 128+N for a signal)."""
-    python, _m, _module, *rest = torchrun_command(args, run_id)  # python -m torch.distributed.run
-    proc = subprocess.Popen([python, "-c", _RUNNER, *rest])
+    rank's exit code: 2 for a refusal, 128+N for a signal). A cancelled job (SIGTERM, SIGHUP or
+    Ctrl-C to this process) is recorded ``interrupted`` by its ranks (``lifecycle.ddp_launch``)."""
+    from greenai.lifecycle.ddp_launch import run_under_torchrun
 
-    def forward(signum: int, _frame: object) -> None:  # torchrun passes it on to every rank
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signum)
-
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    try:
-        while True:
-            try:
-                return proc.wait()
-            except KeyboardInterrupt:  # wait for torchrun to stop the ranks ("interrupted")
-                if not _foreground():  # a terminal's Ctrl-C reached torchrun already
-                    forward(signal.SIGINT, None)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return run_under_torchrun(torchrun_command(args, run_id))

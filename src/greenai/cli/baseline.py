@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from greenai.cli import _schedule, _torchrun, common
+from greenai.cli._runtimes import add_runtime_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_training_args(p)
     common.add_carbon_args(p)
     common.add_output_args(p)
+    add_runtime_args(p)
     common.add_budget_args(p)
     _schedule.add_schedule_args(p)
     p.add_argument(
@@ -141,6 +143,7 @@ def training_history(args: argparse.Namespace, config: dict, variant: str) -> An
 
 def _summary(result: dict) -> None:
     from greenai.results.bands import summary_lines
+    from greenai.results.runtimes import runtime_lines
 
     m, step = result["metrics"], result["energy"]["step"]
     note = result["training"].get("data_note")
@@ -156,6 +159,14 @@ def _summary(result: dict) -> None:
     ]
     lines += summary_lines(result)  # bands and embodied carbon (results/bands.py)
     lines += [f"  {c}: {label}" for c, label in step["methods"].items()]
+    inf = result.get("inference")
+    if inf:
+        lines.append(
+            f"  inference ({inf['setting']}, {inf['threads']} threads): "
+            f"{inf['latency_ms_b1']:.2f} ms at batch 1, {inf['throughput_img_s_b256']:,.0f} img/s "
+            f"at batch 256, {inf['energy_j_per_1000_images']:.3g} J per 1,000 images"
+        )
+        lines += runtime_lines(inf)
     dist = result.get("distributed")
     if dist:
         lines.append(

@@ -13,7 +13,8 @@ import os
 import sys
 from typing import Any
 
-RECIPES = ("seed", "green", "green_long")  # mirrors greenai.ml.training.recipes.RECIPES
+# mirrors greenai.ml.training.recipes.RECIPES
+RECIPES = ("seed", "green", "green_long", "green_muon")
 # TrainConfig fields the training flags set; flags left out (None) take the --recipe's value. Flags
 # added later (--augment-pad, --augment-reflect, --alternate-flip, --whiten-bias-fraction,
 # --airbench-tricks) are not listed: like the recipes' flagless fields they enter the settings
@@ -181,7 +182,8 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
         help=f"training preset (default {recipe}): green = the RECOMMENDED fast recipe (airbench "
         "net at quarter width, bf16, channels-last, one-cycle SGD, batch 256, 3 epochs, "
         "alternating flips, airbench tricks; see recipes.py); green_long = green's net at full "
-        "width for 8 epochs; seed = the study's recipe (seed_cnn, Adam 0.001, batch 64, "
+        "width for 8 epochs; green_muon = green_long trained with airbench94_muon's Muon "
+        "optimizer (experimental); seed = the study's recipe (seed_cnn, Adam 0.001, batch 64, "
         "20 epochs, fp32)",
     )  # fmt: skip
     parser.set_defaults(default_recipe=recipe)
@@ -278,6 +280,40 @@ def add_carbon_args(parser: argparse.ArgumentParser) -> None:
         "(e.g. 6), or the package TDP with the suffix 'tdp' (e.g. 125tdp); recorded as "
         "user-given (default: $GREENAI_CPU_WATTS, then the TDP table)",
     )  # fmt: skip
+    add_embodied_args(g)
+
+
+def add_embodied_args(group: Any) -> None:
+    """The embodied-carbon overrides (``greenai.carbon.embodied``): this machine's manufacturing
+    CO2e, its life and the run's share of it; each recorded as user-given in the result."""
+    group.add_argument(
+        "--embodied-kg", "--embodied_kg", dest="embodied_kg", default=None, metavar="KG",
+        help="this machine's manufacturing (embodied) CO2e in kg, taken as exact "
+        "(default: $GREENAI_EMBODIED_KG, else BoaviztAPI's server or GPU figures)",
+    )  # fmt: skip
+    group.add_argument(
+        "--lifetime-years", "--lifetime_years", dest="lifetime_years", default=None, metavar="Y",
+        help="the hardware's life over which its embodied CO2e is spread, > 0 "
+        "(default: $GREENAI_EMBODIED_LIFE_YEARS, else 4)",
+    )  # fmt: skip
+    group.add_argument(
+        "--embodied-share", "--embodied_share", dest="embodied_share", default=None,
+        metavar="F",
+        help="the share of the machine the run reserved, 0 to 1 (default: "
+        "$GREENAI_EMBODIED_SHARE, else 1, or visible CPUs / 96 on a virtual machine)",
+    )  # fmt: skip
+
+
+def apply_embodied(args: argparse.Namespace) -> None:
+    """Check the embodied flags now (one line, exit 2) and hand them to every meter of this
+    process and its children (the flags beat the environment)."""
+    from greenai.carbon.embodied import apply_flags
+
+    apply_flags({
+        "--embodied-kg": getattr(args, "embodied_kg", None),
+        "--lifetime-years": getattr(args, "lifetime_years", None),
+        "--embodied-share": getattr(args, "embodied_share", None),
+    })  # fmt: skip
 
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:
@@ -355,6 +391,12 @@ def train_config(args: argparse.Namespace, **overrides: Any) -> Any:
     return TrainConfig(**{**train_config_kwargs(args), **overrides}).validate()
 
 
+def apply_runtime_args(args: argparse.Namespace) -> None:
+    from greenai.cli._runtimes import apply_runtime_args as apply
+
+    apply(args)
+
+
 def carbon_config(args: argparse.Namespace) -> Any:
     """The run's carbon settings; also checks ``$GREENAI_INTERVAL`` before anything is written."""
     from greenai.carbon import CarbonConfig
@@ -362,6 +404,8 @@ def carbon_config(args: argparse.Namespace) -> Any:
 
     sampling_interval()
     apply_cpu_watts(args)
+    apply_embodied(args)
+    apply_runtime_args(args)
     carbon = CarbonConfig.resolve(
         country=args.country,
         pue=args.pue,

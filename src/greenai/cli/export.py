@@ -1,4 +1,5 @@
-"""``greenai export --format onnx``: ONNX export, plus ONNX Runtime static INT8 as a deployment variant."""
+"""``greenai export --format onnx|openvino|executorch``: a deployable model file (ONNX, OpenVINO IR,
+ExecuTorch .pte for edge devices), optionally INT8, measured as a variant on its runtime."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ from greenai.cli import _compression, common
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "export", help="export a trained model to ONNX (optionally ORT static INT8)",
+        "export", help="export a trained model to ONNX, OpenVINO IR or ExecuTorch (optionally INT8)",
         description=__doc__,
     )  # fmt: skip
     _compression.add_parent_args(p)
-    p.add_argument("--format", choices=("onnx",), default="onnx")
+    p.add_argument(
+        "--format", choices=("onnx", "openvino", "executorch"), default="onnx",
+        help="onnx (ONNX Runtime), openvino (IR .xml + .bin; pip install 'greenai[openvino]') or "
+        "executorch (.pte, XNNPACK delegate, for phones and edge boards; 'greenai[edge]')",
+    )  # fmt: skip
     p.add_argument(
         "--int8", action="store_true",
-        help="also quantize with ONNX Runtime (static INT8, QDQ) and measure that as the variant",
+        help="quantize with the format's own static INT8 (ONNX Runtime QDQ, NNCF, XNNPACK PT2E) "
+        "and measure that as the variant",
     )  # fmt: skip
     p.add_argument(
         "--calib-batches", "--calib_batches", dest="calib_batches", type=common.positive_int,
@@ -26,11 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from greenai.lifecycle.steps.export import export
+    from greenai.lifecycle.steps.export import check_format, export
     from greenai.lifecycle.variant_run import summary
-    from greenai.ml.compression import export_onnx
 
-    export_onnx.check_available()  # missing extra: one line, before anything
+    check_format(args.format)  # a runtime not installed: one line, before anything
     env, parent, data, _device = _compression.open_parent(args)
     try:
         result = export(

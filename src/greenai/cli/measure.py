@@ -3,7 +3,9 @@
 Runs the command (its whole process tree is followed), forwards SIGINT/SIGTERM/SIGHUP to it, exits
 with its exit code (128+N when killed by signal N), and prints a summary on stderr (stdout stays the
 command's). Records go to ``<out>/emissions.csv`` and the run store (``--store``, default
-``sqlite:///<out>/greenai.db``). All input is checked before anything is started or written.
+``sqlite:///<out>/greenai.db``; a finished command's run holds a result like ``greenai.track``'s,
+with the hardware's embodied carbon beside the CO2). All input is checked before anything is
+started or written.
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ def register(subparsers: Any) -> None:
         metavar="G_PER_KWH",
         help="grid carbon intensity in gCO2e/kWh (overrides --country)",
     )
-    from greenai.cli.common import add_series_arg
+    from greenai.cli.common import add_embodied_args, add_series_arg
 
     add_series_arg(p)
+    add_embodied_args(p)
     from greenai.cli._schedule import add_schedule_args
 
     add_schedule_args(p)
@@ -148,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
     from greenai.cli import _schedule
 
     _schedule.check(args)
+    from greenai.cli.common import apply_embodied
+
+    apply_embodied(args)  # before resolve: a flag beats a (bad) variable
     carbon = CarbonConfig.resolve(
         args.country, args.pue, args.intensity, intensity_series=args.intensity_series
     )
@@ -229,10 +235,37 @@ def run(args: argparse.Namespace) -> int:
     tree.set_final_cpu_s(usage.ru_utime + usage.ru_stime)
     measurement = tracker.stop()
     _close(prometheus)
+    ranks = _rank_jobs(store, measurement.start_time)  # its ranks' own job totals, if any
     status_word = "done" if code == 0 else ("interrupted" if code > 128 else "failed")
-    _finish_store(store, run_id, status_word, None if code == 0 else f"exit code {code}")
-    _print_summary(command, code, measurement, csv_path, store, run_id)
+    result = _result(measurement, tracker, csv_path)  # with its embodied carbon, as a tracked run's
+    error = None if code == 0 else f"exit code {code}"
+    _finish_store(store, run_id, status_word, error, result if code == 0 else None)
+    _print_summary(command, code, measurement, csv_path, store, run_id, result)
+    for line in ranks:
+        print(line, file=sys.stderr)
     return code
+
+
+def _rank_jobs(store: Any, since: float) -> list[str]:
+    """Jobs whose ranks recorded their shares in this store while the command ran (``greenai.track``
+    in each rank, no process group: ``lifecycle.rank_job``): their totals are formed now, a rank
+    that never finished marking its job incomplete. One summary line per job."""
+    if store is None:
+        return []
+    from greenai.lifecycle.rank_job import settle_since
+
+    lines = []
+    try:
+        for job_id, _state in settle_since(store, since):
+            job = store.get_run(job_id)
+            energy = "?" if job.energy_kwh is None else f"{job.energy_kwh:.6g} kWh"
+            why = f": {job.error}" if job.error else ""
+            lines.append(
+                f"  ranks' job {job_id} ({job.status}): {energy} summed over its ranks{why}"
+            )
+    except Exception as exc:  # the command's own record matters more
+        lines.append(f"greenai: warning: could not total the ranks' jobs: {exc}")
+    return lines
 
 
 def _prometheus(port: str | None, sensors: list[Any]) -> Any:
@@ -288,17 +321,38 @@ def _history(args: argparse.Namespace, out: Path, name: str, command: list[str])
         store.close()
 
 
-def _finish_store(store: Any, run_id: str, status: str, error: str | None) -> None:
+def _result(m: Any, tracker: Any, csv_path: Path) -> dict[str, Any]:
+    """The run's result JSON (``greenai.track``'s, variant "measure"): energy, CO2 and, beside
+    them, the embodied carbon of this machine (and the GPUs the meter read) for the run's time."""
+    from greenai.lifecycle.recorded import build_result
+
+    gpus = int(tracker.hardware().get("gpu_count") or 0)
+    used_gpu = m.energy_j.get("gpu", 0.0) > 0
+    return build_result(
+        m, group=None, model=None, dataset=None, device="cuda" if used_gpu else "cpu",
+        emissions_csv=csv_path, gpus=gpus, variant="measure",
+    )  # fmt: skip
+
+
+def _finish_store(
+    store: Any, run_id: str, status: str, error: str | None, result: dict[str, Any] | None = None
+) -> None:
     if store is None:
         return
     try:
-        store.finish_run(run_id, status=status, error=error)
+        store.finish_run(run_id, status=status, error=error, result=result)
     finally:
         store.close()
 
 
 def _print_summary(
-    command: list[str], code: int, m: Any, csv_path: Path, store: Any, run_id: str
+    command: list[str],
+    code: int,
+    m: Any,
+    csv_path: Path,
+    store: Any,
+    run_id: str,
+    result: dict[str, Any] | None = None,
 ) -> None:
     from greenai.meter.types import COMPONENTS, kwh
 
@@ -325,5 +379,10 @@ def _print_summary(
         f"kWh, CO2 {plus_minus(m.co2_kg, b['co2_kg_low'], b['co2_kg_high'])} kg",
         file=err,
     )
+    if result is not None:
+        from greenai.results.bands import summary_lines
+
+        for line in summary_lines(result)[1:]:  # the embodied carbon, beside the CO2 above
+            print(line, file=err)
     where = f"{csv_path}" + (f" and {store.url}" if store is not None else "")
     print(f"  run {run_id} recorded in {where}", file=err)

@@ -9,10 +9,12 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from greenai.cli import _schedule, common
+from greenai.cli._runtimes import add_runtime_args
 
 DEFAULT_TRIALS = 30
 
@@ -113,6 +115,7 @@ def register(subparsers: Any) -> None:
     common.add_data_args(p)
     common.add_carbon_args(p)
     common.add_output_args(p)
+    add_runtime_args(p)
     common.add_budget_args(p)
     _schedule.add_schedule_args(p)
     g = p.add_argument_group("search budget and pruning (search/budget.py, search/dominance.py)")
@@ -235,6 +238,11 @@ def run(args: argparse.Namespace) -> int:
     check_sensors()  # a garbage powercap counter: one line, nothing written
     study_mod.check_storage(url)
     once = args.dry_run or not args.defer_trials  # else each trial waits (--defer-trials)
+    if not once:  # a bad or stale forecast: one line now, not a failure in every trial
+        from greenai.carbon.series import load_series
+
+        args.forecast = load_series(args.forecast)
+        args.forecast.check_span(time.time(), args.start_within)
     if once and not _schedule.maybe_wait(args, lambda: _schedule.group_history(args, name)):
         return 0  # --dry-run: the chosen start is printed, nothing runs
     population = args.population or study_mod.DEFAULT_POPULATION
@@ -331,20 +339,17 @@ def _mlflow_start(mlflow: Any, name: str, args: argparse.Namespace, space: Any) 
 
 
 def _deferral(args: argparse.Namespace, store: Any, name: str) -> Any:
-    """``before_trial`` for --defer-trials: wait for the cleanest start of the next trial."""
+    """``before_trial`` for --defer-trials: wait for the cleanest start of each trial."""
+    from greenai.search.defer import TrialDeferral
     from greenai.search.objective import VARIANT
 
     def history() -> Any:
         runs = store.list_runs(group=name, variant=VARIANT)
         return _schedule.median_duration(runs, lambda r: True)
 
-    def before_trial() -> None:
-        if args.expected_duration is None and history() is None:
-            print("search: --defer-trials: no finished trial to time yet; this one starts now")
-            return
-        _schedule.maybe_wait(args, history)
-
-    return before_trial
+    return TrialDeferral(
+        args.forecast, args.start_within, expected_s=args.expected_duration, history=history
+    )
 
 
 def _optimize(study: Any, objective: Any, args: argparse.Namespace, extra: Any = ()) -> None:

@@ -11,7 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from greenai.cli import _schedule, common
+from greenai.cli import _schedule, _torchrun, common
+from greenai.cli._runtimes import add_runtime_args
 from greenai.cli.report import add_report_args
 from greenai.lifecycle.registry import study_variants
 
@@ -92,9 +93,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_wandb_arg(p)
     common.add_carbon_args(p)
     common.add_output_args(p)
+    add_runtime_args(p)
     common.add_budget_args(p)
     _schedule.add_schedule_args(p)
+    _torchrun.add_launch_args(p)  # the baseline under DDP; the other steps in this process
     p.set_defaults(func=run)
+
+
+def _ddp_launch(args: argparse.Namespace, cfg: object) -> object:
+    """``study.ddp.DdpLaunch`` from the launch flags (None without them); refusals in one line."""
+    from greenai.errors import UsageError
+
+    if not any(
+        getattr(args, k, None) is not None
+        for k in ("nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint")
+    ):
+        return None
+    if _torchrun.is_rank():
+        raise UsageError(
+            "greenai study starts the baseline's ranks itself: run it without torchrun"
+        )
+    if (args.nnodes or 1) > 1:
+        raise UsageError(
+            "greenai study runs on one machine (--nnodes 1): train across machines with "
+            "greenai baseline --nnodes, then prune/quantize/distill --from its run"
+        )
+    if args.mlflow or args.wandb:
+        raise UsageError(
+            "--mlflow/--wandb cannot follow a distributed baseline's ranks yet: drop them or "
+            "--nproc-per-node"
+        )
+    from greenai.lifecycle.training_ddp import check_distributable
+    from greenai.ml.training.config import TrainConfig
+    from greenai.study.ddp import DdpLaunch
+
+    check_distributable(TrainConfig(**cfg.train), resume=False)  # type: ignore[attr-defined]
+    return DdpLaunch(args.nproc_per_node or 1, 1, args.node_rank, args.rdzv_endpoint)
 
 
 def _devices(choice: str) -> tuple[str, ...]:
@@ -149,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
 
     _schedule.check(args)
     cfg = build_config(args)
+    ddp = _ddp_launch(args, cfg)
     carbon = common.carbon_config(args)
     budget = common.budget_from_args(args)
     check_sensors()  # a garbage powercap counter: one line, nothing written
@@ -168,10 +203,12 @@ def run(args: argparse.Namespace) -> int:
     with common.open_output_store(args) as store:
         common.print_recipe_note(args)  # input all checked: the note cannot precede an error
         _print_plan(cfg, timed=args.progress)
+        if ddp is not None:
+            print(ddp.describe(), file=sys.stderr)  # type: ignore[attr-defined]
         outcome, files = run_and_report(
             cfg,
             out,
-            default_steps(),
+            default_steps(ddp),
             store=store,
             carbon=carbon,
             inferences=args.inferences,

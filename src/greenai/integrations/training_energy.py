@@ -110,6 +110,7 @@ class TrainingEnergy:
             self._prometheus = PrometheusSink(self.prometheus_port, methods=self._methods)
             sinks.append(self._prometheus)
         self.track_kwargs.setdefault("interval_s", 1.0)
+        self.track_kwargs.setdefault("job", False)  # local main only: not every rank reports
         self._track = track(self.name, sinks=sinks, **self.track_kwargs)
         try:
             self._tracker = self._track.__enter__()

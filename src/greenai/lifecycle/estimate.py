@@ -6,7 +6,10 @@ selection, allocation, compilation), then ``groups`` groups of ``per_group`` bat
 one figure of energy and time per batch. The full job is predicted as
 
 - training: the mean per-batch figure x every batch of every epoch, with a 90% Student-t
-  prediction interval for that sum (``results.prediction``'s formula, groups as segments);
+  prediction interval for that sum (``results.prediction``'s formula, groups as segments),
+  widened as a training run's prediction is (``results/prediction_drift.py``): by the few-epoch
+  floor (less than an epoch is seen: ``FLOOR_REL`` either way) and by the machine's load per CPU
+  when above 1 (the job's share of the CPUs may change by that ratio);
 - evaluation: one measured pass over up to 1,000 evaluation images, scaled per image to every
   epoch's evaluation and the final test evaluation (3x with the airbench tricks' test-time
   augmentation); no interval of its own;
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from greenai.results.prediction import CONFIDENCE, t_quantile_90
+from greenai.results.prediction_drift import floor_and_load
 
 EVAL_IMAGES = 1000
 
@@ -50,7 +54,7 @@ class Estimate:
         c = f"{CONFIDENCE:.0%}"
         return [
             f"estimate from {self.profiled_batches} profiled batches of {self.total_batches} "
-            f"(warm-up excluded; {c} interval):",
+            f"(warm-up excluded; {c} Student-t interval widened for few samples and load):",
             f"  energy   {self.energy_kwh:.4g} kWh [{self.energy_low_kwh:.4g}, "
             f"{self.energy_high_kwh:.4g}] from the grid (PUE included)",
             f"  duration {self.duration_s:.0f} s [{self.duration_low_s:.0f}, "
@@ -69,6 +73,17 @@ def _sum_interval(per_batch: list[float], per_group: int, batches: int) -> tuple
     k = batches / per_group
     spread = statistics.stdev(per_batch) * per_group * math.sqrt(k * k / n + k)
     return point, t_quantile_90(n - 1) * spread
+
+
+def _widened(point: float, half: float) -> float:
+    """The half-width, at least what the few-epoch floor and the machine load allow for above the
+    point (``results/prediction_drift.py``), used on both sides."""
+    from greenai.lifecycle.training_forecast import machine_load
+
+    per_cpu = machine_load()["load_per_cpu"]
+    floor, load = floor_and_load(1, [] if per_cpu is None else [per_cpu])
+    wide = point * (load * (1.0 + floor) - 1.0)
+    return wide if math.isnan(half) else max(half, wide)
 
 
 def estimate_job(
@@ -141,6 +156,7 @@ def estimate_job(
     data = session.data_piece
     e, e_half = _sum_interval([p[0] for p in profiled], per_group, total_batches)
     d, d_half = _sum_interval([p[1] for p in profiled], per_group, total_batches)
+    e_half, d_half = _widened(e, e_half), _widened(d, d_half)
     e += per_img_kwh * eval_images + data["energy_kwh"]
     d += per_img_s * eval_images + data["duration_s"]
     series = getattr(carbon, "series", None)

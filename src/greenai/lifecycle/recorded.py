@@ -139,9 +139,14 @@ def build_result(
     device: str,
     emissions_csv: Path | None,
     training: dict[str, Any] | None = None,
+    gpus: int = 0,
+    variant: str = VARIANT,
 ) -> dict[str, Any]:
     """The result JSON (schema in docs/ARCHITECTURE.md) of a tracked run: energy and carbon only;
-    no accuracy, so ``metrics`` is empty and ``efficiency`` None; no parent, so lifecycle = step."""
+    no accuracy, so ``metrics`` is empty and ``efficiency`` None; no parent, so lifecycle = step.
+    Its hardware's embodied carbon (``gpus`` GPUs of this machine for the run's time) is beside the
+    operational CO2, as every lifecycle run's (``greenai.carbon.embodied.embodied_section``)."""
+    from greenai.carbon.embodied import embodied_section
     from greenai.results import resultfile as results
     from greenai.results.work import work_section
 
@@ -151,7 +156,7 @@ def build_result(
         "schema_version": results.SCHEMA_VERSION,
         "run_id": m.run_id,
         "parent_run_id": None,
-        "variant": VARIANT,
+        "variant": variant,
         "group": group,
         "dataset": dataset,
         "model": model,
@@ -161,6 +166,7 @@ def build_result(
         "metrics": {},
         "inference": None,
         "energy": {"step": step, "lifecycle": life},
+        "embodied": embodied_section(step["duration_s"], gpus),  # beside, never added into it
         "carbon": results.carbon_section(m),
         "efficiency": {"acc_per_kg_co2_step": None, "acc_per_kg_co2_lifecycle": None},
         "break_even": None,
@@ -267,6 +273,7 @@ class _Recording:
                 m, group=self.spec.group, model=self.spec.model, dataset=self.spec.dataset,
                 device=self.device, emissions_csv=self.tracker.emissions_csv,
                 training=self.tracker.training,
+                gpus=int(self.tracker.hardware().get("gpu_count") or 0),
             )  # fmt: skip
             self._log_end(result, "done")
             if self.store is not None:
@@ -287,6 +294,13 @@ class _Recording:
             self.owned = False
 
 
+def _recording(spec: track) -> _Recording:
+    """Under torchrun/SLURM each rank records its share under the job (``lifecycle.rank_job``)."""
+    from greenai.lifecycle.rank_job import recording_for
+
+    return recording_for(spec) or _Recording(spec)
+
+
 class track:
     """``with greenai.track("x") as t:`` or ``@greenai.track("x")``: one metered, recorded run per use.
 
@@ -297,6 +311,8 @@ class track:
     meter's ``Tracker`` (``run_id``, ``country``, ``interval_s``, ``emissions_csv``, ...).
     ``mlflow=True`` / ``wandb=True`` also log the run (its phases, then the result's figures) to
     MLflow (``$MLFLOW_TRACKING_URI``) / Weights & Biases (``$WANDB_PROJECT``, ``$WANDB_MODE``).
+    In a rank of a torchrun/SLURM job each rank records its share under the job's id and the job's
+    run holds their sum (``lifecycle.rank_job``); ``job=False``: one run per rank instead.
 
     The block's tracker is yielded; after the block ``t.measurement`` (or ``t.energy``) is the final
     ``Measurement``, whose ``run_id`` names the stored run. As a decorator each call is one run, the
@@ -316,8 +332,10 @@ class track:
         device: str | None = None,
         mlflow: bool = False,
         wandb: bool = False,
+        job: bool | None = None,
         **tracker_kwargs: Any,
     ) -> None:
+        self.job = job  # a rank of a job without a process group: lifecycle.rank_job (False: off)
         self.name, self.store, self.group = name, store, group
         self.mlflow, self.wandb = mlflow, wandb
         self.model, self.dataset, self.device = model, dataset, device
@@ -325,7 +343,7 @@ class track:
         self._recording: _Recording | None = None
 
     def __enter__(self) -> RecordedTracker:
-        self._recording = _Recording(self)
+        self._recording = _recording(self)
         return self._recording.begin()
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
@@ -336,7 +354,7 @@ class track:
     def __call__(self, fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            recording = _Recording(self)
+            recording = _recording(self)
             recording.begin()
             try:
                 value = fn(*args, **kwargs)

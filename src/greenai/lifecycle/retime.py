@@ -86,8 +86,10 @@ def retime(
         doubts.insert(0, load.busy)
     return {
         "setting": (
-            f"interleaved in one process: 2 warm-up calls each, then {rounds} rounds of "
-            f"{calls} timed calls per model at batch {BATCH}, {torch.get_num_threads()} threads"
+            f"PyTorch (FP32 eager as saved, INT8 compiled), interleaved in one process: 2 "
+            f"warm-up calls each, then {rounds} rounds of {calls} timed calls per model at batch "
+            f"{BATCH}, {torch.get_num_threads()} threads; each variant's other runtimes are in "
+            "its result's inference.runtimes and the report's variant x runtime table"
         ),
         "machine_load": load.to_dict(),
         "timing_doubt": "; ".join(doubts) or None,

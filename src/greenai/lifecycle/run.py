@@ -172,17 +172,24 @@ class MeteredRun:
                 raise
             if not stopped:
                 with contextlib.suppress(Exception):  # the original failure matters more
-                    tracker.stop()
+                    measurement = tracker.stop()
+                    stopped = True
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            spent: dict[str, float] = {}
             if isinstance(exc, StopRun):  # a graceful stop (budget, pruned): checkpoint kept
                 status = exc.run_status
+                if stopped:  # its row holds all it spent, earlier pieces too, as a done run's
+                    with contextlib.suppress(Exception):
+                        so_far = [*self.attempts, *earlier_pieces(),
+                                  results.piece_from_measurement(measurement)]  # fmt: skip
+                        spent = {k: sum(p[k] for p in so_far) for k in ("energy_kwh", "co2_kg")}
             if mlflow is not None:
                 with contextlib.suppress(Exception):
                     mlflow.end(status, run_id=self.run_id)
             if store is not None:
                 text = str(exc).strip()
                 message = text.splitlines()[0] if text else type(exc).__name__
-                store.finish_run(self.run_id, status=status, error=message[:500])
+                store.finish_run(self.run_id, status=status, error=message[:500], **spent)
             raise
 
     # -- pieces of execute --------------------------------------------------------------------------
@@ -245,16 +252,11 @@ class MeteredRun:
 
     def _embodied(self, step: dict[str, Any]) -> dict[str, Any]:
         """The hardware's embodied carbon for the step's time (``greenai.carbon.embodied``)."""
-        from greenai.carbon.embodied import embodied_lifecycle, embodied_step
-        from greenai.sensors.cpu_model import read_cpuinfo
+        from greenai.carbon.embodied import embodied_section
 
         hw = self.tracker.hardware() if self.tracker is not None else {}
-        info = read_cpuinfo()
-        own = embodied_step(
-            step["duration_s"], int(hw.get("gpu_count") or 0),
-            info.logical_per_package * info.packages, info.virtual,
-        )  # fmt: skip
-        return {"step": own, "lifecycle": embodied_lifecycle(own, self.spec.parent_result)}
+        gpus = int(hw.get("gpu_count") or 0)
+        return embodied_section(step["duration_s"], gpus, self.spec.parent_result)
 
     def _complete(self, result: dict[str, Any]) -> None:
         """Sections computed from the others: efficiency and break-even against the parent."""

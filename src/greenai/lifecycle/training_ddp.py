@@ -9,12 +9,17 @@ figure, the run's total; the result's ``distributed`` section keeps the per-node
 
 A rank that dies: torchrun stops the others with SIGTERM. The leader turns that into an exception,
 so its store row is closed ``failed`` with the reason and keeps the samples it had written; no total
-is formed without every rank's share (a collective with a missing rank raises, never shrinks).
+is formed without every rank's share (a collective with a missing rank raises, never shrinks). A job
+cancelled through greenai's launcher (SIGTERM, SIGHUP or Ctrl-C to ``greenai baseline
+--nproc-per-node``, or to ``greenai study``) leaves the mark ``lifecycle.ddp_launch`` describes:
+then the run is closed ``interrupted``, as a single process's is. Ctrl-C (SIGINT) reaching the ranks
+is ``interrupted`` in any case.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import tempfile
@@ -29,7 +34,20 @@ class JobStopped(GreenAIError):
     One ``greenai: error:`` line, exit 1 (a GreenAIError: no traceback)."""
 
 
+class JobCancelled(KeyboardInterrupt):
+    """The job was cancelled through greenai's launcher: status ``interrupted``, exit 128+signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"distributed job cancelled ({signal.Signals(signum).name})")
+        self.signum = signum
+
+
 def _stop(signum: int, _frame: Any) -> None:
+    from greenai.lifecycle.ddp_launch import CANCEL_ENV
+
+    mark = os.environ.get(CANCEL_ENV)
+    if mark and os.path.exists(mark):  # the launcher was told to stop: a cancel, not a failure
+        raise JobCancelled(signum)
     raise JobStopped(
         f"distributed job stopped by signal {signum} (a rank failed or the job was cancelled); "
         "no job total formed"
@@ -38,11 +56,13 @@ def _stop(signum: int, _frame: Any) -> None:
 
 def check_distributable(cfg: Any, resume: bool) -> None:
     """What a distributed training run cannot do yet: ``UsageError`` (checked by the launcher too,
-    so the job is refused once, before torchrun starts)."""
+    so the job is refused once, before torchrun starts). ``--target-accuracy`` works: every rank
+    takes rank 0's held-out figure, so all stop after the same epoch."""
     if resume:
-        raise UsageError("--resume is not supported for a distributed run yet; rerun it")
-    if cfg.target_accuracy is not None:
-        raise UsageError("--target-accuracy is not supported for a distributed run yet")
+        raise UsageError(
+            "--resume is not supported for a distributed run yet (the other ranks cannot load "
+            "rank 0's checkpoint); rerun the training without --resume"
+        )
 
 
 def train_distributed(cfg: Any, info: Any, **kw: Any) -> dict[str, Any]:

@@ -176,6 +176,8 @@ class TrainingEpochs(TrainingForecast):
                     eval_loss, eval_acc = self._evaluate(
                         judge, x_eval, y_eval, stops=eval_split == "holdout"
                     )
+                    if self.ddp is not None:  # rank 0's figure: every rank stops at one epoch
+                        eval_loss, eval_acc = self.ddp.broadcast((eval_loss, eval_acc))
                     bar.close(
                         train_loss, train_acc, eval_split, eval_acc, self._eval_how(eval_split)
                     )

@@ -3,14 +3,20 @@ energy/CO2 budget. Mixed into ``TrainingEpochs``: the epoch loop feeds the predi
 prediction on the progress bar, records it per epoch (log rows, checkpoint, store) and stops the
 run gracefully once the prediction says the budget will be exceeded (the epoch's checkpoint is
 already written, so ``--resume RUN`` with a larger budget continues it).
+
+The interval is the Student-t one of ``results/prediction.py`` widened by the drift of the epoch
+rates, the machine load read at each epoch's end (``machine_load`` in the epoch's row) and a
+few-epoch floor (``results/prediction_drift.py``); the result's ``prediction.method`` says so.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from greenai.lifecycle.budget import BudgetExceeded
+from greenai.results import prediction_drift
 from greenai.results.prediction import EpochPredictor, Prediction, with_actual
 
 
@@ -51,6 +57,7 @@ class TrainingForecast:
             return series.mean_between(now, now + remaining_s)
 
         predictor = EpochPredictor(self.cfg.epochs, steps, future_g)
+        self._rates = prediction_drift.EpochRates()  # this process's epochs (warm-up excluded)
         live = self._live_all(tracker)
         predictor.start(live["duration_s"], live["energy_kwh"], live["co2_kg"])
         return predictor
@@ -67,10 +74,17 @@ class TrainingForecast:
     def _predict(
         self, predictor: EpochPredictor, epoch: int, row: dict[str, Any], live: dict
     ) -> None:
-        """The epoch's prediction into its row (with the cumulative figures it is judged against)."""
+        """The epoch's prediction into its row (with the cumulative figures it is judged against
+        and the machine load at the epoch's end), its interval widened by drift and load."""
         p = predictor.end_epoch(epoch, live["duration_s"], live["energy_kwh"], live["co2_kg"])
         row["cumulative"] = {k: live[k] for k in ("energy_kwh", "co2_kg", "duration_s")}
-        row["prediction"] = None if p is None else p.to_dict()
+        row["machine_load"] = machine_load()
+        per_cpu = row["machine_load"]["load_per_cpu"]
+        self._rates.add_epoch(predictor, per_cpu)
+        row["prediction"] = None
+        if p is not None:
+            p, interval = prediction_drift.widen(p, predictor, self._rates, row["cumulative"])
+            row["prediction"] = {**p.to_dict(), "interval": interval}
         self.latest_prediction = p
         if p is not None:
             from greenai.ml.training.progress import say
@@ -105,9 +119,26 @@ class TrainingForecast:
         if not rows:
             return None
         section = with_actual(preds, rows[-1]["cumulative"])
+        section["method"] = prediction_drift.METHOD  # the Student-t interval, widened
+        section["confidence_note"] = (
+            "the confidence is the Student-t part's; the widened interval is meant to cover at "
+            "least as often, which each epoch's *_covered measures"
+        )
         if rows[-1]["epoch"] < self.cfg.epochs:
             section["note"] = f"the run ended after epoch {rows[-1]['epoch']} of {self.cfg.epochs}"
         return section
+
+
+def machine_load(proc: str = "/proc") -> dict[str, Any]:
+    """The 1-minute load average at an epoch's end, per CPU too (None when /proc cannot say)."""
+    from greenai.sensors.machine_load import load_average
+
+    load, cpus = load_average(proc), os.cpu_count() or 1
+    return {
+        "load_avg_1m": load,
+        "cpus": cpus,
+        "load_per_cpu": None if load is None else load / cpus,
+    }
 
 
 def store_metrics(row: dict[str, Any]) -> dict[str, Any]:
@@ -121,13 +152,14 @@ def store_metrics(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def prediction_line(p: Prediction, epochs: int) -> str:
-    """One line: the predicted totals after an epoch, with their 90% intervals."""
+    """One line: the predicted totals after an epoch, with their (widened) intervals."""
 
     def span(v: float, lo: float | None, hi: float | None, fmt: str) -> str:
         return format(v, fmt) + ("" if lo is None or hi is None else f" [{lo:{fmt}}, {hi:{fmt}}]")
 
     return (
-        f"prediction after epoch {p.after_epoch}/{epochs} (90% interval): energy "
+        f"prediction after epoch {p.after_epoch}/{epochs} (interval: 90% Student-t widened for "
+        f"drift and load): energy "
         f"{span(p.energy_kwh, p.energy_low_kwh, p.energy_high_kwh, '.4g')} kWh, duration "
         f"{span(p.duration_s, p.duration_low_s, p.duration_high_s, '.0f')} s, CO2 "
         f"{span(p.co2_kg, p.co2_low_kg, p.co2_high_kg, '.4g')} kg"

@@ -89,13 +89,16 @@ def measure_inference(
     *,
     run_id: str,
     n_images: int = 2048,
-) -> dict[str, Any] | None:
-    """Latency, throughput and energy per 1,000 images of the trained model on the CPU
-    (``experiments/evaluate.py``), measured by its own meter after the training meter stopped."""
-    try:
-        from greenai.ml.evaluation import evaluate
-    except ImportError:  # pragma: no cover - evaluate.py is another module of this layer
-        return None
+    y_test: torch.Tensor | None = None,
+) -> dict[str, Any]:
+    """Latency, throughput and energy per 1,000 images of the trained model on the CPU, measured
+    by their own meter after the training meter stopped; with ``y_test``, on every deployment
+    runtime (``lifecycle.inference``), each checked for accuracy on the test split."""
+    from greenai.lifecycle.inference import inference_figures
+    from greenai.lifecycle.variant_run import Normalized
+    from greenai.ml.evaluation import evaluate
+    from greenai.ml.runtimes.measure import RuntimeSource
+
     model = inference_copy(net)
     sample = normalize(x_test[:256].cpu(), dataset.mean, dataset.std, torch.float32)
 
@@ -103,11 +106,17 @@ def measure_inference(
     def predict(x: torch.Tensor) -> torch.Tensor:
         return model(x)
 
-    speed = evaluate.checked_speed(predict, sample, repeats=7 if n_images >= 2048 else 3)
-    energy = evaluate.inference_energy(
-        predict, sample, carbon=carbon, n_images=n_images, run_id=f"{run_id}-inference"
-    )
-    return {**speed, **energy, "setting": evaluate.FP32_SETTING}
+    return inference_figures(
+        predict, evaluate.FP32_SETTING, sample,
+        source=RuntimeSource(model) if y_test is not None else None,
+        x_test=Normalized(_cpu(x_test), dataset.mean, dataset.std), y_test=y_test,
+        carbon=carbon, run_id=run_id, repeats=7 if n_images >= 2048 else 3, n_images=n_images,
+    )  # fmt: skip
+
+
+def _cpu(x: Any) -> Any:
+    """A tensor moved to the CPU; a streamed image view (read on indexing) as it is."""
+    return x.cpu() if isinstance(x, torch.Tensor) else x
 
 
 def _or_none(v: float) -> float | None:

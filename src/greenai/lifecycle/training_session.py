@@ -235,6 +235,7 @@ class TrainingSession(TrainingEpochs):
                 result["inference"] = measure_inference(
                     st["net"], st["splits"].x_test, self.dataset, self.carbon,
                     run_id=self.run_id, n_images=self.inference_images,
+                    y_test=st["splits"].y_test.cpu(),
                 )  # fmt: skip
             prediction = self.prediction_section()  # each epoch's prediction, the actual beside
             if prediction is not None:

@@ -15,10 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from greenai.lifecycle.inference import inference_figures
 from greenai.lifecycle.parents import Parent
 from greenai.lifecycle.run import MeteredRun, RunEnv, RunSpec
 from greenai.ml.evaluation.evaluate import FP32_SETTING
 from greenai.ml.training.progress import phase_line
+from greenai.results.runtimes import runtime_lines
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ class Built:
     details: dict[str, Any] = field(default_factory=dict)
     weights_sha256: str | None = None  # FP32 variants: names the file's weights for lineage
     epoch_losses: dict[str, list[float]] = field(default_factory=dict)  # metric -> per epoch
+    # what the deployment runtimes are given (a ``greenai.ml.runtimes.measure.RuntimeSource``);
+    # None: the variant is timed on its own predictor only (e.g. an ONNX export, QAT)
+    runtime_source: Any = None
 
 
 def blob_saver(make: Callable[[], bytes]) -> Callable[[Path], int]:
@@ -191,10 +196,11 @@ def run_variant(
         built, acc, size = o["built"], o["acc"], o["size"]
         sample = o["data"].x_test[:256]
         with shown(4, "timing inference and its energy"):
-            speed = evaluate.checked_speed(built.predict, sample)
-            energy = evaluate.inference_energy(
-                built.predict, sample, carbon=env.carbon, run_id=f"{run.run_id}-inference"
-            )
+            inference = inference_figures(
+                built.predict, built.setting, sample, source=built.runtime_source,
+                x_test=o["data"].x_test, y_test=o["data"].y_test, carbon=env.carbon,
+                run_id=run.run_id,
+            )  # fmt: skip
         metrics = {
             "test_accuracy_pct": acc.test_accuracy_pct, "test_loss": acc.test_loss,
             "params": built.params, "nonzero_params": built.nonzero_params,
@@ -208,7 +214,7 @@ def run_variant(
             "dataset_spec": data.dataset,
             "metrics": metrics,
             "compression": {**built.details, "parent_source": parent.source},
-            "inference": {**speed, **energy, "setting": built.setting},
+            "inference": inference,
             "artifacts": {
                 "model": run.relpath(o["path"]),
                 "emissions_csv": run.relpath(run.paths["emissions_csv"]),
@@ -247,6 +253,7 @@ def summary(result: dict[str, Any]) -> str:
         f"  step energy {step['energy_kwh']:.6f} kWh, CO2 {step['co2_kg']:.6f} kg; lifecycle "
         f"{life['energy_kwh']:.6f} kWh, {life['co2_kg']:.6f} kg",
     ]
+    lines += runtime_lines(inf)
     if inf.get("timing_doubt"):
         lines.append(f"  timing unsure ({inf['timing_doubt']}): re-time on a quiet machine")
     comp = result.get("compression") or {}

@@ -5,7 +5,8 @@ processes' estimates, its own GPUs). ``rank_record`` turns a rank's ``Measuremen
 dict with who measured it; ``combine`` sums the records into one ``Measurement`` for the job and
 the per-node / per-rank detail that says who measured what. ``gather`` moves the records to every
 rank through ``torch.distributed`` (a process group must exist); a rank that is gone makes the
-collective raise, so a total is never formed without it.
+collective raise, so a total is never formed without it. Without a process group the records meet
+in the run store instead (``lifecycle.rank_job``, ``storage.rank_rows``) and are summed here too.
 
 What is summed: every component's energy over the ranks (each counter or process is read by
 exactly one rank), per phase path likewise. The job's duration is the longest rank's window.
@@ -23,6 +24,7 @@ def rank_record(m: Measurement, identity: dict[str, Any]) -> dict[str, Any]:
     """A rank's measurement as a picklable dict with its identity (``RankInfo.identity()``)."""
     return {
         **identity,
+        "start_time": m.start_time,
         "duration_s": m.duration_s,
         "energy_j": dict(m.energy_j),
         "co2_kg": m.co2_kg,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from greenai.reports.rows import ReportRow
-from greenai.uncertainty import overlap
+from greenai.uncertainty import lineages_distinguishable, overlap
 
 NA = "n/a"
 
@@ -51,7 +51,18 @@ def total_line(rows: Sequence[ReportRow]) -> str:
 
 
 def scenario_overlap(a: object, b: object) -> bool:
-    """Whether two scenario lines' totals overlap once each lifecycle's relative band is applied."""
+    """Whether two scenario lines' totals (lifecycle + inferences served) cannot be told apart:
+    compared as ``greenai.uncertainty.lineages_distinguishable`` does (a shared baseline cancels;
+    on a shared basis only the independent parts count), or, for rows without their lineage's
+    figures, by the overlap of each lifecycle's relative band applied to the total."""
+    ca, cb = a.row.lineage_figures, b.row.lineage_figures  # type: ignore[attr-defined]
+    if ca and cb and ca[0][1] is not None and cb[0][1] is not None:
+        verdict = lineages_distinguishable(
+            ca, ca[0][1].scaled(a.inference_co2_kg),  # type: ignore[attr-defined]
+            cb, cb[0][1].scaled(b.inference_co2_kg),  # type: ignore[attr-defined]
+        )  # fmt: skip
+        if verdict is not None:
+            return not verdict
 
     def interval(ln: object) -> tuple[float, float] | None:
         row, total = ln.row, ln.total_co2_kg  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from greenai.errors import UsageError
 from greenai.fsutil import atomic_write_bytes, atomic_write_text
-from greenai.reports import chartdata, charts, html
+from greenai.reports import chartdata, charts, html, runtimes
 from greenai.reports.bandtext import total_line
 from greenai.reports.inputs import RunInput
 from greenai.reports.names import distinguish, timing_notes
@@ -92,6 +92,7 @@ def _charts(runs: Sequence[RunInput], rows: Sequence[ReportRow]) -> list[tuple[s
         pw = chartdata.power(run)
         if pw is not None:
             out.append((f"power_{run.run_id}.png", pw.title, charts.power_png(pw)))
+    out.extend(runtimes.chart_files(runs, rows))  # variant x runtime, when measured so
     return out
 
 
@@ -116,7 +117,7 @@ def write_report(
     check_owner(out_dir, source, force)  # another report there: one line, nothing written
     rows = distinguish(build_rows(runs), runs)
     sc = scenario(rows, inferences) if inferences is not None else None
-    tabs = tables(rows, sc)
+    tabs = runtimes.with_runtimes(tables(rows, sc), runs, rows)
     notes = [*method_notes(rows), *timing_notes(rows)]
     preamble = [*_preamble(rows, source), *context]
     out_dir.mkdir(parents=True, exist_ok=True)

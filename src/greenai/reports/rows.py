@@ -13,7 +13,6 @@ from typing import Any
 
 from greenai.lifecycle import registry
 from greenai.reports.inputs import RunInput
-from greenai.uncertainty import overlap
 
 # Display names and order of variants, as the lifecycle's steps register them; unknown variants
 # come after, alphabetically.
@@ -84,16 +83,21 @@ class ReportRow:
     embodied_step_kg: float | None = None
     embodied_lifecycle_kg: float | None = None
     embodied_lifecycle_band: tuple[float, float] | None = None
-    # False when this run's CO2 band overlaps its baseline's: the reduction is "not distinguishable"
+    # False when the difference from its baseline lies inside the figures' uncertainty (on a shared
+    # basis: the bands' independent parts, greenai.uncertainty): "not distinguishable"
     distinguishable_step: bool | None = None
     distinguishable_lifecycle: bool | None = None
+    # (run id, step CO2 Figure) of this run and its ancestors, for the scenario's comparisons;
+    # None when an ancestor's result is missing
+    lineage_figures: tuple[tuple[str | None, Any], ...] | None = None
 
     @property
     def ok(self) -> bool:
-        """Finished with a result: a tracked block of code has no accuracy and is still done."""
+        """Finished with a result: a tracked block of code or a measured command has no accuracy
+        and is still done."""
         return self.status == "done" and (
             self.accuracy_pct is not None
-            or self.variant == "tracked"
+            or self.variant in ("tracked", "measure")  # greenai.track, greenai measure
             or self.fidelity_cosine is not None  # an encoder: fidelity stands in for accuracy
         )
 
@@ -182,8 +186,40 @@ def _band(section: Any, key: str = "co2_kg") -> tuple[float, float] | None:
     return None if low is None or high is None else (low, high)
 
 
-def _distinct(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool | None:
-    return None if a is None or b is None else not overlap(a, b)
+def _lineage_figures(
+    result: Mapping[str, Any], by_id: Mapping[str, RunInput]
+) -> tuple[tuple[str | None, Any], ...] | None:
+    from greenai.errors import DataError
+    from greenai.results import lineage
+
+    try:
+        return tuple(lineage.lineage_figures(result, _resolver(by_id)))
+    except DataError:
+        return None
+
+
+def _resolver(by_id: Mapping[str, RunInput]) -> Any:
+    return lambda rid: by_id[rid].result if rid in by_id else None
+
+
+def _distinct(
+    result: Mapping[str, Any], ref: Mapping[str, Any], by_id: Mapping[str, RunInput]
+) -> tuple[bool | None, bool | None]:
+    """(step, lifecycle) distinguishable from the baseline (``greenai.results.lineage``: on a
+    shared basis only the independent parts of the bands count). When an ancestor's result is
+    missing, the recorded lifecycle bands' overlap decides the lifecycle's."""
+    from greenai.errors import DataError
+    from greenai.results import lineage
+    from greenai.results.bands import step_figure
+    from greenai.uncertainty import distinguishable, overlap
+
+    step = distinguishable(step_figure(ref), step_figure(result))
+    try:
+        life = lineage.lifecycle_distinguishable(result, ref, _resolver(by_id))
+    except DataError:  # an ancestor's result is missing: the recorded lifecycle bands, in full
+        a, b = _band(_get(ref, "energy", "lifecycle")), _band(_get(result, "energy", "lifecycle"))
+        life = None if a is None or b is None else not overlap(a, b)
+    return step, life
 
 
 def _int(value: Any) -> int | None:
@@ -242,12 +278,10 @@ def build_rows(runs: Iterable[RunInput]) -> list[ReportRow]:
                 ref_row["co2_lifecycle_kg"], fields["co2_lifecycle_kg"]
             )
             if ref.run_id != run.run_id:
-                fields["distinguishable_step"] = _distinct(
-                    ref_row["co2_step_band"], fields["co2_step_band"]
-                )
-                fields["distinguishable_lifecycle"] = _distinct(
-                    ref_row["co2_lifecycle_band"], fields["co2_lifecycle_band"]
-                )
+                step, life = _distinct(run.result, ref.result, by_id)
+                fields["distinguishable_step"], fields["distinguishable_lifecycle"] = step, life
+        if run.result is not None:
+            fields["lineage_figures"] = _lineage_figures(run.result, by_id)
         fields["efficiency_step"] = efficiency(fields["accuracy_pct"], fields["co2_step_kg"])
         fields["efficiency_lifecycle"] = efficiency(
             fields["accuracy_pct"], fields["co2_lifecycle_kg"]

@@ -136,8 +136,11 @@ def study_table(rows: Sequence[ReportRow]) -> Table:
     note = (
         "CO2 and Reduction are this step's own emissions, as the original study reported them; "
         "Reduction is against the baseline the model was derived from. ± is the figure's "
-        "uncertainty band (low and high, greenai.uncertainty); 'not distinguishable': the two "
-        "runs' bands overlap."
+        "uncertainty band (low and high, greenai.uncertainty); 'not distinguishable': the "
+        "difference lies inside the uncertainty. Two runs measured the same way (same methods, "
+        "grid figure and PUE) share the systematic part, which cancels: only the bands' independent "
+        "run-to-run parts (±2-3 %, ±20 % for sampled GPU power) count; a method only one run used "
+        "keeps its whole band; on different grids the full bands are compared."
     )
     return Table("Study table (step CO2)", STUDY_HEADERS, tuple(cells), note)
 

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from greenai.errors import DataError
-from greenai.uncertainty import band_of, overlap, sum_bands
+from greenai.results.bands import step_figure
+from greenai.uncertainty import Figure, distinguishable, lineages_distinguishable, sum_bands
 
 JOULES_PER_KWH = 3.6e6
 Result = Mapping[str, Any]
@@ -46,8 +47,18 @@ def lifecycle(result: Result, resolve: Resolve) -> dict[str, Any]:
     None. A missing parent or a cycle raises DataError: a lifecycle with a silent hole would
     understate exactly what it exists to show.
     """
-    steps = [result["energy"]["step"]]  # summed as intervals at the end (greenai.uncertainty)
-    ancestors = []
+    chain = lineage_results(result, resolve)
+    steps = [r["energy"]["step"] for r in chain]  # summed as intervals (greenai.uncertainty)
+    ancestors = [
+        {"run_id": r.get("run_id"), "variant": r.get("variant"), **sum_bands([r["energy"]["step"]])}
+        for r in chain[1:]
+    ]
+    return {**sum_bands(steps), "ancestors": ancestors}
+
+
+def lineage_results(result: Result, resolve: Resolve) -> list[Result]:
+    """``result`` and its ancestors' results, nearest first (DataError for a hole or a cycle)."""
+    chain = [result]
     seen = {result.get("run_id")}
     parent_id = result.get("parent_run_id")
     while parent_id:
@@ -57,12 +68,9 @@ def lifecycle(result: Result, resolve: Resolve) -> dict[str, Any]:
         parent = resolve(parent_id)
         if parent is None:
             raise DataError(f"parent run {parent_id} not found; its energy cannot be counted")
-        steps.append(parent["energy"]["step"])
-        ancestors.append(
-            {"run_id": parent_id, "variant": parent.get("variant"), **sum_bands([steps[-1]])}
-        )
+        chain.append({**parent, "run_id": parent_id})  # as asked for: the lineage's own id
         parent_id = parent.get("parent_run_id")
-    return {**sum_bands(steps), "ancestors": ancestors}
+    return chain
 
 
 def break_even(variant: Result, parent: Result) -> dict[str, Any]:
@@ -124,34 +132,44 @@ def reductions(
     ``step_only_pct`` is the study's figure: 1 - variant step / parent step. ``lifecycle_pct``
     compares lifecycles, each plus ``inferences`` served at its own J per inference, converted to CO2
     with each run's own carbon intensity. Negative means the variant emitted more.
-    ``*_distinguishable`` is False when the two CO2 bands overlap ("not distinguishable").
+    ``*_distinguishable`` is False when the difference lies inside the figures' uncertainty ("not
+    distinguishable"; ``greenai.uncertainty.distinguishable``: on a shared basis only the independent
+    parts count, the systematic ones cancel). A lifecycle's runs common to both sides (the shared
+    baseline) are the same figures on both sides and cancel exactly: only the others are compared.
     """
     v_life, p_life = lifecycle(variant, resolve), lifecycle(parent, resolve)
     step_only = 100.0 * (1.0 - step_co2_kg(variant) / step_co2_kg(parent))
     v_total = v_life["co2_kg"] + inferences * _co2_per_inference(variant)
     p_total = p_life["co2_kg"] + inferences * _co2_per_inference(parent)
-    v_band = _scaled(v_life, v_total)
-    p_band = _scaled(p_life, p_total)
     return {
         "step_only_pct": step_only,
         "lifecycle_pct": 100.0 * (1.0 - v_total / p_total),
         "inferences": inferences,
-        # bands overlap: the difference lies inside the figures' own uncertainty
-        "step_distinguishable": not overlap(
-            band_of(variant["energy"]["step"], "co2_kg"),
-            band_of(parent["energy"]["step"], "co2_kg"),
+        "step_distinguishable": distinguishable(step_figure(parent), step_figure(variant)),
+        "lifecycle_distinguishable": lifecycle_distinguishable(
+            variant, parent, resolve, inferences
         ),
-        "lifecycle_distinguishable": not overlap(v_band, p_band),
     }
 
 
-def _scaled(life: Mapping[str, Any], total: float) -> tuple[float, float]:
-    """The lifecycle CO2's relative band applied to ``total`` (lifecycle plus inferences served)."""
-    low, high = band_of(life, "co2_kg")
-    central = float(life["co2_kg"])
-    if central <= 0:
-        return total, total
-    return total * low / central, total * high / central
+def lifecycle_distinguishable(
+    variant: Result, parent: Result, resolve: Resolve, inferences: int = 0
+) -> bool | None:
+    """Whether two lifecycles (each plus ``inferences`` served) differ beyond their uncertainty,
+    comparing only the runs that are not common to both (``reductions``)."""
+    sides = []
+    for r in (parent, variant):
+        chain = lineage_figures(r, resolve)
+        own = chain[0][1]
+        if own is None:
+            return None
+        sides += [chain, own.scaled(inferences * _co2_per_inference(r))]  # at its step's band
+    return lineages_distinguishable(*sides)
+
+
+def lineage_figures(result: Result, resolve: Resolve) -> list[tuple[str | None, Figure | None]]:
+    """(run id, step CO2 figure) of ``result`` and each ancestor, nearest first."""
+    return [(r.get("run_id"), step_figure(r)) for r in lineage_results(result, resolve)]
 
 
 def _co2_per_inference(result: Result) -> float:

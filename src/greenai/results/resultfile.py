@@ -92,10 +92,13 @@ def piece_from_measurement(m: Any) -> dict[str, Any]:
     energy and CO2 figure with its band (``greenai.uncertainty``: ``*_low``/``*_high``)."""
 
     def bands(energy_j: dict[str, float], co2_kg: float) -> dict[str, float]:
-        out = figure_bands(energy_j, m.methods, m.pue, m.intensity)
+        from greenai.carbon.series import over_run  # a series: the band over this window
+
+        grid = over_run(m.intensity, m.start_time, m.start_time + m.duration_s)
+        out = figure_bands(energy_j, m.methods, m.pue, grid)
         # CO2 follows the meter's own figure (a time-varying intensity may differ from the
         # constant one): the band is kept as factors around it
-        central = kwh(sum(energy_j.values())) * m.pue * m.intensity.g_per_kwh / 1000.0
+        central = kwh(sum(energy_j.values())) * m.pue * grid.g_per_kwh / 1000.0
         if central > 0 and co2_kg > 0:
             out["co2_kg_low"] *= co2_kg / central
             out["co2_kg_high"] *= co2_kg / central
@@ -288,6 +291,8 @@ def carbon_section(m: Any) -> dict[str, Any]:
     ):  # time-varying: which series, its zone, average or marginal, this run's mean
         section["intensity_series"] = series.describe(m.start_time, m.start_time + m.duration_s)
         section["intensity_g_per_kwh"] = section["intensity_series"]["run_mean_g_per_kwh"]
+        low_high = section["intensity_series"]["run_band_g_per_kwh"]  # over the run, like the mean
+        section["intensity_g_per_kwh_low"], section["intensity_g_per_kwh_high"] = low_high
     return section
 
 

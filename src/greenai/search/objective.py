@@ -122,7 +122,7 @@ class TrialObjective:
         log: Callable[[str], None] | None = None,
         mlflow: Any = None,
         prune_dominated: bool = False,
-        before_trial: Callable[[], None] | None = None,
+        before_trial: Callable[[Any], None] | None = None,
     ) -> None:
         if objective not in OBJECTIVES:
             raise UsageError(
@@ -147,7 +147,8 @@ class TrialObjective:
         self.started: list[int] = []  # numbers of the trials this objective ran
         self.mlflow = mlflow  # an MLflow logger nesting each trial under the search's run; or None
         self.prune_dominated = prune_dominated  # search/dominance.py, after every epoch
-        self.before_trial = before_trial  # e.g. wait for a cleaner grid window (--defer-trials)
+        # called with the trial before it trains: e.g. search/defer.py's wait for a cleaner window
+        self.before_trial = before_trial
 
     def __call__(self, trial: Any) -> tuple[float, float]:
         from greenai.storage import new_run_id
@@ -163,7 +164,7 @@ class TrialObjective:
         )
         self.log(f"trial #{trial.number} (run {run_id}): {shown}")
         if self.before_trial is not None:
-            self.before_trial()
+            self.before_trial(trial)
         extra: dict[str, Any] = {"mlflow": self.mlflow} if self.mlflow is not None else {}
         if self.prune_dominated:
             from greenai.search.dominance import pruning_callback
@@ -187,6 +188,7 @@ class TrialObjective:
         except TrialDominated as exc:  # its run is recorded "pruned"; Optuna marks it PRUNED
             import optuna
 
+            trial.set_user_attr("pruned_reason", str(exc))  # the run's error says the same
             self.log(f"trial #{trial.number} {exc}")
             raise optuna.TrialPruned(str(exc)) from None
         except BaseException as exc:

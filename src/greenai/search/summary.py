@@ -31,6 +31,7 @@ class SearchSummary:
     hypervolume: float = 0.0
     hypervolume_normalised: float = 0.0
     reference: tuple[float, float] | None = None
+    pruned: list[tuple[int, str]] = field(default_factory=list)  # (trial number, why)
 
     @property
     def cost_unit(self) -> str:
@@ -57,12 +58,19 @@ def summarise(study: Any, objective: str) -> SearchSummary:
         for t in trials
         if t.state.name == "FAIL"
     ]
+    pruned = [
+        (t.number, str(t.user_attrs.get("pruned_reason") or "pruned"))
+        for t in trials
+        if t.state.name == "PRUNED"
+    ]
     points = [(r.accuracy_pct, r.cost) for r in rows]
     front = sorted(
         (rows[i] for i in pareto.non_dominated(points, DIRECTIONS)),
         key=lambda r: (r.cost, -r.accuracy_pct),
     )
-    summary = SearchSummary(study.study_name, objective, counts, rows, front, failures)
+    summary = SearchSummary(
+        study.study_name, objective, counts, rows, front, failures, pruned=pruned
+    )
     if not points:
         return summary
     reference = pareto.default_reference(points)
@@ -77,6 +85,7 @@ def summarise(study: Any, objective: str) -> SearchSummary:
         volume,
         pareto.normalised(volume, reference),
         reference,
+        pruned,
     )
 
 
@@ -116,6 +125,8 @@ def format_summary(summary: SearchSummary) -> str:
         )
     for number, reason in summary.failures:
         lines.append(f"trial #{number} failed: {reason}")
+    for number, reason in summary.pruned:  # the reason says "pruned after epoch N: ..."
+        lines.append(f"trial #{number} {reason}")
     return "\n".join(lines)
 
 

@@ -7,11 +7,20 @@ step is a library call into ``greenai.lifecycle``: no command line is built or p
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from greenai.study.runner import StepFn
 
 
-def default_steps() -> dict[str, StepFn]:
-    """Variant name -> step function, for every step the study can run."""
+def default_steps(ddp: Any = None) -> dict[str, StepFn]:
+    """Variant name -> step function, for every step the study can run. ``ddp``: a
+    ``study.ddp.DdpLaunch``: the baseline trains under DDP on that many ranks (``study/ddp.py``)."""
     from greenai.lifecycle import registry
 
-    return {k.variant: k.run for k in registry.kinds() if k.run is not None}
+    steps = {k.variant: k.run for k in registry.kinds() if k.run is not None}
+    if ddp is not None:
+        from greenai.study.ddp import run_ddp_baseline
+
+        steps["baseline"] = functools.partial(run_ddp_baseline, ddp)
+    return steps

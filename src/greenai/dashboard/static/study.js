@@ -8,10 +8,12 @@
   const data = await g.getJSON("/api/study?group=" + encodeURIComponent(group));
 
   // The uncertainty band of each figure (greenai.uncertainty), as plotly's asymmetric error bars.
+  // A figure without a band (a result from before bands) gets no bar (NaN: plotly skips it), not a
+  // zero-length one that would read as an exact figure.
   const errBars = (values, bands) => (bands && bands.some((b) => b)) ? {
     type: "data", symmetric: false, color: "#455a64", thickness: 1,
-    array: values.map((v, i) => (bands[i] && v != null ? Math.max(0, bands[i][1] - v) : 0)),
-    arrayminus: values.map((v, i) => (bands[i] && v != null ? Math.max(0, v - bands[i][0]) : 0)),
+    array: values.map((v, i) => (bands[i] && v != null ? Math.max(0, bands[i][1] - v) : NaN)),
+    arrayminus: values.map((v, i) => (bands[i] && v != null ? Math.max(0, v - bands[i][0]) : NaN)),
   } : undefined;
 
   const comp = data.comparison;

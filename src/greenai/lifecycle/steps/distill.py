@@ -32,6 +32,7 @@ def distill(
     from greenai.ml.compression.distill import check_distill_args, fit, hinton_loss_fn
     from greenai.ml.evaluation.evaluate import param_counts
     from greenai.ml.models import create_model, is_builtin, model_reference, reference_of
+    from greenai.ml.runtimes.measure import RuntimeSource
     from greenai.ml.training.checkpoint import weights_sha256
     from greenai.ml.training.progress import epoch_reporter
 
@@ -82,6 +83,7 @@ def distill(
             },
             weights_sha256=weights_sha256(net),
             epoch_losses={"train_loss": list(stats.epoch_losses)},
+            runtime_source=RuntimeSource(net),
         )  # fmt: skip
 
     return run_variant(

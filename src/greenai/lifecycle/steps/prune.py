@@ -32,6 +32,7 @@ def prune(
     from greenai.ml.compression import prune as pr
     from greenai.ml.compression.distill import fit
     from greenai.ml.evaluation.evaluate import param_counts
+    from greenai.ml.runtimes.measure import RuntimeSource
     from greenai.ml.training.checkpoint import weights_sha256
     from greenai.ml.training.progress import epoch_reporter
 
@@ -93,6 +94,7 @@ def prune(
             nonzero_params=counts["nonzero_params"], dense_size_bytes=dense, details=details,
             weights_sha256=weights_sha256(model),
             epoch_losses={"finetune_loss": list(stats.epoch_losses)},
+            runtime_source=RuntimeSource(model),
         )  # fmt: skip
 
     return run_variant(

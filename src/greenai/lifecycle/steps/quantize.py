@@ -23,6 +23,7 @@ def quantize(
     from greenai.lifecycle.variant_run import Built, blob_saver, dense_bytes, run_variant
     from greenai.ml.compression import quantize as q
     from greenai.ml.evaluation.evaluate import param_counts
+    from greenai.ml.runtimes.measure import RuntimeSource
     from greenai.ml.training.progress import epoch_reporter
 
     q.check_available()  # a missing torchao: one line, before anything
@@ -79,6 +80,11 @@ def quantize(
             nonzero_params=counts["nonzero_params"], dense_size_bytes=dense,
             precision="int8", setting="int8 torch.compile(inductor, freezing)", details=details,
             epoch_losses=losses,
+            # PTQ on the other runtimes: each quantizes the FP32 parent with these calibration
+            # images itself; QAT's and dynamic's weights come from PyTorch's own route only
+            runtime_source=RuntimeSource(model, "int8", calib, own="pytorch_compiled")
+            if method == "ptq"
+            else None,
         )  # fmt: skip
 
     return run_variant(

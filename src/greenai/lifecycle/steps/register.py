@@ -33,6 +33,7 @@ def register(
     from greenai.lifecycle.parents import Parent, variant_file_bytes
     from greenai.lifecycle.variant_run import Built, DataSpec, blob_saver, dense_bytes, run_variant
     from greenai.ml.evaluation.evaluate import param_counts
+    from greenai.ml.runtimes.measure import RuntimeSource
     from greenai.ml.training.checkpoint import weights_sha256
     from greenai.results.resultfile import piece_from_measurement
 
@@ -69,6 +70,7 @@ def register(
             predict=model, save=save, file_suffix=".pt", params=counts["params"],
             nonzero_params=counts["nonzero_params"], dense_size_bytes=dense_bytes(model),
             details={"registered": True}, weights_sha256=weights_sha256(model),
+            runtime_source=RuntimeSource(model),
         )  # fmt: skip
 
     return run_variant(

@@ -20,7 +20,7 @@ from typing import Any
 from greenai.errors import UsageError
 from greenai.fsutil import atomic_write_text
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd", "muon")  # muon: with airbench_tricks only
 SCHEDULES = ("constant", "onecycle", "cosine")
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "gpu")
@@ -105,9 +105,13 @@ class TrainConfig:
                 f"--image-size must be 8..1024 pixels, got {self.image_size}",
             ),
             (
-                not self.airbench_tricks or self.optimizer == "sgd",
+                not self.airbench_tricks or self.optimizer in ("sgd", "muon"),
                 "--airbench-tricks needs --optimizer sgd (its parameter groups are SGD's); "
                 "add --no-airbench-tricks to use another optimizer",
+            ),
+            (
+                self.optimizer != "muon" or self.airbench_tricks,
+                "optimizer muon needs --airbench-tricks (its groups are recipes.muon_groups)",
             ),
         ]
         if self.target_accuracy is not None:
