@@ -122,8 +122,10 @@ def test_without_a_duration_the_trial_starts_now_and_says_why(tmp_path):
 def test_search_cli_records_each_trials_deferral(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("GREENAI_STORE", raising=False)
     monkeypatch.setenv("GREENAI_POWERCAP_ROOT", str(tmp_path / "no-powercap"))
-    hour = (time.time() // HOUR) * HOUR  # now is in the cleanest hour: no real waiting
-    forecast = _forecast(tmp_path, hour, [50, 900, 900])
+    # clean from an hour before this hour to an hour after it: now and the next minute (the
+    # expected duration) lie inside it whatever the time, so the trial starts without waiting
+    hour = (time.time() // HOUR) * HOUR
+    forecast = _forecast(tmp_path, hour - HOUR, [50, 50, 50, 900])
     out = tmp_path / "out"
     code = main([
         "search", "--dataset", "synthetic", "--device", "cpu", "--limit-train", "64",
