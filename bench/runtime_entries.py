@@ -113,7 +113,7 @@ class Builder:
         from greenai.ml.runtimes.openvino import load_ir, save_ir
 
         nbytes = save_ir(model, self.xb, work / "model.xml")
-        predict = load_ir(work / "model.xml", fp32=True)
+        predict = load_ir(work / "model.xml")
         return [Entry(variant, "openvino", "fp32", predict, same, nbytes, OV_IR, OV_IR, macs)]
 
     def int8(
@@ -145,13 +145,13 @@ class Builder:
 
             def nncf() -> list[Entry]:
                 nbytes = save_ir(model, self.xb, work / "nncf.xml", calib=list(calib))
-                fn = load_ir(work / "nncf.xml", fp32=False)
+                fn = load_ir(work / "nncf.xml")
                 return [e("openvino", fn, same, nbytes, "OpenVINO IR (NNCF INT8)", OV_IR)]
 
             out += self._try(f"{variant}/openvino", nncf)
             if qdq.exists():
                 out += self._try(f"{variant}/openvino_qdq", lambda: [e(
-                    "openvino_qdq", load_ir(qdq, fp32=False), same, qdq.stat().st_size,
+                    "openvino_qdq", load_ir(qdq), same, qdq.stat().st_size,
                     "ONNX QDQ", ONNX)])  # fmt: skip
         if "executorch" in self.names:
             out += self._try(f"{variant}/executorch", lambda: [e(
