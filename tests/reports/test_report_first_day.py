@@ -62,6 +62,24 @@ def test_break_even_over_unsure_timings_is_not_judged():
     assert break_even(row) == "not judged (timing unsure)"
 
 
+def test_a_wide_latency_spread_alone_does_not_stop_the_break_even():
+    """The break-even rests on the batch-256 energy: a batch-1 latency spread (sub-millisecond
+    calls spread wide even on an idle machine) is recorded but does not make it "not judged"."""
+    from greenai.ml.evaluation.evaluate import energy_doubt, timing_doubt
+
+    base, pruned = study_results()[0], study_results()[1]
+    figures = {"latency_iqr_pct": 83.0, "throughput_iqr_pct": 9.0}
+    pruned["inference"].update(
+        timing_doubt=timing_doubt(figures), energy_doubt=energy_doubt(figures)
+    )
+    assert pruned["inference"]["timing_doubt"] == "latency spread 83% of the median (IQR)"
+    verdict = lineage_break_even(pruned, base)
+    assert not verdict.get("unsure") and verdict["inferences"] == 400_001  # 7,200 J / 18 mJ saved
+    busy = "busy machine: load average 7.96 on 2 CPUs"
+    pruned["inference"]["energy_doubt"] = energy_doubt(figures, busy)
+    assert lineage_break_even(pruned, base)["unsure"]
+
+
 def test_power_chart_of_estimated_figures_says_estimated():
     result = study_results()[0]
     trace = PowerTrace((0.0, 1.0, 2.0), {"cpu": (20.0, 21.0, 22.0), "gpu": (0.0, 0.0, 0.0)})

@@ -66,6 +66,8 @@ def inference_figures(
         ready, sample, x_test, y_test, carbon=carbon, run_id=f"{run_id}-inference", pin=pin,
         energy_images=n_images,
     )  # fmt: skip
+    from greenai.ml.evaluation.evaluate import energy_doubt
+
     chosen = measured["runtimes"][measured["runtime"]]
     doubt = "; ".join(d for d in (chosen["timing_doubt"], measured["timing_doubt"]) if d)
     return {
@@ -75,6 +77,7 @@ def inference_figures(
         "repeats": ROUNDS,
         "machine_load": measured["machine_load"],
         "timing_doubt": doubt or None,
+        "energy_doubt": energy_doubt(chosen, measured["timing_doubt"]),
         "setting": f"{chosen['label']}: {chosen['how']}",
         "runtime": measured["runtime"],
         "runtime_choice": measured["runtime_choice"],

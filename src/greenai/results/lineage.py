@@ -73,6 +73,14 @@ def lineage_results(result: Result, resolve: Resolve) -> list[Result]:
     return chain
 
 
+def _energy_doubt(inference: Mapping[str, Any]) -> str | None:
+    """Why a result's energy per inference is unsure (``energy_doubt``: the batch-256 spread, a
+    busy machine); results written before that field existed: their ``timing_doubt``."""
+    if "energy_doubt" in inference:
+        return inference["energy_doubt"]
+    return inference.get("timing_doubt")
+
+
 def break_even(variant: Result, parent: Result) -> dict[str, Any]:
     """The result JSON's ``break_even`` section for ``variant`` against its direct parent."""
     step_j = step_energy_kwh(variant) * JOULES_PER_KWH
@@ -80,7 +88,7 @@ def break_even(variant: Result, parent: Result) -> dict[str, Any]:
     j_var, j_par = j_per_inference(variant), j_per_inference(parent)
     doubts = [
         f"{who}: {d}" for who, r in (("this run", variant), ("its parent", parent))
-        if (d := (r.get("inference") or {}).get("timing_doubt"))
+        if (d := _energy_doubt(r.get("inference") or {}))
     ]  # fmt: skip
     if doubts and j_var is not None and j_par is not None:
         return {

@@ -133,6 +133,7 @@ def checked_speed(predict: Predict, sample: torch.Tensor, repeats: int = 7) -> d
         **figures,
         "machine_load": load.to_dict(),
         "timing_doubt": timing_doubt(figures, load.busy),
+        "energy_doubt": energy_doubt(figures, load.busy),
     }
 
 
@@ -148,6 +149,13 @@ def timing_doubt(figures: Mapping[str, Any], busy: str | None = None) -> str | N
     if busy:
         reasons.append(busy)
     return "; ".join(reasons) or None
+
+
+def energy_doubt(figures: Mapping[str, Any], busy: str | None = None) -> str | None:
+    """Why the energy per inference (taken at batch 256) is unsure: the batch-256 throughput's
+    wide spread or a busy machine. The batch-1 latency's spread is left out: a break-even rests
+    on the energy figure, and sub-millisecond calls spread wide even on an idle machine."""
+    return timing_doubt({"throughput_iqr_pct": figures.get("throughput_iqr_pct")}, busy)
 
 
 def _batch(sample: torch.Tensor, batch_size: int) -> torch.Tensor:
