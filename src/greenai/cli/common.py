@@ -391,21 +391,16 @@ def train_config(args: argparse.Namespace, **overrides: Any) -> Any:
     return TrainConfig(**{**train_config_kwargs(args), **overrides}).validate()
 
 
-def apply_runtime_args(args: argparse.Namespace) -> None:
-    from greenai.cli._runtimes import apply_runtime_args as apply
-
-    apply(args)
-
-
 def carbon_config(args: argparse.Namespace) -> Any:
     """The run's carbon settings; also checks ``$GREENAI_INTERVAL`` before anything is written."""
     from greenai.carbon import CarbonConfig
+    from greenai.cli._runtimes import apply_runtime_args
     from greenai.meter.tracker import sampling_interval
 
     sampling_interval()
     apply_cpu_watts(args)
     apply_embodied(args)
-    apply_runtime_args(args)
+    apply_runtime_args(args)  # --runtimes/--runtime (cli/_runtimes.py)
     carbon = CarbonConfig.resolve(
         country=args.country,
         pue=args.pue,
