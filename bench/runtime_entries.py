@@ -164,12 +164,6 @@ class Builder:
 def accuracy_pct(entry: Entry, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
     """Top-1 accuracy of ``entry`` on (x, y) in batches of ``batch`` in its own layout, the last
     padded to full size (a compiled predictor is then never recompiled for a new batch size)."""
-    correct = 0
-    for i in range(0, len(x), batch):
-        chunk = x[i : i + batch]
-        n = len(chunk)
-        if n < batch:
-            chunk = torch.cat([chunk, chunk.new_zeros(batch - n, *chunk.shape[1:])])
-        out = entry.predict(entry.layout(chunk))[:n]
-        correct += int((out.argmax(1) == y[i : i + n]).sum())
-    return 100.0 * correct / len(x)
+    from greenai.ml.runtimes.measure import padded_accuracy
+
+    return padded_accuracy(lambda xb: entry.predict(entry.layout(xb)), x, y, batch)
