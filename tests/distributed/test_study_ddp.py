@@ -1,5 +1,6 @@
-"""``greenai study --nproc-per-node 2``: the baseline trains under DDP (one result, one run, its
-energy summed over the ranks once), the next step runs single-process from it; refusals in one line."""
+"""``greenai study --nproc-per-node 2``: the baseline and the fine-tuning steps run under DDP (one
+result, one run each, energy summed over the ranks once); post-training quantization runs in the
+study's process; refusals in one line."""
 
 from __future__ import annotations
 
@@ -32,32 +33,36 @@ def test_a_baseline_only_study_trains_under_ddp_with_the_node_counted_once(tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.heavy  # a study with two steps, the timing and the report: minutes on 2 cores
-def test_study_trains_its_baseline_under_ddp_and_the_rest_in_one_process(tmp_path):
+@pytest.mark.heavy  # a study with three steps, the timing and the report: minutes on 2 cores
+def test_study_runs_training_and_fine_tuning_under_ddp_and_ptq_in_one_process(tmp_path):
     out = tmp_path / "out"
     with powercap_at(tmp_path / "pc", 50.0) as root:
         done = greenai(
-            "study", *STUDY, "--variants", "baseline,pruned_unstructured", "--finetune-epochs",
-            "0", "--nproc-per-node", "2", "--no-progress", "--out", str(out), "--name", "ddp",
-            env=env_with(GREENAI_POWERCAP_ROOT=str(root)), timeout=400,
+            "study", *STUDY, "--variants", "baseline,pruned_unstructured,quantized_ptq",
+            "--finetune-epochs", "1", "--nproc-per-node", "2", "--no-progress", "--out", str(out),
+            "--name", "ddp", env=env_with(GREENAI_POWERCAP_ROOT=str(root)), timeout=500,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "baseline trains under DDP on 2 rank(s)" in done.stderr
     (base,) = sorted((out / "results").glob("*_baseline_*.json"))
     result = load_result(base)
     assert result["distributed"]["world_size"] == 2
-    step = result["energy"]["step"]
-    print(f"figure: study's DDP baseline, fake RAPL at 50 W: {cpu_j(result):.2f} J "
-          f"over {step['duration_s']:.3f} s")  # fmt: skip
-    assert cpu_j(result) / step["duration_s"] == pytest.approx(50.0, rel=0.02)  # not 100 W
-    (pruned,) = sorted((out / "results").glob("*_pruned_unstructured_*.json"))
-    assert load_result(pruned)["parent_run_id"] == result["run_id"]
-    assert "distributed" not in load_result(pruned)  # single-process
+    for res in (result, load_result(next((out / "results").glob("*_pruned_unstructured_*.json")))):
+        step = res["energy"]["step"]
+        print(f"figure: study's DDP {res['variant']}, fake RAPL at 50 W: {cpu_j(res):.2f} J "
+              f"over {step['duration_s']:.3f} s")  # fmt: skip
+        assert cpu_j(res) / step["duration_s"] == pytest.approx(50.0, rel=0.02)  # not 100 W
+        assert res["distributed"]["world_size"] == 2
+    pruned = load_result(next((out / "results").glob("*_pruned_unstructured_*.json")))
+    assert pruned["parent_run_id"] == result["run_id"]
+    ptq = load_result(next((out / "results").glob("*_quantized_ptq_*.json")))
+    assert "distributed" not in ptq and ptq["parent_run_id"] == result["run_id"]  # one process
     with open_store(None, default_dir=out) as store:
         runs = store.list_runs(group="ddp")
         assert sorted((r.variant, r.status) for r in runs) == [
             ("baseline", "done"),
             ("pruned_unstructured", "done"),
+            ("quantized_ptq", "done"),
         ]
 
 

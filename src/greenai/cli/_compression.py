@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from greenai.cli import common
@@ -114,6 +115,28 @@ def _existing_store(args: argparse.Namespace) -> Any:
         return open_store(args.store, default_dir=args.out, create=False)
     except UsageError:
         return None
+
+
+def run_step(args: argparse.Namespace, step: Callable[..., dict[str, Any]]) -> int:
+    """Check and load the parent and data, then ``step(env, parent, data, device)`` and its summary.
+
+    With ``--nproc-per-node`` (and the other launch flags) the command, once checked, starts itself
+    again under torchrun: every rank fine-tunes its shard, rank 0 records the one run and prints it."""
+    from greenai.cli import _torchrun
+    from greenai.lifecycle.variant_run import summary
+    from greenai.sensors.ranks import rank_info
+
+    env, parent, data, device = open_parent(args)
+    if _torchrun.wants_launch(args):
+        close(env)
+        return _torchrun.launch(args)
+    try:
+        result = step(env, parent, data, device)
+    finally:
+        close(env)
+    if rank_info().rank == 0:  # one summary for a distributed job
+        print(summary(result))
+    return 0
 
 
 def close(env: Any) -> None:

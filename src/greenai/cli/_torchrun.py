@@ -71,20 +71,23 @@ def _strip(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def torchrun_command(args: argparse.Namespace, run_id: str) -> list[str]:
-    """The torchrun command line that runs this same command on every rank. Checks the flags."""
+def torchrun_command(args: argparse.Namespace, run_id: str | None = None) -> list[str]:
+    """The torchrun command line that runs this same command on every rank. Checks the flags.
+    ``run_id``: given to every rank as ``--run-id`` (a training run's; the fine-tuning steps'
+    leader picks its own)."""
     from greenai.lifecycle.ddp_launch import torchrun_prefix
 
     cmd = torchrun_prefix(
         args.nproc_per_node or 1, args.nnodes or 1, args.node_rank, args.rdzv_endpoint
     )
     argv = _strip(getattr(args, "_argv", None) or sys.argv[1:])
-    if not any(t in ("--run-id", "--run_id") or t.startswith("--run-id=") for t in argv):
+    named = any(t in ("--run-id", "--run_id") or t.startswith("--run-id=") for t in argv)
+    if run_id is not None and not named:
         argv += ["--run-id", run_id]
     return [*cmd, "-m", "greenai", *argv]
 
 
-def launch(args: argparse.Namespace, run_id: str) -> int:
+def launch(args: argparse.Namespace, run_id: str | None = None) -> int:
     """Run the command under torchrun; its exit code (a rank's failure fails the job, with that
     rank's exit code: 2 for a refusal, 128+N for a signal). A cancelled job (SIGTERM, SIGHUP or
     Ctrl-C to this process) is recorded ``interrupted`` by its ranks (``lifecycle.ddp_launch``)."""

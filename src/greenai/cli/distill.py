@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from greenai.cli import _compression, common
+from greenai.cli import _compression, _torchrun, common
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,26 +28,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=common.positive_float, default=1e-3, help="Adam lr (default 1e-3)")
     p.add_argument("--batch-size", dest="batch_size", type=common.positive_int, default=128)
     p.add_argument("--seed", type=common.nonneg_int, default=0)
+    _torchrun.add_launch_args(p)  # distillation under DDP
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from greenai.lifecycle.steps.distill import distill
-    from greenai.lifecycle.variant_run import summary
     from greenai.ml.compression.distill import check_distill_args
     from greenai.ml.models import check_model_name
 
     check_distill_args(args.temperature, args.alpha)
     check_model_name(args.student)
     kwargs = {"width": args.student_width} if args.student_width != 1.0 else {}
-    env, parent, data, device = _compression.open_parent(args)
-    try:
-        result = distill(
+
+    def step(env: Any, parent: Any, data: Any, device: str) -> dict[str, Any]:
+        return distill(
             parent, env, data, student=args.student, student_kwargs=kwargs,
             temperature=args.temperature, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
             batch_size=args.batch_size, seed=args.seed, device=device,
         )  # fmt: skip
-    finally:
-        _compression.close(env)
-    print(summary(result))
-    return 0
+
+    return _compression.run_step(args, step)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from greenai.cli import _compression, common
+from greenai.cli import _compression, _torchrun, common
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,22 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--lr", type=common.positive_float, default=5e-4, help="fine-tuning Adam lr")
     p.add_argument("--batch-size", dest="batch_size", type=common.positive_int, default=128)
+    _torchrun.add_launch_args(p)  # fine-tuning under DDP
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from greenai.lifecycle.steps.prune import prune
-    from greenai.lifecycle.variant_run import summary
 
-    env, parent, data, device = _compression.open_parent(args)
-    try:
-        result = prune(
+    def step(env: Any, parent: Any, data: Any, device: str) -> dict[str, Any]:
+        return prune(
             parent, env, data, sparsity=args.sparsity, kind=args.kind,
             include_linear=args.include_linear, norm=args.norm,
             finetune_epochs=args.finetune_epochs, lr=args.lr, batch_size=args.batch_size,
             device=device, channel_multiple=args.channel_multiple,
         )  # fmt: skip
-    finally:
-        _compression.close(env)
-    print(summary(result))
-    return 0
+
+    return _compression.run_step(args, step)

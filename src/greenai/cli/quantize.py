@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from greenai.cli import _compression, common
+from greenai.cli import _compression, _torchrun, common
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,22 +23,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--epochs", type=common.positive_int, default=1, help="QAT: fine-tuning epochs (default 1)"
     )
     p.add_argument("--lr", type=common.positive_float, default=1e-4, help="QAT: Adam lr")
+    _torchrun.add_launch_args(p)  # QAT under DDP
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from greenai.lifecycle.steps.quantize import quantize
-    from greenai.lifecycle.variant_run import summary
     from greenai.ml.compression import quantize as q
 
     q.check_available()  # a missing torchao: one line, before anything
-    env, parent, data, _device = _compression.open_parent(args)
-    try:
-        result = quantize(
+    if args.method != "qat" and _torchrun.wants_launch(args):
+        from greenai.errors import UsageError
+
+        raise UsageError(
+            f"--method {args.method} does not train: only QAT runs under --nproc-per-node"
+        )
+
+    def step(env: Any, parent: Any, data: Any, _device: str) -> dict[str, Any]:
+        return quantize(
             parent, env, data, method=args.method, calib_batches=args.calib_batches,
             batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
         )  # fmt: skip
-    finally:
-        _compression.close(env)
-    print(summary(result))
-    return 0
+
+    return _compression.run_step(args, step)

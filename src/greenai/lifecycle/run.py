@@ -334,5 +334,6 @@ def _refuse_unshared_ranks(variant: str, env: RunEnv) -> None:
 
         raise UsageError(
             f"the {variant} step does not run distributed (rank {info.rank} of "
-            f"{info.world_size}): only training does (greenai baseline --nproc-per-node N)"
+            f"{info.world_size}): only training and fine-tuning do (baseline, prune, distill, "
+            "quantize --method qat with --nproc-per-node N)"
         )

@@ -1,5 +1,8 @@
 """A training run spread over the ranks of a torchrun (or SLURM) job: one result, one store row.
 
+The same holds for the fine-tuning steps (pruning, distillation, QAT: ``variant_env``): every rank
+fine-tunes its shard, the leader evaluates, times and records the variant.
+
 Every rank trains its shard under DDP (``greenai.ml.training.ddp``) with its own meter reading its
 share of the hardware (``greenai.sensors.ranks``). Rank 0 (the leader) owns the run: the store row,
 the result JSON, checkpoints, the training log, the inference figure. The other ranks write nothing
@@ -19,10 +22,13 @@ is ``interrupted`` in any case.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,36 +71,71 @@ def check_distributable(cfg: Any, resume: bool) -> None:
         )
 
 
-def train_distributed(cfg: Any, info: Any, **kw: Any) -> dict[str, Any]:
-    """``train_run``'s work on one rank of a distributed job (``info``: its ``RankInfo``).
-
-    Keyword arguments are ``TrainingSession.prepare``'s. Returns the result (on followers, their
-    own throwaway copy with the job's figures)."""
-    from greenai.lifecycle.training_session import TrainingSession
+@contextlib.contextmanager
+def joined(info: Any, device: Any) -> Iterator[tuple[Any, Path | None]]:
+    """This rank in the job's process group: (its ``Ddp``, a scratch folder for a follower's files
+    or None on the leader). SIGTERM from the launcher raises here (``JobStopped``/``JobCancelled``);
+    the group is left and the scratch folder removed at the end."""
     from greenai.ml.training import ddp as ddp_mod
-    from greenai.ml.training.loop import resolve_device
-    from greenai.storage import new_run_id
 
-    check_distributable(cfg, bool(kw.get("resume")))
-    ddp = ddp_mod.join(info, resolve_device(cfg.device))
+    ddp = ddp_mod.join(info, device)
     assert ddp is not None
     previous = signal.signal(signal.SIGTERM, _stop)
-    scratch: Path | None = None
+    scratch = None if ddp.leader else Path(tempfile.mkdtemp(prefix=f"greenai-rank{ddp.rank}-"))
     try:
-        kw["run_id"] = ddp.broadcast(kw.get("run_id") or new_run_id())
-        if not ddp.leader:
-            scratch = Path(tempfile.mkdtemp(prefix=f"greenai-rank{ddp.rank}-"))
-            kw.update(out_dir=scratch, store=None, mlflow=None, progress=False)
-            kw.update(inference_images=0)
-        session = TrainingSession.prepare(cfg, ddp=ddp, **kw)
-        session.device = ddp.device
-        return session.run()
+        yield ddp, scratch
     finally:
         signal.signal(signal.SIGTERM, previous)
         with contextlib.suppress(Exception):
             ddp.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def train_distributed(cfg: Any, info: Any, **kw: Any) -> dict[str, Any]:
+    """``train_run``'s work on one rank of a distributed job (``info``: its ``RankInfo``).
+
+    Keyword arguments are ``TrainingSession.prepare``'s. Returns the result (on followers, their
+    own throwaway copy with the job's figures)."""
+    from greenai.lifecycle.training_session import TrainingSession
+    from greenai.ml.training.loop import resolve_device
+    from greenai.storage import new_run_id
+
+    check_distributable(cfg, bool(kw.get("resume")))
+    with joined(info, resolve_device(cfg.device)) as (ddp, scratch):
+        kw["run_id"] = ddp.broadcast(kw.get("run_id") or new_run_id())
+        if scratch is not None:
+            kw.update(out_dir=scratch, store=None, mlflow=None, progress=False)
+            kw.update(inference_images=0)
+        session = TrainingSession.prepare(cfg, ddp=ddp, **kw)
+        session.device = ddp.device
+        return session.run()
+
+
+@contextlib.contextmanager
+def variant_env(env: Any, device: str) -> Iterator[tuple[Any, Any]]:
+    """A fine-tuning step (prune, distill, QAT) on this rank: (its ``RunEnv``, its ``Ddp``), or
+    ``(env, None)`` outside a distributed job. The leader keeps ``env`` (store, MLflow, files);
+    a follower writes only to a scratch folder. Both gather their meter to the job's total."""
+    from greenai.sensors.ranks import rank_info
+
+    info = rank_info()
+    if not info.distributed:
+        yield env, None
+        return
+    import torch
+
+    with joined(info, torch.device(device)) as (ddp, scratch):
+        gather = functools.partial(job_measurement, ddp)
+        if scratch is None:
+            yield dataclasses.replace(env, gather=gather), ddp
+        else:
+            yield (
+                dataclasses.replace(
+                    env, out_dir=scratch, store=None, mlflow=None, progress=False, gather=gather
+                ),
+                ddp,
+            )
 
 
 def job_measurement(ddp: Any, m: Any) -> tuple[Any, dict[str, Any]]:

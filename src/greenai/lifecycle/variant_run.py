@@ -69,15 +69,28 @@ class Data:
     y_test: torch.Tensor
     flip: bool = True  # random horizontal flips make sense for this data (natural images)
     input_shape: tuple[int, int, int] = (3, 32, 32)
+    ddp: Any = None  # a distributed step: this rank's ``Ddp`` (``batches`` yields its shard)
 
     def batches(
         self, batch_size: int = 128, seed: int = 0, device: str = "cpu"
     ) -> Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
-        """A fresh shuffled pass per call (random flips where the data allows), on ``device``."""
+        """A fresh shuffled pass per call (random flips where the data allows), on ``device``.
+
+        Distributed: every rank draws the same order and takes every ``world``-th image of it (equal
+        shares, so every rank takes the same steps) in batches of ``batch_size // world``."""
         g = torch.Generator().manual_seed(seed)
+        ddp = self.ddp
+        if ddp is not None:
+            batch_size = ddp.batch_size(batch_size)
+            if len(self.y_train) < ddp.world:
+                from greenai.errors import UsageError
+
+                raise UsageError(f"fewer training images than the {ddp.world} ranks")
 
         def it() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             order = torch.randperm(len(self.y_train), generator=g)
+            if ddp is not None:
+                order = order[: len(order) // ddp.world * ddp.world][ddp.rank :: ddp.world]
             for i in range(0, len(order), batch_size):
                 idx, _ = order[i : i + batch_size].sort()
                 xb = self.x_train[idx]
@@ -154,18 +167,53 @@ def run_variant(
     run_id: str | None = None,
     break_even: bool = True,
     earlier_pieces: tuple[dict[str, Any], ...] = (),
+    trains: bool = False,
 ) -> dict[str, Any]:
     """Meter ``build`` (the step) and the evaluation; measure inference; record the run.
 
     ``device``: where ``build`` computed (its fine-tuning or distillation); evaluation and the
-    inference figures are measured on the CPU for every variant alike (``inference.device``)."""
+    inference figures are measured on the CPU for every variant alike (``inference.device``).
+    ``trains``: the step fine-tunes, so under torchrun/SLURM every rank takes a shard (``Data.ddp``,
+    ``training_ddp.variant_env``); any other step is refused there (``run._refuse_unshared_ranks``)."""
+    from contextlib import nullcontext
+
+    from greenai.lifecycle.training_ddp import variant_env
+
+    joined = variant_env(env, device) if trains else nullcontext((env, None))
+    with joined as (rank_env, ddp):
+        return _run_variant(
+            variant=variant, parent=parent, env=rank_env, data=data,
+            hyperparameters=hyperparameters, step_name=step_name, build=build,
+            model_name=model_name, device=device, run_id=run_id, break_even=break_even,
+            earlier_pieces=earlier_pieces, ddp=ddp,
+        )  # fmt: skip
+
+
+def _run_variant(
+    *,
+    variant: str,
+    parent: Parent,
+    env: RunEnv,
+    data: DataSpec,
+    hyperparameters: dict[str, Any],
+    step_name: str,
+    build: Callable[[Any, Data, str], Built],
+    model_name: str | None,
+    device: str,
+    run_id: str | None,
+    break_even: bool,
+    earlier_pieces: tuple[dict[str, Any], ...],
+    ddp: Any,
+) -> dict[str, Any]:
     from greenai.ml.evaluation import evaluate
 
+    leader = ddp is None or ddp.leader  # a follower only fine-tunes its shard
     spec = RunSpec(
         variant=variant, model=model_name or parent.model_name,
         dataset=data.source.name if data.source is not None else _slug(data.dataset),
         device=device, hyperparameters=hyperparameters, parent_run_id=parent.run_id,
-        parent_result=parent.result, parent_note=parent.note, break_even=break_even, run_id=run_id,
+        parent_result=parent.result, parent_note=parent.note, break_even=break_even and leader,
+        run_id=run_id,
         rerun=True,  # the same command again takes over its interrupted run (reconcile.find_rerun)
         mlflow_params={
             "hyperparameters": hyperparameters, "parent_run_id": parent.run_id,
@@ -181,18 +229,28 @@ def run_variant(
         return phase_line(f"{step_name} {run.run_id} [{k}/4] {what}", env.progress)
 
     def body(tracker: Any) -> dict[str, Any]:
+        if ddp is not None:
+            ddp.barrier()  # every rank's meter window opens before any rank works
         with tracker.phase("data"), shown(1, "loading the data"):
             loaded = load_data(data)
+            loaded.ddp = ddp
         with tracker.phase(step_name), shown(2, step_name):
             built = build(tracker, loaded, run.run_id)
+        made["built"] = built
+        if not leader:
+            ddp.barrier()  # the windows close together
+            return {}
         with tracker.phase("eval"), shown(3, "evaluating and saving the model"):
             acc = evaluate.accuracy(built.predict, loaded.x_test, loaded.y_test)
             model_path = env.out_dir / "models" / f"{run.run_id}{built.file_suffix}"
             size = built.save(model_path)
-        made["built"] = built
+        if ddp is not None:
+            ddp.barrier()
         return {"data": loaded, "built": built, "acc": acc, "path": model_path, "size": size}
 
     def finish(o: dict[str, Any], m: Any) -> dict[str, Any]:
+        if not leader:  # the leader's result is the job's
+            return {}
         built, acc, size = o["built"], o["acc"], o["size"]
         sample = o["data"].x_test[:256]
         with shown(4, "timing inference and its energy"):

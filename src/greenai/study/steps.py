@@ -15,12 +15,15 @@ from greenai.study.runner import StepFn
 
 def default_steps(ddp: Any = None) -> dict[str, StepFn]:
     """Variant name -> step function, for every step the study can run. ``ddp``: a
-    ``study.ddp.DdpLaunch``: the baseline trains under DDP on that many ranks (``study/ddp.py``)."""
+    ``study.ddp.DdpLaunch``: the baseline and the fine-tuning steps run under DDP on that many ranks
+    (``study/ddp.py``)."""
     from greenai.lifecycle import registry
 
     steps = {k.variant: k.run for k in registry.kinds() if k.run is not None}
     if ddp is not None:
-        from greenai.study.ddp import run_ddp_baseline
+        from greenai.study.ddp import DISTRIBUTED, run_ddp_step
 
-        steps["baseline"] = functools.partial(run_ddp_baseline, ddp)
+        for variant in DISTRIBUTED:
+            if variant in steps:
+                steps[variant] = functools.partial(run_ddp_step, ddp)
     return steps

@@ -64,7 +64,7 @@ def distill(
             teacher_on = teacher_model.to(device)
             stats = fit(
                 net, d.batches(batch_size, seed, device=device), epochs, lr=lr,
-                loss_fn=hinton_loss_fn(temperature, alpha), teacher=teacher_on,
+                loss_fn=hinton_loss_fn(temperature, alpha), teacher=teacher_on, ddp=d.ddp,
                 on_epoch=epoch_reporter(f"distill {rid}", epochs, env.progress),
             )  # fmt: skip
         net.to("cpu").eval()
@@ -89,6 +89,7 @@ def distill(
     return run_variant(
         variant="distilled", parent=teacher, env=env, data=data, hyperparameters=hyper,
         step_name="distill", build=build, model_name=student_name, device=device, run_id=run_id,
+        trains=True,
     )  # fmt: skip
 
 

@@ -81,7 +81,7 @@ def prune(
         with tracker.phase("finetune"):
             stats = fit(
                 model, d.batches(batch_size, device=device), finetune_epochs, lr=lr,
-                after_step=after_step,
+                after_step=after_step, ddp=d.ddp,
                 on_epoch=epoch_reporter(f"prune {rid}: fine-tuning", finetune_epochs, env.progress),
             )  # fmt: skip
         details["finetune_losses"] = list(stats.epoch_losses)
@@ -99,7 +99,7 @@ def prune(
 
     return run_variant(
         variant=variant, parent=parent, env=env, data=data, hyperparameters=hyper,
-        step_name="prune", build=build, device=device, run_id=run_id,
+        step_name="prune", build=build, device=device, run_id=run_id, trains=True,
     )  # fmt: skip
 
 

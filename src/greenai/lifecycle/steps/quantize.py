@@ -58,7 +58,7 @@ def quantize(
             with tracker.phase("qat"):
                 stats = fit(
                     prepared, d.batches(batch_size), epochs, lr=lr,
-                    train_mode=lambda flag: q.set_qat_mode(prepared, flag),
+                    train_mode=lambda flag: q.set_qat_mode(prepared, flag), ddp=d.ddp,
                     on_epoch=epoch_reporter(f"qat {rid}", epochs, env.progress),
                 )  # fmt: skip
             details["qat_losses"] = losses["qat_loss"] = list(stats.epoch_losses)
@@ -89,7 +89,7 @@ def quantize(
 
     return run_variant(
         variant=variant, parent=parent, env=env, data=data, hyperparameters=hyper,
-        step_name=f"quantize_{method}", build=build, run_id=run_id,
+        step_name=f"quantize_{method}", build=build, run_id=run_id, trains=method == "qat",
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -67,18 +68,21 @@ def fit(
     after_step: Callable[[], None] | None = None,
     train_mode: Callable[[bool], None] | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
+    ddp: Any = None,
 ) -> FitStats:
     """Adam for ``epochs`` passes over ``batches()``.
 
     ``loss_fn(student_logits, teacher_logits_or_empty, y)`` defaults to cross-entropy. ``after_step``
     runs after every optimizer step (pruning re-applies its masks there). ``train_mode(flag)`` replaces
     ``model.train(flag)`` for exported QAT programs. ``on_epoch(epoch, mean_loss)`` after each epoch
-    (1-based): progress for a person watching (``progress.epoch_reporter``).
+    (1-based): progress for a person watching (``progress.epoch_reporter``). ``ddp``: a distributed
+    step's ``Ddp``: the forward runs through DistributedDataParallel, which averages the gradients.
     """
     if epochs < 0:
         raise UsageError(f"epochs must be >= 0, got {epochs}")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr)
+    forward = model if ddp is None else ddp.wrap(model)
     (train_mode or model.train)(True)
     if teacher is not None:
         teacher.eval()
@@ -87,7 +91,7 @@ def fit(
     for epoch in range(1, epochs + 1):
         total, n = 0.0, 0
         for x, y in batches():
-            out = model(x)
+            out = forward(x)
             if teacher is not None:
                 with torch.no_grad():
                     t_out = teacher(x)
