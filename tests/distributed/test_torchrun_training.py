@@ -197,3 +197,20 @@ def test_a_rank_that_dies_fails_the_run_and_leaves_its_samples(tmp_path):
         assert run.error
         assert len(store.samples("dies-1")) >= 2
     assert not list((out / "results").glob("*.json"))  # no total formed without rank 1
+
+
+@pytest.mark.parametrize("bias_fraction", ["0", "0.5"])
+def test_the_green_recipe_trains_under_ddp(tmp_path, bias_fraction):
+    """airbench under DDP: its whitening set once (rank 0's), its whitening bias frozen from the
+    start (green) or mid-run (green_long's kind) without stalling the gradient reduction."""
+    out = tmp_path / "out"
+    done = greenai(
+        "baseline", "--recipe", "green", "--dataset", "synthetic", "--limit-train", "256",
+        "--limit-test", "64", "--epochs", "2", "--batch-size", "64", "--inference-images", "0",
+        "--whiten-bias-fraction", bias_fraction, "--nproc-per-node", "2", "--out", str(out),
+        env=env_with(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = _only_result(out)
+    assert result["distributed"]["world_size"] == 2
+    assert result["training"]["epochs_run"] == 2

@@ -21,7 +21,9 @@ Why ``attach``: the Trainer calls its reporting callbacks before the ones passed
 logged. ``attach(trainer)`` puts this callback first. Passed in ``callbacks=`` it still meters and
 records the run, and its figures reach ``log_history`` and the callbacks after it.
 
-Only the local main process meters (``state.is_local_process_zero`` and ``LOCAL_RANK``).
+Under torchrun/SLURM with a store every rank meters its share and the store holds the job's one
+total; otherwise only the local main process meters (``state.is_local_process_zero`` and
+``LOCAL_RANK``): see ``training_energy``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ trainer's global step; the last call (end of ``fit()``) ends the run, so the log
 to the recorded energy. J per training sample and per token are counted from each training batch
 (a mapping with ``input_ids`` / ``attention_mask`` counts tokens; a tensor or tuple counts rows).
 
-Only the local main process meters (``trainer.local_rank == 0`` and ``LOCAL_RANK``).
+Under torchrun/SLURM with a store every rank meters its share and the store holds the job's one
+total; otherwise only the local main process meters (``trainer.local_rank == 0`` and
+``LOCAL_RANK``): see ``training_energy``.
 """
 
 from __future__ import annotations

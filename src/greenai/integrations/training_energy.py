@@ -14,9 +14,13 @@ each logging step returns the figures to add to the trainer's logs:
 - ``greenai/j_per_sample`` and ``greenai/j_per_token``: energy so far over the training samples (and
   the non-padding tokens) the model was fed so far; absent until there is a count.
 
-Only the local main process meters (``LOCAL_RANK`` unset or 0, and the framework's own flag): the
-meter reads the whole node, so other processes on it would count the same joules again. Elsewhere
-``TrainingEnergy`` is inert and returns no figures.
+Under torchrun or SLURM (``sensors.ranks``), recording to a store, every rank meters its own share
+of the node (the node's counters on local rank 0 only, its own processes' estimates, its own GPUs)
+and records it under the job's id: the job's run in the store holds the one total over every rank
+and node (``lifecycle.rank_job``). The figures a rank logs live are its own share. Without a store
+(or with ``job=False``) only the local main process meters (``LOCAL_RANK`` unset or 0, and the
+framework's own flag): the meter then reads the whole node, so other processes on it would count
+the same joules again; elsewhere ``TrainingEnergy`` is inert and returns no figures.
 """
 
 from __future__ import annotations
@@ -92,9 +96,13 @@ class TrainingEnergy:
         return None if self._tracker is None else self._tracker.run_id
 
     def start(self, local_main: bool = True) -> None:
-        """Start a run (a new one after an earlier ``stop``), unless this is not the node's main
-        process (then stay inert)."""
-        if self.active or not is_local_main(local_main):
+        """Start a run (a new one after an earlier ``stop``). A rank of a distributed job meters
+        its share under the job (see the module's docstring); else only the node's main process
+        meters and the others stay inert."""
+        if self.active:
+            return
+        per_rank = self._per_rank()
+        if not per_rank and not is_local_main(local_main):
             return
         from greenai.lifecycle.recorded import track
 
@@ -110,14 +118,23 @@ class TrainingEnergy:
             self._prometheus = PrometheusSink(self.prometheus_port, methods=self._methods)
             sinks.append(self._prometheus)
         self.track_kwargs.setdefault("interval_s", 1.0)
-        self.track_kwargs.setdefault("job", False)  # local main only: not every rank reports
-        self._track = track(self.name, sinks=sinks, **self.track_kwargs)
+        kwargs = {**self.track_kwargs, "job": per_rank}  # False: local main only, one run
+        self._track = track(self.name, sinks=sinks, **kwargs)
         try:
             self._tracker = self._track.__enter__()
         except BaseException:
             self._close_prometheus()
             raise
         self.active = True
+
+    def _per_rank(self) -> bool:
+        """True when every rank meters its share and the store sums them (``lifecycle.rank_job``)."""
+        from greenai.lifecycle.recorded import DEFAULT_STORE
+        from greenai.sensors.ranks import rank_info
+
+        if self.track_kwargs.get("job") is False or not rank_info().distributed:
+            return False
+        return self.track_kwargs.get("store", DEFAULT_STORE) is not None
 
     def _methods(self) -> Any:
         return self._tracker.snapshot().methods

@@ -74,7 +74,7 @@ class TrainingEpochs(TrainingForecast):
         schedule = loop.make_schedule(optimizer, cfg.schedule, cfg.lr, steps * cfg.epochs)
         scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
-        trained = net if self.ddp is None else self.ddp.wrap(net)  # DDP averages gradients
+        trained = net if self.ddp is None else self._wrap(net, splits, batch)  # DDP averages
         state = {
             "splits": splits,
             "net": net,
@@ -97,6 +97,18 @@ class TrainingEpochs(TrainingForecast):
         if self.resume_from is not None:
             self._restore(state, self.resume_from)
         return state
+
+    def _wrap(self, net: Any, splits: Any, batch: int) -> Any:
+        """``net`` under DDP; a net primed by its first batch takes it from this rank's first
+        ``batch`` training images, not augmented (rank 0's reach every rank, see ``Ddp.wrap``)."""
+        first = data_mod.normalize(splits.x_train[:batch], self.dataset.mean, self.dataset.std,
+                                   torch.float32).to(self.device)  # fmt: skip
+        if self.cfg.channels_last:
+            first = first.contiguous(memory_format=torch.channels_last)
+        fraction = self.cfg.whiten_bias_fraction
+        if fraction <= 0:  # frozen from the first step: DDP never expects its gradient
+            recipes.freeze_whitening_bias(net, True)
+        return self.ddp.wrap(net, first, may_freeze=0 < fraction < 1)
 
     def _restore(self, state: dict[str, Any], ck: dict[str, Any]) -> None:
         try:

@@ -91,14 +91,20 @@ class AirbenchNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and not self._whitened:
-            if not bool(self.whitening_ready):
-                with torch.autocast(x.device.type, enabled=False):
-                    init_whitening(self.whiten, x.detach())
-                self.whitening_ready.fill_(True)
-            self._whitened = True
+            self.prime_from(x)
         x = self.groups(self.activ(self.whiten(x)))
         x = torch.amax(x, dim=(2, 3))  # global max-pool: any input size >= MIN_SIDE works
         return self.head(x) * LOGIT_SCALE
+
+    @torch.no_grad()
+    def prime_from(self, x: torch.Tensor) -> None:
+        """Set the whitening filters from normalised images ``x`` unless they are set already
+        (the first training batch does it; a distributed run calls it before DDP wraps the net)."""
+        if not bool(self.whitening_ready):
+            with torch.autocast(x.device.type, enabled=False):
+                init_whitening(self.whiten, x.detach())
+            self.whitening_ready.fill_(True)
+        self._whitened = True
 
 
 def _sync_whitened(module: nn.Module, _keys: object) -> None:
