@@ -12,8 +12,9 @@ reach the target (seed's full run when it never reaches it). Medians over seeds.
         --long-recipes green_long green_muon                                     # + Muon (#20)
 
 `--long` instead trains `green_long` (or each of `--long-recipes`, interleaved per seed) on all
-50,000 training images per seed (no hold-out, no early stop) and prints its final test accuracy and
-the seconds of its training phase against the issue's budget of 15 minutes. `--long-epochs N`
+50,000 training images per seed (no hold-out, no early stop) and prints its final test accuracy
+(with test-time augmentation for the airbench recipes, airbench's convention; the plain figure, one
+forward per image, beside it) and the seconds of its training phase against the issue's budget of 15 minutes. `--long-epochs N`
 shortens those runs for a quick comparison (then it is not the recipe's figure, and says so).
 """
 
@@ -69,7 +70,10 @@ def _row(name: str, seed: int, cfg: Any, res: dict) -> dict:
         "seed": seed,
         "epochs_run": res["training"]["epochs_run"],
         "epochs_max": cfg.epochs,
-        "test_acc": res["metrics"]["test_accuracy_pct"],
+        # airbench's convention (its 94 %): with test-time augmentation where the recipe has it
+        "test_acc": res["metrics"].get("test_accuracy_tta_pct")
+        or res["metrics"]["test_accuracy_pct"],
+        "test_plain": res["metrics"]["test_accuracy_pct"],  # one forward per image, as deployed
         "holdout_acc": res["metrics"]["holdout_accuracy_pct"],
         "energy_j": step["energy_kwh"] * 3.6e6,
         "duration_s": step["duration_s"],
@@ -163,7 +167,8 @@ def long_bench(args: argparse.Namespace, out: Path, carbon: Any) -> None:
             r = run_long(name, seed, args, out / f"{name}_{seed}", carbon)
             rows.append(r)
             print(
-                f"{name} seed {seed}: epochs {r['epochs_run']}  test {r['test_acc']:.2f}%  "
+                f"{name} seed {seed}: epochs {r['epochs_run']}  test {r['test_acc']:.2f}% "
+                f"(plain {r['test_plain']:.2f}%)  "
                 f"training {r['train_s']:.0f} s (budget {BUDGET_S} s)  "
                 f"whole run {r['duration_s']:.0f} s  energy {r['energy_j']:.0f} J",
                 flush=True,

@@ -130,6 +130,7 @@ def test_two_nodes_on_loopback_sum_both_nodes_known_energies(tmp_path, postgres_
         assert n["energy_j"]["cpu"] / n["duration_s"] == pytest.approx(watts[i], rel=0.02)
     train = result["energy"]["step"]["pieces"]
     assert len(train) == 2  # the data load and the training, each summed over both nodes
+    assert result["embodied"]["step"]["machines"] == 2  # both machines' embodied carbon
     print(f"figure: job {cpu_j(result):.2f} J over {result['energy']['step']['duration_s']:.3f} s")
     assert cpu_j(result) / result["energy"]["step"]["duration_s"] == pytest.approx(100.0, rel=0.02)
     from greenai.storage import open_store
@@ -199,15 +200,14 @@ def test_a_rank_that_dies_fails_the_run_and_leaves_its_samples(tmp_path):
     assert not list((out / "results").glob("*.json"))  # no total formed without rank 1
 
 
-@pytest.mark.parametrize("bias_fraction", ["0", "0.5"])
-def test_the_green_recipe_trains_under_ddp(tmp_path, bias_fraction):
-    """airbench under DDP: its whitening set once (rank 0's), its whitening bias frozen from the
-    start (green) or mid-run (green_long's kind) without stalling the gradient reduction."""
+def test_the_green_recipe_trains_under_ddp(tmp_path):
+    """airbench under DDP (the green recipe crashed there): its whitening set once (rank 0's), its
+    whitening bias frozen from the start (a bias frozen mid-run: tests/distributed/test_ddp_wrap)."""
     out = tmp_path / "out"
     done = greenai(
         "baseline", "--recipe", "green", "--dataset", "synthetic", "--limit-train", "256",
         "--limit-test", "64", "--epochs", "2", "--batch-size", "64", "--inference-images", "0",
-        "--whiten-bias-fraction", bias_fraction, "--nproc-per-node", "2", "--out", str(out),
+        "--nproc-per-node", "2", "--out", str(out),
         env=env_with(),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -72,5 +72,6 @@ def test_epoch_reporter_prints_one_overall_line_per_epoch(capsys):
 def test_accuracy_summary_says_which_figure_it_is():
     from greenai.cli.baseline import accuracy_how
 
-    assert "test-time augmentation" in accuracy_how({"hyperparameters": {"airbench_tricks": True}})
-    assert "no test-time augmentation" in accuracy_how({"hyperparameters": {}})
+    both = accuracy_how({"metrics": {"test_accuracy_pct": 80.2, "test_accuracy_tta_pct": 82.03}})
+    assert "one forward per image" in both and "82.03% with test-time augmentation" in both
+    assert "no test-time augmentation" in accuracy_how({"metrics": {"test_accuracy_tta_pct": None}})

@@ -219,6 +219,25 @@ def embodied_section(
     return {"step": own, "lifecycle": embodied_lifecycle(own, parent_result)}
 
 
+def for_machines(
+    section: Mapping[str, Any], machines: int, parent_result: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """One machine's ``embodied`` section for a job that ran on ``machines`` machines (a
+    multi-node torchrun/SLURM job): each is taken to be like the one that formed the total (the
+    others' hardware is not read), so the step's figure and band are ``machines`` times it."""
+    if machines <= 1:
+        return dict(section)
+    step = dict(section["step"])
+    for k in ("co2_kg", "co2_kg_low", "co2_kg_high"):
+        step[k] = float(step[k]) * machines
+    step["machines"] = machines
+    step["method"] = (
+        f"{machines} machines, each taken to be like this one (their hardware is not read): "
+        f"{machines} x ({step['method']})"
+    )
+    return {"step": step, "lifecycle": embodied_lifecycle(step, parent_result)}
+
+
 def embodied_lifecycle(step: Mapping[str, Any], parent_result: Mapping[str, Any] | None) -> dict:
     """``embodied.lifecycle`` = this step's + the parent's lifecycle embodied (interval sum)."""
     keys = ("co2_kg", "co2_kg_low", "co2_kg_high")

@@ -37,7 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--finetune-epochs", "--finetune_epochs", dest="finetune_epochs", type=common.nonneg_int,
         default=1, help="fine-tuning epochs after pruning (default 1)",
     )  # fmt: skip
-    p.add_argument("--lr", type=common.positive_float, default=5e-4, help="fine-tuning Adam lr")
+    p.add_argument(
+        "--lr", type=common.positive_float, default=5e-4, help="fine-tuning Adam lr (default 5e-4)"
+    )
+    p.add_argument(
+        "--finetune", choices=("auto", "adam", "recipe"), default="auto",
+        help="how it trains: adam (at --lr), recipe (the parent's airbench recipe: SGD groups, "
+        "bf16, crops; 0.3x its LR, decaying to zero), auto (default: recipe for a parent trained by green, "
+        "green_long or green_muon, else adam)",
+    )  # fmt: skip
     p.add_argument("--batch-size", dest="batch_size", type=common.positive_int, default=128)
     _torchrun.add_launch_args(p)  # fine-tuning under DDP
     p.set_defaults(func=run)
@@ -51,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             parent, env, data, sparsity=args.sparsity, kind=args.kind,
             include_linear=args.include_linear, norm=args.norm,
             finetune_epochs=args.finetune_epochs, lr=args.lr, batch_size=args.batch_size,
-            device=device, channel_multiple=args.channel_multiple,
+            device=device, channel_multiple=args.channel_multiple, finetune=args.finetune,
         )  # fmt: skip
 
     return _compression.run_step(args, step)

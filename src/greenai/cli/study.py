@@ -68,11 +68,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=common.positive_int, default=1, help="quantization-aware fine-tuning (default 1)",
     )  # fmt: skip
     g.add_argument(
-        "--student", default="seed_cnn", help="distillation student model (default seed_cnn)"
-    )
+        "--student", default="auto",
+        help="distillation student model (default auto: the teacher's own net, at "
+        "--student-width x the teacher's width)",
+    )  # fmt: skip
     g.add_argument(
         "--student-width", "--student_width", dest="student_width",
-        type=common.positive_float, default=0.5, help="student width multiplier (default 0.5)",
+        type=common.positive_float, default=0.5,
+        help="student width multiplier (default 0.5; with --student auto, of the teacher's width)",
     )  # fmt: skip
     g.add_argument(
         "--distill-epochs", "--distill_epochs", dest="distill_epochs",
@@ -152,6 +155,10 @@ def build_config(args: argparse.Namespace) -> object:
     train = {k: v for k, v in common.train_config_kwargs(args).items() if k != "device"}
     TrainConfig(**train, device="cpu").validate()
     variants = tuple(v for group in (args.variants or [list(VARIANTS)]) for v in group)
+    if args.student != "auto":
+        from greenai.ml.models import check_model_name
+
+        check_model_name(args.student)  # a bad student: one line before any step runs
     settings = {
         "sparsity": args.sparsity,
         "finetune_epochs": args.finetune_epochs,

@@ -160,6 +160,7 @@ class MeteredRun:
             result = self.common_sections(measurement, pieces)
             if detail is not None:
                 result["distributed"] = detail
+                result["embodied"] = _embodied_over(result["embodied"], detail, spec.parent_result)
             result.update(finish(outcome, measurement))
             self._complete(result)
             committed = self._commit(result)
@@ -319,6 +320,13 @@ def _number(v: Any) -> bool:
     import math
 
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _embodied_over(section: Any, detail: dict[str, Any], parent: Any) -> dict[str, Any]:
+    """The embodied section for every machine the distributed job ran on."""
+    from greenai.carbon.embodied import for_machines
+
+    return for_machines(section, len(detail.get("nodes") or ()) or 1, parent)
 
 
 def _refuse_unshared_ranks(variant: str, env: RunEnv) -> None:

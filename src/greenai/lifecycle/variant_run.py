@@ -71,6 +71,13 @@ class Data:
     input_shape: tuple[int, int, int] = (3, 32, 32)
     ddp: Any = None  # a distributed step: this rank's ``Ddp`` (``batches`` yields its shard)
 
+    def steps(self, batch_size: int) -> int:
+        """Batches per pass of ``batches(batch_size)`` on this rank."""
+        n, b = len(self.y_train), batch_size
+        if self.ddp is not None:
+            n, b = n // self.ddp.world, self.ddp.batch_size(batch_size)
+        return -(-n // b)
+
     def batches(
         self, batch_size: int = 128, seed: int = 0, device: str = "cpu"
     ) -> Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]]:

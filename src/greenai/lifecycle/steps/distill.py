@@ -22,6 +22,7 @@ def distill(
     seed: int = 0,
     device: str = "cpu",
     run_id: str | None = None,
+    finetune: str = "auto",
 ) -> dict[str, Any]:
     """Distil ``teacher`` (a ``Parent``) into ``student``: a model name or reference (built for the
     teacher's classes and input shape) or an ``nn.Module`` the caller built. Records the run."""
@@ -30,6 +31,7 @@ def distill(
     from greenai.lifecycle.parents import variant_file_bytes
     from greenai.lifecycle.variant_run import Built, blob_saver, dense_bytes, run_variant
     from greenai.ml.compression.distill import check_distill_args, fit, hinton_loss_fn
+    from greenai.ml.compression.finetune import settings_for, trained_config
     from greenai.ml.evaluation.evaluate import param_counts
     from greenai.ml.models import create_model, is_builtin, model_reference, reference_of
     from greenai.ml.runtimes.measure import RuntimeSource
@@ -52,10 +54,14 @@ def distill(
         )  # fmt: skip
     else:
         net, student_name = student, reference_of(student)
+    recipe = trained_config(teacher.result)
+    if finetune == "auto" and recipe is not None and recipe.get("model") != student_name:
+        recipe = None  # the teacher's recipe is tuned for its own net: a seed_cnn diverged (10 %)
+    how = settings_for(recipe, lr=lr, batch_size=batch_size, from_scratch=True, how=finetune)
     hyper = {
         "student": student_name, "student_kwargs": kwargs, "temperature": temperature,
-        "alpha": alpha, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
-        "optimizer": "adam", "teacher_model": teacher.model_name,
+        "alpha": alpha, "epochs": epochs, "lr": how.lr, "batch_size": batch_size, "seed": seed,
+        "optimizer": how.optimizer, "finetune": how.describe(), "teacher_model": teacher.model_name,
     }  # fmt: skip
 
     def build(tracker: Any, d: Any, rid: str) -> Built:
@@ -65,6 +71,7 @@ def distill(
             stats = fit(
                 net, d.batches(batch_size, seed, device=device), epochs, lr=lr,
                 loss_fn=hinton_loss_fn(temperature, alpha), teacher=teacher_on, ddp=d.ddp,
+                settings=how, steps_per_epoch=d.steps(batch_size),
                 on_epoch=epoch_reporter(f"distill {rid}", epochs, env.progress),
             )  # fmt: skip
         net.to("cpu").eval()
@@ -98,9 +105,13 @@ def _from_study(ctx: Any) -> dict[str, Any]:
 
     st = _study.settings(ctx)
     student = st["student"]
-    width = float(student.get("width", 1.0))
+    model, width = student["model"], float(student.get("width", 1.0))
+    if model == "auto":  # the teacher's own net at a fraction of its width
+        teacher = (ctx.parent_result or {}).get("hyperparameters") or {}
+        model = teacher.get("model") or "seed_cnn"
+        width *= float(teacher.get("width") or 1.0)
     return distill(
-        _study.parent(ctx), _study.env(ctx), _study.data(ctx), student=student["model"],
+        _study.parent(ctx), _study.env(ctx), _study.data(ctx), student=model,
         student_kwargs={"width": width} if width != 1.0 else {},
         temperature=float(st["temperature"]), alpha=float(st["alpha"]),
         epochs=int(st["distill_epochs"]), batch_size=_study.batch_size(ctx),

@@ -23,20 +23,25 @@ def prune(
     device: str = "cpu",
     channel_multiple: int = 1,
     run_id: str | None = None,
+    finetune: str = "auto",
 ) -> dict[str, Any]:
     """Prune ``parent`` (a ``Parent``) to ``sparsity``, fine-tune on ``device``, record the run.
 
-    ``env``: a ``RunEnv``; ``data``: a ``DataSpec``. Returns the result dict."""
+    ``env``: a ``RunEnv``; ``data``: a ``DataSpec``. ``finetune``: "adam" at ``lr``, "recipe" (the
+    parent's airbench recipe, ``ml.compression.finetune``) or "auto" (the recipe for a parent trained
+    by one). Returns the result dict."""
     from greenai.lifecycle.parents import variant_file_bytes
     from greenai.lifecycle.variant_run import Built, blob_saver, dense_bytes, run_variant
     from greenai.ml.compression import prune as pr
     from greenai.ml.compression.distill import fit
+    from greenai.ml.compression.finetune import settings_for, trained_config
     from greenai.ml.evaluation.evaluate import param_counts
     from greenai.ml.runtimes.measure import RuntimeSource
     from greenai.ml.training.checkpoint import weights_sha256
     from greenai.ml.training.progress import epoch_reporter
 
     model = parent.require_fp32("pruning")
+    how = settings_for(trained_config(parent.result), lr=lr, batch_size=batch_size, how=finetune)
     pr.check_sparsity(sparsity)
     if kind not in pr.KINDS:
         from greenai.errors import UsageError
@@ -49,8 +54,8 @@ def prune(
     variant = f"pruned_{kind}"
     hyper: dict[str, Any] = {
         "kind": kind, "sparsity": sparsity, "include_linear": include_linear, "norm": norm,
-        "finetune_epochs": finetune_epochs, "lr": lr, "batch_size": batch_size,
-        "optimizer": "adam",
+        "finetune_epochs": finetune_epochs, "lr": how.lr, "batch_size": batch_size,
+        "optimizer": how.optimizer, "finetune": how.describe(),
     }  # fmt: skip
     if kind == "structured":
         hyper["channel_multiple"] = channel_multiple
@@ -81,7 +86,8 @@ def prune(
         with tracker.phase("finetune"):
             stats = fit(
                 model, d.batches(batch_size, device=device), finetune_epochs, lr=lr,
-                after_step=after_step, ddp=d.ddp,
+                after_step=after_step, ddp=d.ddp, settings=how,
+                steps_per_epoch=d.steps(batch_size),
                 on_epoch=epoch_reporter(f"prune {rid}: fine-tuning", finetune_epochs, env.progress),
             )  # fmt: skip
         details["finetune_losses"] = list(stats.epoch_losses)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from greenai.errors import UsageError
+from greenai.ml.compression.finetune import FitSettings, optimizer_for
 
 Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -69,8 +70,12 @@ def fit(
     train_mode: Callable[[bool], None] | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
     ddp: Any = None,
+    settings: FitSettings | None = None,
+    steps_per_epoch: int | None = None,
 ) -> FitStats:
-    """Adam for ``epochs`` passes over ``batches()``.
+    """``epochs`` passes over ``batches()``: Adam at ``lr``, or as ``settings`` say
+    (``finetune.settings_for``: a parent's airbench recipe, bf16, crops, label smoothing, a
+    schedule over ``epochs * steps_per_epoch`` steps, which a schedule other than constant needs).
 
     ``loss_fn(student_logits, teacher_logits_or_empty, y)`` defaults to cross-entropy. ``after_step``
     runs after every optimizer step (pruning re-applies its masks there). ``train_mode(flag)`` replaces
@@ -80,27 +85,40 @@ def fit(
     """
     if epochs < 0:
         raise UsageError(f"epochs must be >= 0, got {epochs}")
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
+    s = settings or FitSettings(lr=lr)
+    if s.schedule != "constant" and steps_per_epoch is None:
+        raise ValueError(f"a {s.schedule} schedule needs steps_per_epoch")
+    if s.channels_last:
+        model.to(memory_format=torch.channels_last)
+    opt, schedule = optimizer_for(model, s, epochs * (steps_per_epoch or 1))
     forward = model if ddp is None else ddp.wrap(model)
     (train_mode or model.train)(True)
     if teacher is not None:
         teacher.eval()
     steps, losses = 0, []
     empty = torch.empty(0)
+    crops: torch.Generator | None = None
     for epoch in range(1, epochs + 1):
         total, n = 0.0, 0
         for x, y in batches():
-            out = forward(x)
-            if teacher is not None:
-                with torch.no_grad():
-                    t_out = teacher(x)
+            if crops is None:
+                crops = torch.Generator(device=x.device).manual_seed(0)
+            x = _augmented(x, s, crops)
+            with s.autocast(x.device):
+                out = forward(x).float()
+                if teacher is not None:
+                    with torch.no_grad():
+                        t_out = teacher(x).float()
+                else:
+                    t_out = empty
+            if loss_fn:
+                loss = loss_fn(out, t_out, y)
             else:
-                t_out = empty
-            loss = loss_fn(out, t_out, y) if loss_fn else F.cross_entropy(out, y)
+                loss = F.cross_entropy(out, y, label_smoothing=s.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            schedule.step()
             if after_step is not None:
                 after_step()
             total += float(loss.detach()) * len(y)
@@ -111,6 +129,18 @@ def fit(
             on_epoch(epoch, losses[-1])
     (train_mode or model.train)(False)
     return FitStats(epochs, steps, losses[-1] if losses else float("nan"), tuple(losses))
+
+
+def _augmented(x: torch.Tensor, s: FitSettings, generator: torch.Generator) -> torch.Tensor:
+    """Random crops (the data already flipped) and the memory layout ``s`` asks for."""
+    if s.crop_pad:
+        from greenai.ml.data.augmentation import augment
+
+        no_flip = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+        x = augment(x, generator, s.crop_pad, True, no_flip)
+    if s.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
 
 
 def hinton_loss_fn(temperature: float, alpha: float) -> LossFn:

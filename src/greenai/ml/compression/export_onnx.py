@@ -6,6 +6,7 @@ Optional extra ``onnx`` (onnx + onnxruntime). The exporter is torch's TorchScrip
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -70,12 +71,18 @@ def quantize_static_int8(
     int8_path = Path(int8_path)
     pre = int8_path.with_suffix(".pre.onnx")
     quant_pre_process(str(fp32_path), str(pre))
+    root = logging.getLogger()
+    level = root.level
+    # ONNX Runtime warns on the root logger for every 1-D weight (a batch norm's) that per-channel
+    # quantization cannot split along axis 1; it quantizes those per tensor, which is what we want
+    root.setLevel(max(level, logging.ERROR))
     try:
         quantize_static(
             str(pre), str(int8_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
         )  # fmt: skip
     finally:
+        root.setLevel(level)
         pre.unlink(missing_ok=True)
     return int8_path.stat().st_size
 
