@@ -86,12 +86,21 @@ def test_distill_and_qat_on_two_ranks_each_record_one_run(parent):
         assert all(r["energy_j"]["cpu"] > 0 for r in ranks)  # estimate: each rank's own CPU time
 
 
-def test_steps_that_do_not_train_refuse_the_launch_flags(parent):
-    done = greenai(
-        "quantize", "--from", "base", "--out", str(parent), *SMALL_DATA, "--nproc-per-node", "2",
-        env=_env(),
-    )  # fmt: skip
-    assert done.returncode == 2
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "only QAT runs under --nproc-per-node" in lines[0], done.stderr
+def test_steps_that_do_not_train_refuse_the_launch_flags(parent, capsys, monkeypatch):
+    from greenai.cli.main import main
+
+    monkeypatch.setenv("GREENAI_RUNTIMES", "pytorch")
+    argv = [
+        "quantize",
+        "--from",
+        "base",
+        "--out",
+        str(parent),
+        *SMALL_DATA,
+        "--nproc-per-node",
+        "2",
+    ]
+    assert main(argv) == 2  # checked here, before torchrun would start
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "only QAT runs under --nproc-per-node" in lines[0], lines
     assert not list((parent / "results").glob("*_quantized_ptq_*.json"))
