@@ -69,7 +69,7 @@ def main() -> None:
     os.environ.setdefault("GREENAI_RUNTIMES", "pytorch")  # the inference timing is not the point
     from greenai.lifecycle.run import RunEnv
     from greenai.lifecycle.steps.baseline import train_run
-    from greenai.lifecycle.variant_run import DataSpec
+    from greenai.lifecycle.variant_data import DataSpec
     from greenai.ml.training.recipes import recipe
 
     print(f"# {describe()}", flush=True)

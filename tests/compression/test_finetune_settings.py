@@ -13,7 +13,7 @@ from greenai.lifecycle.run import RunEnv
 from greenai.lifecycle.steps.baseline import train_run
 from greenai.lifecycle.steps.distill import distill
 from greenai.lifecycle.steps.prune import prune
-from greenai.lifecycle.variant_run import DataSpec
+from greenai.lifecycle.variant_data import DataSpec
 from greenai.ml.compression.finetune import (
     FINETUNE_LR_SCALE,
     optimizer_for,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from greenai.errors import UsageError
-from greenai.lifecycle.variant_run import Data
+from greenai.lifecycle.variant_data import Data
 from greenai.ml.training.ddp import Ddp
 from greenai.sensors.ranks import RankInfo
 

@@ -72,7 +72,7 @@ def prune(parent_id: str, out: Path) -> None:
     from greenai.lifecycle.parents import resolve_parent
     from greenai.lifecycle.run import RunEnv
     from greenai.lifecycle.steps.prune import prune
-    from greenai.lifecycle.variant_run import DataSpec
+    from greenai.lifecycle.variant_data import DataSpec
 
     data = DataSpec("synthetic", limit_train=32, limit_test=32)
     with store(out) as s:

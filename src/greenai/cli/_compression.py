@@ -44,6 +44,17 @@ def add_parent_args(
     add_runtime_args(p)
 
 
+def add_finetune_arg(p: argparse.ArgumentParser, recipe_how: str) -> None:
+    """``--finetune auto|adam|recipe`` (``ml.compression.finetune``); ``recipe_how``: how the
+    recipe trains in this command."""
+    p.add_argument(
+        "--finetune", choices=("auto", "adam", "recipe"), default="auto",
+        help=f"how it trains: adam (at --lr), recipe (the parent's airbench recipe: SGD groups, "
+        f"bf16, crops; {recipe_how}), auto (default: recipe for a parent trained by green, "
+        "green_long or green_muon, else adam)",
+    )  # fmt: skip
+
+
 def open_parent(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     """Validate and load everything before anything is written: (RunEnv, Parent, DataSpec, device).
 
@@ -53,7 +64,7 @@ def open_parent(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
 
     from greenai.lifecycle.parents import resolve_parent
     from greenai.lifecycle.run import RunEnv
-    from greenai.lifecycle.variant_run import DataSpec
+    from greenai.lifecycle.variant_data import DataSpec
     from greenai.ml.training.loop import resolve_device
     from greenai.sensors import check_sensors
 

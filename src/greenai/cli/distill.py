@@ -26,12 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=float, default=0.9, help="weight of the soft term, in [0, 1]")
     p.add_argument("--epochs", type=common.positive_int, default=5, help="default 5")
     p.add_argument("--lr", type=common.positive_float, default=1e-3, help="Adam lr (default 1e-3)")
-    p.add_argument(
-        "--finetune", choices=("auto", "adam", "recipe"), default="auto",
-        help="how it trains: adam (at --lr), recipe (the parent's airbench recipe: SGD groups, "
-        "bf16, crops; its LR and schedule), auto (default: recipe for a parent trained by green, "
-        "green_long or green_muon, else adam)",
-    )  # fmt: skip
+    _compression.add_finetune_arg(p, "its LR and schedule")
     p.add_argument("--batch-size", dest="batch_size", type=common.positive_int, default=128)
     p.add_argument("--seed", type=common.nonneg_int, default=0)
     _torchrun.add_launch_args(p)  # distillation under DDP

@@ -40,12 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lr", type=common.positive_float, default=5e-4, help="fine-tuning Adam lr (default 5e-4)"
     )
-    p.add_argument(
-        "--finetune", choices=("auto", "adam", "recipe"), default="auto",
-        help="how it trains: adam (at --lr), recipe (the parent's airbench recipe: SGD groups, "
-        "bf16, crops; 0.3x its LR, decaying to zero), auto (default: recipe for a parent trained by green, "
-        "green_long or green_muon, else adam)",
-    )  # fmt: skip
+    _compression.add_finetune_arg(p, "0.3x its LR, decaying to zero")
     p.add_argument("--batch-size", dest="batch_size", type=common.positive_int, default=128)
     _torchrun.add_launch_args(p)  # fine-tuning under DDP
     p.set_defaults(func=run)

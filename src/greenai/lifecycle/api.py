@@ -84,7 +84,7 @@ def _env(out_dir: str | Path, store: Any, group: str | None, carbon: Any = None)
 
 
 def _data_spec(data: Any, parent: Any, limit_train: int | None, limit_test: int | None) -> Any:
-    from greenai.lifecycle.variant_run import DataSpec
+    from greenai.lifecycle.variant_data import DataSpec
 
     if data is None:
         if not parent.dataset:

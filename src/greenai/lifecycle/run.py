@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 from greenai.killpoints import kill_point
 from greenai.lifecycle.budget import StopRun
+from greenai.lifecycle.run_mlflow import log_mlflow, mlflow_params
+from greenai.lifecycle.run_ranks import embodied_over, refuse_unshared_ranks
 from greenai.ml.training.config import paths_for
 from greenai.results import lineage, runinfo
 from greenai.results import resultfile as results
@@ -118,7 +120,7 @@ class MeteredRun:
         from greenai.storage import StoreSink
 
         spec, env, store, mlflow = self.spec, self.env, self.env.store, self.env.mlflow
-        _refuse_unshared_ranks(spec.variant, env)
+        refuse_unshared_ranks(spec.variant, env.gather is not None)
         if store is not None:
             from greenai.lifecycle import reconcile
 
@@ -141,7 +143,7 @@ class MeteredRun:
         stopped = committed = False
         try:
             if mlflow is not None:
-                mlflow.start_run(self.run_id, name=spec.variant, params=self._mlflow_params())
+                mlflow.start_run(self.run_id, name=spec.variant, params=mlflow_params(spec))
             tracker.start()
             outcome = body(tracker)
             kill_point("body-done")
@@ -160,13 +162,15 @@ class MeteredRun:
             result = self.common_sections(measurement, pieces)
             if detail is not None:
                 result["distributed"] = detail
-                result["embodied"] = _embodied_over(result["embodied"], detail, spec.parent_result)
+                result["embodied"] = embodied_over(result["embodied"], detail, spec.parent_result)
             result.update(finish(outcome, measurement))
             self._complete(result)
             committed = self._commit(result)
             self._write(result)
             if mlflow is not None:
-                self._log_mlflow(result, measurement, artifacts(), epochs(), epochs_logged)
+                files = [*artifacts(), self.paths["emissions_csv"]]
+                log_mlflow(mlflow, self.run_id, result, measurement, files, epochs(),
+                           epochs_logged, self.samples)  # fmt: skip
             return result
         except BaseException as exc:
             if committed:  # the store holds the result: the run is done, whatever failed after
@@ -286,62 +290,3 @@ class MeteredRun:
     def _write(self, result: dict[str, Any]) -> None:
         results.write_result(self.env.out_dir, self.spec.variant, self.run_id, result)
         kill_point("json-written")
-
-    def _mlflow_params(self) -> dict[str, Any]:
-        spec = self.spec
-        if spec.mlflow_params is not None:
-            return spec.mlflow_params
-        return {
-            "hyperparameters": spec.hyperparameters, "parent_run_id": spec.parent_run_id,
-            "model": spec.model, "dataset": spec.dataset,
-        }  # fmt: skip
-
-    def _log_mlflow(
-        self,
-        result: dict[str, Any],
-        m: Any,
-        files: list[Path],
-        epochs: list[dict[str, Any]],
-        epochs_logged: bool,
-    ) -> None:
-        mlflow = self.env.mlflow
-        for row in [] if epochs_logged else epochs:
-            metrics = {k: v for k, v in row.items() if k != "epoch" and _number(v)}
-            mlflow.log_epoch(int(row["epoch"]), metrics, run_id=self.run_id)
-        existing = [p for p in (*files, self.paths["emissions_csv"]) if Path(p).is_file()]
-        mlflow.log_result(result, existing, run_id=self.run_id)
-        mlflow.log_charts(
-            result, samples=self.samples, phases=m.phases, epochs=epochs, run_id=self.run_id
-        )
-        mlflow.end("done", run_id=self.run_id)
-
-
-def _number(v: Any) -> bool:
-    import math
-
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _embodied_over(section: Any, detail: dict[str, Any], parent: Any) -> dict[str, Any]:
-    """The embodied section for every machine the distributed job ran on."""
-    from greenai.carbon.embodied import for_machines
-
-    return for_machines(section, len(detail.get("nodes") or ()) or 1, parent)
-
-
-def _refuse_unshared_ranks(variant: str, env: RunEnv) -> None:
-    """Under torchrun/SLURM, only DDP training splits the work and gathers one total
-    (``RunEnv.gather``); any other step would run, and be recorded, once per rank."""
-    if env.gather is not None:
-        return
-    from greenai.sensors.ranks import rank_info
-
-    info = rank_info()
-    if info.distributed:
-        from greenai.errors import UsageError
-
-        raise UsageError(
-            f"the {variant} step does not run distributed (rank {info.rank} of "
-            f"{info.world_size}): only training and fine-tuning do (baseline, prune, distill, "
-            "quantize --method qat with --nproc-per-node N)"
-        )

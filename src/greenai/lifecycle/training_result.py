@@ -98,7 +98,7 @@ def measure_inference(
     by their own meter after the training meter stopped; with ``y_test``, on every deployment
     runtime (``lifecycle.inference``), each checked for accuracy on the test split."""
     from greenai.lifecycle.inference import inference_figures
-    from greenai.lifecycle.variant_run import Normalized
+    from greenai.lifecycle.variant_data import Normalized
     from greenai.ml.evaluation import evaluate
     from greenai.ml.runtimes.measure import RuntimeSource
 

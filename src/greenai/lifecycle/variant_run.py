@@ -7,7 +7,7 @@ inside the run; the inference figures are taken after the step's meter stopped, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,109 +18,10 @@ from torch import nn
 from greenai.lifecycle.inference import inference_figures
 from greenai.lifecycle.parents import Parent
 from greenai.lifecycle.run import MeteredRun, RunEnv, RunSpec
+from greenai.lifecycle.variant_data import Data, DataSpec, load_data
 from greenai.ml.evaluation.evaluate import FP32_SETTING
 from greenai.ml.training.progress import phase_line
 from greenai.results.runtimes import runtime_lines
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Which data a step evaluates on (and fine-tunes or calibrates with)."""
-
-    dataset: str = "cifar10"  # a dataset spec: cifar10, synthetic, imagefolder:PATH, npz:PATH, ...
-    data_dir: str | None = None
-    limit_train: int | None = None
-    limit_test: int | None = None
-    image_size: int | None = None
-    source: Any = None  # a loaded ``greenai.ml.data.Dataset`` (the API's): used instead of the spec
-
-    def check(self) -> None:
-        """Fail fast (one line) when the data is not there; reads nothing."""
-        from greenai.ml.data import check_dataset_spec
-
-        if self.source is None:
-            check_dataset_spec(self.dataset, self.data_dir, self.image_size)
-
-
-class Normalized:
-    """uint8 images (a tensor, or a streamed view) read as normalised float32 on indexing."""
-
-    def __init__(self, x: Any, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        self.x, self.mean, self.std = x, mean, std
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.x.shape)
-
-    def __getitem__(self, index: Any) -> torch.Tensor:
-        from greenai.ml.data import normalize
-
-        return normalize(self.x[index], self.mean, self.std, torch.float32)
-
-
-@dataclass
-class Data:
-    x_train: Normalized
-    y_train: torch.Tensor
-    x_test: Normalized
-    y_test: torch.Tensor
-    flip: bool = True  # random horizontal flips make sense for this data (natural images)
-    input_shape: tuple[int, int, int] = (3, 32, 32)
-    ddp: Any = None  # a distributed step: this rank's ``Ddp`` (``batches`` yields its shard)
-
-    def steps(self, batch_size: int) -> int:
-        """Batches per pass of ``batches(batch_size)`` on this rank."""
-        n, b = len(self.y_train), batch_size
-        if self.ddp is not None:
-            n, b = n // self.ddp.world, self.ddp.batch_size(batch_size)
-        return -(-n // b)
-
-    def batches(
-        self, batch_size: int = 128, seed: int = 0, device: str = "cpu"
-    ) -> Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
-        """A fresh shuffled pass per call (random flips where the data allows), on ``device``.
-
-        Distributed: every rank draws the same order and takes every ``world``-th image of it (equal
-        shares, so every rank takes the same steps) in batches of ``batch_size // world``."""
-        g = torch.Generator().manual_seed(seed)
-        ddp = self.ddp
-        if ddp is not None:
-            batch_size = ddp.batch_size(batch_size)
-            if len(self.y_train) < ddp.world:
-                from greenai.errors import UsageError
-
-                raise UsageError(f"fewer training images than the {ddp.world} ranks")
-
-        def it() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-            order = torch.randperm(len(self.y_train), generator=g)
-            if ddp is not None:
-                order = order[: len(order) // ddp.world * ddp.world][ddp.rank :: ddp.world]
-            for i in range(0, len(order), batch_size):
-                idx, _ = order[i : i + batch_size].sort()
-                xb = self.x_train[idx]
-                if self.flip:
-                    flip = torch.rand(len(idx), generator=g) < 0.5
-                    xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
-                yield xb.to(device), self.y_train[idx].to(device)
-
-        return it
-
-
-def load_data(spec: DataSpec) -> Data:
-    from greenai.ml.data import load_dataset, make_splits
-
-    ds = spec.source
-    if ds is None:
-        ds = load_dataset(spec.dataset, spec.data_dir, image_size=spec.image_size)
-    s = make_splits(ds, limit_train=spec.limit_train, limit_test=spec.limit_test)
-    return Data(
-        Normalized(s.x_train, ds.mean, ds.std), s.y_train,
-        Normalized(s.x_test, ds.mean, ds.std), s.y_test,
-        flip="flip" in getattr(ds, "augment", ("crop", "flip")), input_shape=ds.input_shape,
-    )  # fmt: skip
 
 
 @dataclass
@@ -181,120 +82,96 @@ def run_variant(
     ``device``: where ``build`` computed (its fine-tuning or distillation); evaluation and the
     inference figures are measured on the CPU for every variant alike (``inference.device``).
     ``trains``: the step fine-tunes, so under torchrun/SLURM every rank takes a shard (``Data.ddp``,
-    ``training_ddp.variant_env``); any other step is refused there (``run._refuse_unshared_ranks``)."""
+    ``training_ddp.variant_env``); any other step is refused there (``run_ranks.refuse_unshared_ranks``)."""
     from contextlib import nullcontext
 
     from greenai.lifecycle.training_ddp import variant_env
 
     joined = variant_env(env, device) if trains else nullcontext((env, None))
-    with joined as (rank_env, ddp):
-        return _run_variant(
-            variant=variant, parent=parent, env=rank_env, data=data,
-            hyperparameters=hyperparameters, step_name=step_name, build=build,
-            model_name=model_name, device=device, run_id=run_id, break_even=break_even,
-            earlier_pieces=earlier_pieces, ddp=ddp,
-        )  # fmt: skip
+    with joined as (env, ddp):  # env: this rank's own (a follower's writes to scratch)
+        from greenai.ml.evaluation import evaluate
 
-
-def _run_variant(
-    *,
-    variant: str,
-    parent: Parent,
-    env: RunEnv,
-    data: DataSpec,
-    hyperparameters: dict[str, Any],
-    step_name: str,
-    build: Callable[[Any, Data, str], Built],
-    model_name: str | None,
-    device: str,
-    run_id: str | None,
-    break_even: bool,
-    earlier_pieces: tuple[dict[str, Any], ...],
-    ddp: Any,
-) -> dict[str, Any]:
-    from greenai.ml.evaluation import evaluate
-
-    leader = ddp is None or ddp.leader  # a follower only fine-tunes its shard
-    spec = RunSpec(
-        variant=variant, model=model_name or parent.model_name,
-        dataset=data.source.name if data.source is not None else _slug(data.dataset),
-        device=device, hyperparameters=hyperparameters, parent_run_id=parent.run_id,
-        parent_result=parent.result, parent_note=parent.note, break_even=break_even and leader,
-        run_id=run_id,
-        rerun=True,  # the same command again takes over its interrupted run (reconcile.find_rerun)
-        mlflow_params={
-            "hyperparameters": hyperparameters, "parent_run_id": parent.run_id,
-            "parent_source": parent.source, "model": model_name or parent.model_name,
-            "dataset": data.dataset, "limit_train": data.limit_train,
-            "limit_test": data.limit_test,
-        },
-    )  # fmt: skip
-    run = MeteredRun(spec, env)
-    made: dict[str, Any] = {}
-
-    def shown(k: int, what: str) -> Any:  # "prune RUN [2/4] build ..." on stderr, then its time
-        return phase_line(f"{step_name} {run.run_id} [{k}/4] {what}", env.progress)
-
-    def body(tracker: Any) -> dict[str, Any]:
-        if ddp is not None:
-            ddp.barrier()  # every rank's meter window opens before any rank works
-        with tracker.phase("data"), shown(1, "loading the data"):
-            loaded = load_data(data)
-            loaded.ddp = ddp
-        with tracker.phase(step_name), shown(2, step_name):
-            built = build(tracker, loaded, run.run_id)
-        made["built"] = built
-        if not leader:
-            ddp.barrier()  # the windows close together
-            return {}
-        with tracker.phase("eval"), shown(3, "evaluating and saving the model"):
-            acc = evaluate.accuracy(built.predict, loaded.x_test, loaded.y_test)
-            model_path = env.out_dir / "models" / f"{run.run_id}{built.file_suffix}"
-            size = built.save(model_path)
-        if ddp is not None:
-            ddp.barrier()
-        return {"data": loaded, "built": built, "acc": acc, "path": model_path, "size": size}
-
-    def finish(o: dict[str, Any], m: Any) -> dict[str, Any]:
-        if not leader:  # the leader's result is the job's
-            return {}
-        built, acc, size = o["built"], o["acc"], o["size"]
-        sample = o["data"].x_test[:256]
-        with shown(4, "timing inference and its energy"):
-            inference = inference_figures(
-                built.predict, built.setting, sample, source=built.runtime_source,
-                x_test=o["data"].x_test, y_test=o["data"].y_test, carbon=env.carbon,
-                run_id=run.run_id,
-            )  # fmt: skip
-        metrics = {
-            "test_accuracy_pct": acc.test_accuracy_pct, "test_loss": acc.test_loss,
-            "params": built.params, "nonzero_params": built.nonzero_params,
-            "file_size_bytes": size, "file_size_mib": size / evaluate.MIB,
-            "dense_size_bytes": built.dense_size_bytes, "test_images": acc.n_images,
-        }  # fmt: skip
-        if built.weights_sha256:
-            metrics["weights_sha256"] = built.weights_sha256
-        return {
-            "precision": built.precision,
-            "dataset_spec": data.dataset,
-            "metrics": metrics,
-            "compression": {**built.details, "parent_source": parent.source},
-            "inference": inference,
-            "artifacts": {
-                "model": run.relpath(o["path"]),
-                "emissions_csv": run.relpath(run.paths["emissions_csv"]),
+        leader = ddp is None or ddp.leader  # a follower only fine-tunes its shard
+        spec = RunSpec(
+            variant=variant, model=model_name or parent.model_name,
+            dataset=data.source.name if data.source is not None else _slug(data.dataset),
+            device=device, hyperparameters=hyperparameters, parent_run_id=parent.run_id,
+            parent_result=parent.result, parent_note=parent.note, break_even=break_even and leader,
+            run_id=run_id,
+            rerun=True,  # the same command again takes over its interrupted run (reconcile.find_rerun)
+            mlflow_params={
+                "hyperparameters": hyperparameters, "parent_run_id": parent.run_id,
+                "parent_source": parent.source, "model": model_name or parent.model_name,
+                "dataset": data.dataset, "limit_train": data.limit_train,
+                "limit_test": data.limit_test,
             },
-        }
+        )  # fmt: skip
+        run = MeteredRun(spec, env)
+        made: dict[str, Any] = {}
 
-    def epochs() -> list[dict[str, Any]]:
-        rows: dict[int, dict[str, Any]] = {}
-        built = made.get("built")
-        for metric, losses in (built.epoch_losses if built else {}).items():
-            for epoch, loss in enumerate(losses):
-                rows.setdefault(epoch, {"epoch": epoch})[metric] = loss
-        return [rows[e] for e in sorted(rows)]
+        def shown(k: int, what: str) -> Any:  # "prune RUN [2/4] build ..." on stderr, then its time
+            return phase_line(f"{step_name} {run.run_id} [{k}/4] {what}", env.progress)
 
-    return run.execute(body, finish, epochs=epochs, earlier_pieces=lambda: earlier_pieces)
+        def body(tracker: Any) -> dict[str, Any]:
+            if ddp is not None:
+                ddp.barrier()  # every rank's meter window opens before any rank works
+            with tracker.phase("data"), shown(1, "loading the data"):
+                loaded = load_data(data)
+                loaded.ddp = ddp
+            with tracker.phase(step_name), shown(2, step_name):
+                built = build(tracker, loaded, run.run_id)
+            made["built"] = built
+            if not leader:
+                ddp.barrier()  # the windows close together
+                return {}
+            with tracker.phase("eval"), shown(3, "evaluating and saving the model"):
+                acc = evaluate.accuracy(built.predict, loaded.x_test, loaded.y_test)
+                model_path = env.out_dir / "models" / f"{run.run_id}{built.file_suffix}"
+                size = built.save(model_path)
+            if ddp is not None:
+                ddp.barrier()
+            return {"data": loaded, "built": built, "acc": acc, "path": model_path, "size": size}
+
+        def finish(o: dict[str, Any], m: Any) -> dict[str, Any]:
+            if not leader:  # the leader's result is the job's
+                return {}
+            built, acc, size = o["built"], o["acc"], o["size"]
+            sample = o["data"].x_test[:256]
+            with shown(4, "timing inference and its energy"):
+                inference = inference_figures(
+                    built.predict, built.setting, sample, source=built.runtime_source,
+                    x_test=o["data"].x_test, y_test=o["data"].y_test, carbon=env.carbon,
+                    run_id=run.run_id,
+                )  # fmt: skip
+            metrics = {
+                "test_accuracy_pct": acc.test_accuracy_pct, "test_loss": acc.test_loss,
+                "params": built.params, "nonzero_params": built.nonzero_params,
+                "file_size_bytes": size, "file_size_mib": size / evaluate.MIB,
+                "dense_size_bytes": built.dense_size_bytes, "test_images": acc.n_images,
+            }  # fmt: skip
+            if built.weights_sha256:
+                metrics["weights_sha256"] = built.weights_sha256
+            return {
+                "precision": built.precision,
+                "dataset_spec": data.dataset,
+                "metrics": metrics,
+                "compression": {**built.details, "parent_source": parent.source},
+                "inference": inference,
+                "artifacts": {
+                    "model": run.relpath(o["path"]),
+                    "emissions_csv": run.relpath(run.paths["emissions_csv"]),
+                },
+            }
+
+        def epochs() -> list[dict[str, Any]]:
+            rows: dict[int, dict[str, Any]] = {}
+            built = made.get("built")
+            for metric, losses in (built.epoch_losses if built else {}).items():
+                for epoch, loss in enumerate(losses):
+                    rows.setdefault(epoch, {"epoch": epoch})[metric] = loss
+            return [rows[e] for e in sorted(rows)]
+
+        return run.execute(body, finish, epochs=epochs, earlier_pieces=lambda: earlier_pieces)
 
 
 def _slug(spec: str) -> str:

@@ -219,7 +219,7 @@ class TrialObjective:
         from greenai.lifecycle.run import RunEnv
         from greenai.lifecycle.steps import quantize as quantize_mod
         from greenai.lifecycle.steps.prune import prune
-        from greenai.lifecycle.variant_run import DataSpec
+        from greenai.lifecycle.variant_data import DataSpec
 
         env = RunEnv(
             out_dir=self.out_dir, store=self.store, carbon=self.carbon, group=self.study_name,

@@ -15,7 +15,7 @@ def env(ctx: Any) -> RunEnv:
 
 
 def data(ctx: Any) -> Any:
-    from greenai.lifecycle.variant_run import DataSpec
+    from greenai.lifecycle.variant_data import DataSpec
 
     train = ctx.step.config["train"]
     return DataSpec(

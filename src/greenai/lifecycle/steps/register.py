@@ -31,7 +31,8 @@ def register(
 
     from greenai.errors import UsageError
     from greenai.lifecycle.parents import Parent, variant_file_bytes
-    from greenai.lifecycle.variant_run import Built, DataSpec, blob_saver, dense_bytes, run_variant
+    from greenai.lifecycle.variant_data import DataSpec
+    from greenai.lifecycle.variant_run import Built, blob_saver, dense_bytes, run_variant
     from greenai.ml.evaluation.evaluate import param_counts
     from greenai.ml.runtimes.measure import RuntimeSource
     from greenai.ml.training.checkpoint import weights_sha256
