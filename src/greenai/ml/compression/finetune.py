@@ -2,10 +2,10 @@
 
 A net trained by an airbench recipe (``green``, ``green_long``: SGD groups with batch-norm biases at
 64x the LR, bf16, channels-last, crops, label smoothing) fine-tunes poorly with plain Adam in fp32:
-measured on the green baseline (80.20 % plain, 82.03 % with TTA), structured 30 % pruning then one
-epoch of Adam at 5e-4 gave 68.69 % in 32 s; one epoch of the recipe at 0.3x its LR, decaying
-linearly to zero, 73.19 % in 16 s (1.0x: 72.80 %), two epochs 75.97 % (bench/finetune_settings.py).
-``settings_for`` picks the recipe for such a parent unless told otherwise.
+measured on the green baseline (80.20 % plain, 82.03 % with TTA, batch 256), structured 30 % pruning
+then one epoch of Adam at 5e-4 gave 68.67 % in 33 s; one epoch of the recipe at 0.3x its LR,
+decaying linearly to zero, 72.19 % in 18 s (bench/finetune_settings.py; in a first experiment 0.3x
+gave 73.19 %, 1.0x 72.80 %). ``settings_for`` picks the recipe for such a parent unless told otherwise.
 """
 
 from __future__ import annotations
