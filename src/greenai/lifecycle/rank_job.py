@@ -254,9 +254,9 @@ def _record_total(store: Any, job_id: str, shares: list[Any], training: Any) -> 
         emissions_csv=None, training=training,
     )  # fmt: skip
     result["distributed"] = detail
-    from greenai.carbon.embodied import for_machines
+    from greenai.lifecycle.run_ranks import embodied_over
 
-    result["embodied"] = for_machines(result["embodied"], len(detail.get("nodes") or ()) or 1)
+    result["embodied"] = embodied_over(result["embodied"], detail, None)
     store.record_measurement(job_id, job.to_dict(), energy_kwh=job.energy_kwh, co2_kg=job.co2_kg,
                              duration_s=job.duration_s)  # fmt: skip
     store.finish_run(job_id, status="done", result=result)

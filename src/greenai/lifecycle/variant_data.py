@@ -63,10 +63,12 @@ class Data:
 
     def steps(self, batch_size: int) -> int:
         """Batches per pass of ``batches(batch_size)`` on this rank."""
+        from greenai.ml.training.loop import steps_per_epoch
+
         n, b = len(self.y_train), batch_size
         if self.ddp is not None:
             n, b = n // self.ddp.world, self.ddp.batch_size(batch_size)
-        return -(-n // b)
+        return steps_per_epoch(n, b)
 
     def batches(
         self, batch_size: int = 128, seed: int = 0, device: str = "cpu"

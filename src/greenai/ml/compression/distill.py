@@ -21,6 +21,7 @@ from torch import nn
 
 from greenai.errors import UsageError
 from greenai.ml.compression.finetune import FitSettings, optimizer_for
+from greenai.ml.training.loop import autocast
 
 Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -104,7 +105,7 @@ def fit(
             if crops is None:
                 crops = torch.Generator(device=x.device).manual_seed(0)
             x = _augmented(x, s, crops)
-            with s.autocast(x.device):
+            with autocast(x.device, s.precision):
                 out = forward(x).float()
                 if teacher is not None:
                     with torch.no_grad():

@@ -10,7 +10,6 @@ gave 73.19 %, 1.0x 72.80 %). ``settings_for`` picks the recipe for such a parent
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -43,11 +42,6 @@ class FitSettings:
         if self.recipe is not None:
             out["recipe_model"] = self.recipe.get("model")
         return out
-
-    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager[Any]:
-        if self.precision == "bf16":
-            return torch.autocast(device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
 
 def trained_config(result: Mapping[str, Any] | None) -> dict[str, Any] | None:
