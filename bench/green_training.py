@@ -11,6 +11,10 @@ reach the target (seed's full run when it never reaches it). Medians over seeds.
     python bench/green_training.py --data-dir /work/shared/data/cifar10 --long \
         --long-recipes green_long green_muon                                     # + Muon (#20)
 
+`--epoch-sizes 16 24` adds `green` with progressive resizing (its first epochs on downscaled images)
+as a third recipe, interleaved with the others, and prints its ratios to `green` and `seed`;
+`--no-seed` leaves `seed` out (a quick green-against-green comparison).
+
 `--long` instead trains `green_long` (or each of `--long-recipes`, interleaved per seed) on all
 50,000 training images per seed (no hold-out, no early stop) and prints its final test accuracy
 (with test-time augmentation for the airbench recipes, airbench's convention; the plain figure, one
@@ -31,6 +35,9 @@ TARGET = 78.97  # the study's final test accuracy
 BUDGET_S = 15 * 60  # issue #8: the best accuracy within 15 minutes of training
 
 
+RESIZED = "green+sizes"  # `green` with --epoch-sizes
+
+
 def run_one(name: str, seed: int, args: argparse.Namespace, out: Path, carbon: Any) -> dict:
     from greenai.lifecycle.steps.baseline import train_run
     from greenai.ml.training.recipes import recipe
@@ -45,7 +52,9 @@ def run_one(name: str, seed: int, args: argparse.Namespace, out: Path, carbon: A
     }
     if name == "seed" and args.seed_epochs:
         over["epochs"] = args.seed_epochs
-    cfg = recipe(name, **over)
+    if name == RESIZED:
+        over["epoch_sizes"] = tuple(args.epoch_sizes)
+    cfg = recipe("green" if name == RESIZED else name, **over)
     res = train_run(cfg, out_dir=out, store=None, carbon=carbon, progress=False, inference_images=0)
     return _row(name, seed, cfg, res)
 
@@ -100,6 +109,14 @@ def main() -> None:
     p.add_argument("--limit-train", type=int, default=None)
     p.add_argument("--seed-epochs", type=int, default=None, help="cap the seed recipe's epochs")
     p.add_argument("--quick", action="store_true", help="1 seed, seed recipe capped at 2 epochs")
+    p.add_argument(
+        "--epoch-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="also run green with these progressive-resizing sizes (interleaved)",
+    )
+    p.add_argument("--no-seed", action="store_true", help="leave the seed recipe out")
     p.add_argument("--long", action="store_true", help="green_long's accuracy in 15 minutes")
     p.add_argument(
         "--long-recipes", nargs="+", default=["green_long"],
@@ -129,9 +146,10 @@ def main() -> None:
     if args.long:
         long_bench(args, out, carbon)
         return
+    names = [*([] if args.no_seed else ["seed"]), "green", *([RESIZED] if args.epoch_sizes else [])]
     rows = []
     for seed in args.seeds:
-        for name in ("seed", "green"):  # interleaved: load changes hit both recipes alike
+        for name in names:  # interleaved: load changes hit every recipe alike
             r = run_one(name, seed, args, out / name, carbon)
             rows.append(r)
             print(
@@ -145,19 +163,31 @@ def main() -> None:
     print(f"\nmethod: {rows[0]['method']}")
     med = {
         name: statistics.median(to_target_j(r) for r in rows if r["recipe"] == name)
-        for name in ("seed", "green")
+        for name in names
     }
-    for name in ("seed", "green"):
+    for name in names:
         mine = [r for r in rows if r["recipe"] == name]
         print(
-            f"{name:5s}: median test {statistics.median(r['test_acc'] for r in mine):.2f}%  "
+            f"{name:5s}: median test {statistics.median(r['test_acc'] for r in mine):.2f}% "
+            f"(plain {statistics.median(r['test_plain'] for r in mine):.2f}%)  "
             f"median energy to {args.target}% (or full run) {med[name]:.0f} J  "
             f"median time {statistics.median(r['duration_s'] for r in mine):.0f} s  (n={len(mine)})"
         )
     capped = (
         f" (seed capped at {args.seed_epochs} epochs: NOT its full 20)" if args.seed_epochs else ""
     )
-    print(f"green/seed energy ratio: {med['green'] / med['seed']:.3f}{capped}")
+    for name in names[1:]:
+        for base in names[: names.index(name)]:
+            per_seed = []
+            for seed in args.seeds:
+                mine = {r["recipe"]: to_target_j(r) for r in rows if r["seed"] == seed}
+                per_seed.append(f"{mine[name] / mine[base]:.3f}")
+            print(
+                f"{name}/{base} energy ratio: {med[name] / med[base]:.3f} "
+                f"(per seed {', '.join(per_seed)}){capped if base == 'seed' else ''}"
+            )
+    if args.epoch_sizes:
+        print(f"{RESIZED}: green with --epoch-sizes {' '.join(map(str, args.epoch_sizes))}")
 
 
 def long_bench(args: argparse.Namespace, out: Path, carbon: Any) -> None:

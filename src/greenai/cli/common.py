@@ -56,6 +56,19 @@ def thread_count(text: str) -> int:
     return value
 
 
+def epoch_size(text: str) -> int:
+    """A ``--epoch-sizes`` entry: pixels (>= 8), or ``off`` (0: no resizing)."""
+    if text == "off":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected pixels (>= 8) or 'off', got {text!r}") from None
+    if value < 8:
+        raise argparse.ArgumentTypeError(f"expected pixels (>= 8) or 'off', got {text!r}")
+    return value
+
+
 def nonneg_int(text: str) -> int:
     try:
         value = int(text)
@@ -248,6 +261,12 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
         "(green: 0, green_long: 0.3, otherwise 1)",
     )  # fmt: skip
     g.add_argument(
+        "--epoch-sizes", dest="epoch_sizes", nargs="+", type=epoch_size, default=None,
+        metavar="PX", help="progressive resizing: epoch k's training images downscaled to the "
+        "k-th size (shorter side; later epochs and every evaluation at the data's own); 'off': "
+        "none (the default)",
+    )  # fmt: skip
+    g.add_argument(
         "--holdout-fraction", "--holdout_fraction", dest="holdout_fraction", type=fraction,
         default=None, help="part of the training images held out for early stopping",
     )  # fmt: skip
@@ -338,6 +357,8 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     settings (and the study's configuration hashes) it gave before recipes existed.
     """
     kwargs = {n: getattr(args, n) for n in TRAIN_FLAGS if hasattr(args, n)}
+    if getattr(args, "epoch_sizes", None) is not None:  # 'off' (0): no resizing
+        args.epoch_sizes = tuple(v for v in args.epoch_sizes if v)
     name = getattr(args, "recipe", None)
     if name is None:
         name = getattr(args, "default_recipe", None)

@@ -80,6 +80,7 @@ class TrainingEpochs(TrainingSetup):
                         on_batch=self._on_batch(bar, predictor, tracker),
                         report_every=report_every(st["steps"]),
                         after_step=self._step_hook(st, epoch),
+                        size=cfg.epoch_size(epoch),
                     )
                     if st["ema"] is not None:
                         st["ema"].sync(st["net"])  # evaluate and checkpoint the averaged weights

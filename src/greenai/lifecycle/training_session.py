@@ -20,6 +20,7 @@ from greenai.errors import UsageError
 from greenai.lifecycle.run import MeteredRun, RunEnv, RunSpec
 from greenai.lifecycle.training_epochs import TrainingEpochs
 from greenai.lifecycle.training_result import build_result, measure_inference
+from greenai.lifecycle.training_setup import check_epoch_sizes
 from greenai.ml import data as data_mod
 from greenai.ml.models import create_model
 from greenai.ml.training import checkpoint as ckpt_mod
@@ -158,6 +159,7 @@ class TrainingSession(TrainingEpochs):
                 **kwargs,
             )  # fmt: skip
             rng_after_init = torch.get_rng_state()
+            check_epoch_sizes(net, cfg, dataset)
             if ddp is not None:
                 ddp.barrier()
         finally:

@@ -13,6 +13,25 @@ from greenai.ml import data as data_mod
 from greenai.ml.training import loop, recipes
 
 
+def check_epoch_sizes(net: Any, cfg: Any, dataset: Any) -> None:
+    """``cfg.epoch_sizes`` only shrink the images, and the net takes the smallest: else one
+    UsageError line (called before anything is written)."""
+    if not cfg.epoch_sizes:
+        return
+    from greenai.errors import UsageError
+    from greenai.ml.models import check_forward
+
+    c, h, w = dataset.input_shape
+    sizes = sorted(set(cfg.epoch_sizes))
+    if sizes[-1] > min(h, w):
+        raise UsageError(
+            f"--epoch-sizes {sizes[-1]}: larger than the images' {min(h, w)} pixels "
+            "(progressive resizing only shrinks them)"
+        )
+    shape = (c, *loop.resized_shape(h, w, sizes[0]))
+    check_forward(net, f"--epoch-sizes {sizes[0]}: model {cfg.model!r}", dataset.num_classes, shape)
+
+
 class TrainingSetup(TrainingForecast):
     """Set-up of ``TrainingSession`` (its fields: cfg, dataset, device, store, ...)."""
 
@@ -63,6 +82,8 @@ class TrainingSetup(TrainingForecast):
         schedule = loop.make_schedule(optimizer, cfg.schedule, cfg.lr, steps * cfg.epochs)
         scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        if self.ddp is None and cfg.epoch_sizes and self.resume_from is None:
+            self._prime(net, splits, batch)  # whitened at the data's own size, not a smaller one
         trained = net if self.ddp is None else self._wrap(net, splits, batch)  # DDP averages
         state = {
             "splits": splits,
@@ -87,13 +108,25 @@ class TrainingSetup(TrainingForecast):
             self._restore(state, self.resume_from)
         return state
 
-    def _wrap(self, net: Any, splits: Any, batch: int) -> Any:
-        """``net`` under DDP; a net primed by its first batch takes it from this rank's first
-        ``batch`` training images, not augmented (rank 0's reach every rank, see ``Ddp.wrap``)."""
+    def _first_batch(self, splits: Any, batch: int) -> torch.Tensor:
+        """The first ``batch`` training images, normalised, not augmented, at their own size."""
         first = data_mod.normalize(splits.x_train[:batch], self.dataset.mean, self.dataset.std,
                                    torch.float32).to(self.device)  # fmt: skip
         if self.cfg.channels_last:
             first = first.contiguous(memory_format=torch.channels_last)
+        return first
+
+    def _prime(self, net: Any, splits: Any, batch: int) -> None:
+        """A net that sets weights from its first training batch (airbench's whitening) sets them
+        from the first images at full size (progressive resizing would give it smaller ones)."""
+        prime = getattr(net, "prime_from", None)
+        if prime is not None:
+            prime(self._first_batch(splits, batch))
+
+    def _wrap(self, net: Any, splits: Any, batch: int) -> Any:
+        """``net`` under DDP; a net primed by its first batch takes it from this rank's first
+        ``batch`` training images, not augmented (rank 0's reach every rank, see ``Ddp.wrap``)."""
+        first = self._first_batch(splits, batch)
         fraction = self.cfg.whiten_bias_fraction
         if fraction <= 0:  # frozen from the first step: DDP never expects its gradient
             recipes.freeze_whitening_bias(net, True)

@@ -84,7 +84,7 @@ def create_model(
     factory = _factory(name, label, load_plugin=True)
     shape = _input_shape(input_shape, label)
     model = _call(factory, label, {"num_classes": num_classes, "input_shape": shape}, kw)
-    _check_forward(model, label, num_classes, shape)
+    check_forward(model, label, num_classes, shape)
     return model
 
 
@@ -164,9 +164,10 @@ def _call(
         raise UsageError(f"{label}: the factory failed ({refs.one_line(exc)})") from None
 
 
-def _check_forward(
+def check_forward(
     model: Any, label: str, num_classes: int, input_shape: tuple[int, int, int]
 ) -> None:
+    """One eval-mode forward on zeros of ``(2, *input_shape)``; any failure is one UsageError."""
     import torch
 
     if not isinstance(model, torch.nn.Module):

@@ -69,6 +69,16 @@ class TrainConfig:
     # (airbench: 0.3); frozen, no gradient flows below the first conv group: a cheaper step
     whiten_bias_fraction: float = 1.0
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    # progressive resizing: epoch k (from 1) trains on images downscaled to epoch_sizes[k-1]
+    # pixels; later epochs (and every evaluation) see the data's own size
+    epoch_sizes: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "epoch_sizes", tuple(self.epoch_sizes))  # a list from JSON
+
+    def epoch_size(self, epoch: int) -> int | None:
+        """The side of epoch ``epoch``'s (from 1) training images, None for the data's own."""
+        return self.epoch_sizes[epoch - 1] if epoch <= len(self.epoch_sizes) else None
 
     def validate(self, check_data: bool = True) -> TrainConfig:
         """Raise one UsageError line for the first impossible setting; returns self.
@@ -100,6 +110,14 @@ class TrainConfig:
             (self.limit_train is None or self.limit_train >= 1, "--limit-train must be >= 1"),
             (self.limit_test is None or self.limit_test >= 1, "--limit-test must be >= 1"),
             (self.threads is None or self.threads >= 1, "--threads must be >= 1"),
+            (
+                all(isinstance(v, int) and v >= 8 for v in self.epoch_sizes),
+                f"epoch sizes must be whole pixels >= 8, got {list(self.epoch_sizes)}",
+            ),
+            (
+                len(self.epoch_sizes) <= self.epochs,
+                f"{len(self.epoch_sizes)} epoch sizes for {self.epochs} epochs",
+            ),
             (
                 self.image_size is None or 8 <= self.image_size <= 1024,
                 f"--image-size must be 8..1024 pixels, got {self.image_size}",
@@ -145,7 +163,8 @@ class TrainConfig:
         return dataclasses.replace(self, model=model_reference(self.model), dataset=dataset)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as JSON holds them (``epoch_sizes`` a list)."""
+        return {**dataclasses.asdict(self), "epoch_sizes": list(self.epoch_sizes)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

@@ -75,6 +75,12 @@ def make_schedule(
     raise UsageError(f"unknown schedule {name!r}; choose constant, onecycle or cosine")
 
 
+def resized_shape(h: int, w: int, size: int) -> tuple[int, int]:
+    """(h, w) scaled so that the shorter side is ``size`` pixels (the aspect ratio kept)."""
+    scale = size / min(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def steps_per_epoch(n_train: int, batch_size: int) -> int:
     return math.ceil(n_train / batch_size)
 
@@ -104,6 +110,7 @@ def train_epoch(
     on_batch: Callable[[int, float, float], None] | None = None,
     report_every: int = 20,
     after_step: Callable[[int], None] | None = None,
+    size: int | None = None,
 ) -> tuple[float, float]:
     """One pass over the training tensors in a seeded random order: (mean loss, accuracy %).
 
@@ -114,7 +121,8 @@ def train_epoch(
     mirrored in ``epoch`` iff its base flip differs from "epoch is even" (no coin per batch).
     ``crop``/``flip``: which augmentations suit the data (``Dataset.augment``); ``do_augment=False``
     turns both off. ``x``: a tensor on the training device, or an ``ImageFiles`` view (``y`` on the
-    device) whose batches are decoded ahead by workers and moved to the device.
+    device) whose batches are decoded ahead by workers and moved to the device. ``size``: each
+    batch downscaled (bilinear, antialiased) to ``size`` x ``size`` pixels (progressive resizing).
     """
     model.train()
     device = y.device if isinstance(x, ImageFiles) else x.device
@@ -139,6 +147,9 @@ def train_epoch(
                 flips = torch.zeros(len(idx), dtype=torch.bool, device=device)
             xb = augment(xb, generator, augment_pad if crop else 0, augment_reflect, flips)
         xb = normalize(xb, mean, std, torch.float32)
+        if size is not None and size != min(xb.shape[-2:]):  # progressive resizing: cheaper
+            shape = resized_shape(*xb.shape[-2:], size)
+            xb = F.interpolate(xb, size=shape, mode="bilinear", antialias=True)
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with autocast(device, precision):
