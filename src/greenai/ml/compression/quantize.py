@@ -166,9 +166,11 @@ def set_qat_mode(prepared: torch.fx.GraphModule, train: bool) -> None:
 @torch.no_grad()
 def convert_qat(prepared: torch.fx.GraphModule, example_input: torch.Tensor) -> Quantized:
     """Convert a QAT-trained program to a real INT8 program."""
+    from greenai.ml.compression.qat_fold import folding_present_convs
+
     _, qp, _ = _pt2e()
     set_qat_mode(prepared, train=False)
-    with _quiet():
+    with _quiet(), folding_present_convs():  # the same program, ~4x less pattern search
         converted = qp.convert_pt2e(prepared)
     return Quantized(converted, "qat", ROUTE, example_input[:1].clone())
 
