@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn.modules.module import register_module_forward_pre_hook
 
-from greenai.cli import common
+from greenai.cli import training_args
 from greenai.cli.main import build_parser, main
 from greenai.errors import UsageError
 from greenai.lifecycle.steps.baseline import train_run
@@ -87,9 +87,9 @@ def test_a_resized_run_whitens_from_full_size_images_and_evaluates_at_full_size(
 
 def test_cli_flag_sets_the_sizes_and_off_clears_them():
     args = build_parser().parse_args(["baseline", "--epoch-sizes", "16", "24"])
-    assert common.train_config(args).epoch_sizes == (16, 24)
+    assert training_args.train_config(args).epoch_sizes == (16, 24)
     off = build_parser().parse_args(["baseline", "--epoch-sizes", "off"])
-    assert common.train_config(off).epoch_sizes == ()
+    assert training_args.train_config(off).epoch_sizes == ()
 
 
 @pytest.mark.parametrize(("sizes", "says"), [

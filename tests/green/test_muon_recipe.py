@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from greenai.cli import common
+from greenai.cli import training_args
 from greenai.cli.main import build_parser
 from greenai.errors import UsageError
 from greenai.lifecycle.steps.baseline import train_run
@@ -128,5 +128,5 @@ def test_muon_without_the_tricks_is_one_usage_error() -> None:
 
 def test_cli_recipe_green_muon() -> None:
     args = build_parser().parse_args(["baseline", "--recipe", "green_muon", "--epochs", "2"])
-    cfg = common.train_config(args)
+    cfg = training_args.train_config(args)
     assert cfg == TrainConfig(**{**GREEN_MUON.to_dict(), "epochs": 2})

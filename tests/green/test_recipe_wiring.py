@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from greenai.cli import common
+from greenai.cli import training_args
 from greenai.cli.main import build_parser, main
 from greenai.errors import UsageError
 from greenai.lifecycle.steps.baseline import train_run
@@ -26,7 +26,7 @@ STUDY_DEFAULTS = dict(
 
 
 def _kwargs(*argv: str) -> dict:
-    return common.train_config_kwargs(build_parser().parse_args(list(argv)))
+    return training_args.train_config_kwargs(build_parser().parse_args(list(argv)))
 
 
 @pytest.mark.parametrize("command", ["baseline", "study"])
@@ -36,11 +36,11 @@ def test_recipe_seed_is_the_study_unchanged(command):
 
 def test_baseline_defaults_to_green_and_the_study_to_seed():
     args = build_parser().parse_args(["baseline"])
-    assert TrainConfig(**common.train_config_kwargs(args)) == GREEN
+    assert TrainConfig(**training_args.train_config_kwargs(args)) == GREEN
     assert args.recipe == "green" and args.recipe_note is None  # no study flag given: no note
     assert _kwargs("baseline") == _kwargs("baseline", "--recipe", "green")
     study = build_parser().parse_args(["study", "--epochs", "20", "--lr", "0.001"])
-    assert common.train_config_kwargs(study) == {**STUDY_DEFAULTS, "epochs": 20}
+    assert training_args.train_config_kwargs(study) == {**STUDY_DEFAULTS, "epochs": 20}
     assert study.recipe == "seed" and study.recipe_note is None  # the study's flags: no note
 
 
@@ -48,7 +48,7 @@ def test_study_flags_on_the_default_recipe_get_one_note(capsys):
     args = build_parser().parse_args(
         ["baseline", "--epochs", "20", "--batch_size", "64", "--lr", "0.001"]
     )
-    got = common.train_config_kwargs(args)
+    got = training_args.train_config_kwargs(args)
     assert (got["model"], got["epochs"], got["batch_size"], got["lr"]) == (
         "airbench",
         20,
@@ -56,13 +56,13 @@ def test_study_flags_on_the_default_recipe_get_one_note(capsys):
         0.001,
     )
     assert capsys.readouterr().err == ""  # not yet: the command prints it once its input is checked
-    common.print_recipe_note(args)
+    training_args.print_recipe_note(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--epochs, --batch-size, --lr" in err[0]
     assert "--recipe seed" in err[0]
     for chosen in ("green", "seed"):  # a recipe named on purpose: no note
         args = build_parser().parse_args(["baseline", "--recipe", chosen, "--lr", "0.1"])
-        common.train_config_kwargs(args)
+        training_args.train_config_kwargs(args)
         assert getattr(args, "recipe_note", None) is None
 
 
@@ -81,19 +81,19 @@ def test_explicit_flags_override_the_recipe():
     args = build_parser().parse_args(
         ["baseline", "--recipe", "green", "--lr", "0.5", "--epochs", "5"]
     )
-    cfg = common.train_config(args)
+    cfg = training_args.train_config(args)
     assert (cfg.lr, cfg.epochs) == (0.5, 5)
     assert (args.lr, args.epochs, args.batch_size) == (0.5, 5, GREEN.batch_size)  # filled in
     assert cfg == TrainConfig(**{**GREEN.to_dict(), "lr": 0.5, "epochs": 5})
-    off = common.train_config(build_parser().parse_args(["baseline", "--recipe", "green_long",
+    off = training_args.train_config(build_parser().parse_args(["baseline", "--recipe", "green_long",
                                                          "--no-airbench-tricks"]))  # fmt: skip
     assert not off.airbench_tricks and off.width == 1.0 and off.momentum == GREEN.momentum
-    on = common.train_config(build_parser().parse_args(["baseline", "--recipe", "seed",
+    on = training_args.train_config(build_parser().parse_args(["baseline", "--recipe", "seed",
                                                         "--airbench-tricks", "--optimizer",
                                                         "sgd"]))  # fmt: skip
     assert on.airbench_tricks and on.model == "seed_cnn"
     with pytest.raises(UsageError, match="--no-airbench-tricks"):
-        common.train_config(build_parser().parse_args(["baseline", "--recipe", "green",
+        training_args.train_config(build_parser().parse_args(["baseline", "--recipe", "green",
                                                        "--optimizer", "adam"]))  # fmt: skip
 
 
@@ -207,20 +207,22 @@ def test_onecycle_survives_very_short_runs(steps):
 
 
 def test_augment_flags_reach_the_config_and_bad_pads_are_one_usage_error():
-    cfg = common.train_config(
+    cfg = training_args.train_config(
         build_parser().parse_args(["baseline", "--augment-pad", "2", "--augment-reflect"])
     )
     assert (cfg.augment_pad, cfg.augment_reflect) == (2, True)
     plain = _kwargs("baseline", "--recipe", "seed")
     assert "augment_pad" not in plain and "augment_reflect" not in plain  # hashes unchanged
     with pytest.raises(UsageError, match="augment pad"):
-        common.train_config(build_parser().parse_args(["baseline", "--augment-pad", "9"]))
+        training_args.train_config(build_parser().parse_args(["baseline", "--augment-pad", "9"]))
 
 
 def test_alternate_flip_flag_reaches_the_config_and_seed_stays_unchanged():
-    assert common.train_config(build_parser().parse_args(["baseline"])).alternate_flip is True
+    assert (
+        training_args.train_config(build_parser().parse_args(["baseline"])).alternate_flip is True
+    )
     off = build_parser().parse_args(["baseline", "--no-alternate-flip"])
-    assert common.train_config(off).alternate_flip is False
+    assert training_args.train_config(off).alternate_flip is False
     on = _kwargs("baseline", "--recipe", "seed", "--alternate-flip")
     assert on["alternate_flip"] is True
     plain = _kwargs("baseline", "--recipe", "seed")
@@ -246,11 +248,14 @@ def test_the_whitening_bias_freezes_after_its_fraction_of_the_run(tmp_path, monk
 
 
 def test_whitening_bias_fraction_flag_and_bad_values(capsys):
-    assert common.train_config(build_parser().parse_args(["baseline"])).whiten_bias_fraction == 0
+    assert (
+        training_args.train_config(build_parser().parse_args(["baseline"])).whiten_bias_fraction
+        == 0
+    )
     long = build_parser().parse_args(["baseline", "--recipe", "green_long"])
-    assert common.train_config(long).whiten_bias_fraction == 0.3
+    assert training_args.train_config(long).whiten_bias_fraction == 0.3
     given = build_parser().parse_args(["baseline", "--whiten-bias-fraction", "0.5"])
-    assert common.train_config(given).whiten_bias_fraction == 0.5
+    assert training_args.train_config(given).whiten_bias_fraction == 0.5
     with pytest.raises(SystemExit) as exit_:
         main(["baseline", "--whiten-bias-fraction", "1.5"])
     assert exit_.value.code == 2

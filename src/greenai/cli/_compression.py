@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from greenai.cli import common
+from greenai.cli import argtypes, common
 from greenai.cli._runtimes import add_runtime_args
 
 
@@ -24,10 +24,10 @@ def add_parent_args(
     )  # fmt: skip
     g.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None)
     g.add_argument(
-        "--image-size", "--image_size", dest="image_size", type=common.positive_int, default=None
+        "--image-size", "--image_size", dest="image_size", type=argtypes.positive_int, default=None
     )
-    g.add_argument("--limit-train", dest="limit_train", type=common.positive_int, default=None)
-    g.add_argument("--limit-test", dest="limit_test", type=common.positive_int, default=None)
+    g.add_argument("--limit-train", dest="limit_train", type=argtypes.positive_int, default=None)
+    g.add_argument("--limit-test", dest="limit_test", type=argtypes.positive_int, default=None)
     p.add_argument(
         "--device", choices=("auto", "cpu", "gpu"), default="auto",
         help="where fine-tuning and distillation run (auto: CUDA if present, else CPU); INT8 "

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from greenai.cli import common
+from greenai.cli import argtypes
 
 _FLAGS = {
     "--nproc-per-node", "--nproc_per_node", "--nnodes", "--node-rank", "--node_rank",
@@ -28,11 +28,15 @@ def _rank(text: str) -> int:
 def add_launch_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("distributed training (torchrun's flags; gloo on CPU, nccl on GPU)")
     g.add_argument(
-        "--nproc-per-node", "--nproc_per_node", dest="nproc_per_node", type=common.positive_int,
+        "--nproc-per-node", "--nproc_per_node", dest="nproc_per_node", type=argtypes.positive_int,
         default=None, metavar="N", help="ranks on this machine (starts torchrun; default: none)",
     )  # fmt: skip
     g.add_argument(
-        "--nnodes", type=common.positive_int, default=None, metavar="M", help="machines (default 1)"
+        "--nnodes",
+        type=argtypes.positive_int,
+        default=None,
+        metavar="M",
+        help="machines (default 1)",
     )
     g.add_argument(
         "--node-rank", "--node_rank", dest="node_rank", type=_rank, default=None, metavar="R",

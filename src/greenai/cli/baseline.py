@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from greenai.cli import _schedule, _torchrun, common
+from greenai.cli import _schedule, _torchrun, argtypes, common, training_args
 from greenai.cli._runtimes import add_runtime_args
 
 
@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train the baseline model with measured energy and CO2",
         description=__doc__,
     )
-    common.add_training_args(p)
+    training_args.add_training_args(p)
     common.add_carbon_args(p)
     common.add_output_args(p)
     add_runtime_args(p)
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--group", default=None, help="group name (a study or search) for the store")
     p.add_argument(
         "--inference-images", "--inference_images", dest="inference_images",
-        type=common.nonneg_int, default=2048,
+        type=argtypes.nonneg_int, default=2048,
         help="images for the inference energy figure (default 2048; 0: skip it)",
     )  # fmt: skip
     p.add_argument(
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise UsageError("--resume and --run-id name different runs")
     _schedule.check(args)
-    cfg = common.train_config(args)  # validates flags, model and dataset names
+    cfg = training_args.train_config(args)  # validates flags, model and dataset names
     carbon = common.carbon_config(args)
     budget = common.budget_from_args(args)
     out = Path(args.out)
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
     def open_store():  # called by train_run once the data has loaded
         opened.append(common.open_output_store(args))
-        common.print_recipe_note(args)  # input all checked: the note cannot precede an error
+        training_args.print_recipe_note(args)  # input all checked: the note cannot precede an error
         return opened[0]
 
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from greenai.cli import _compression, _torchrun, common
+from greenai.cli import _compression, _torchrun, argtypes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,16 +19,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the student: a built-in model, MODULE:NAME or path/to/file.py:NAME",
     )
     p.add_argument(
-        "--student-width", "--student_width", dest="student_width", type=common.positive_float,
+        "--student-width", "--student_width", dest="student_width", type=argtypes.positive_float,
         default=1.0, help="student channel-width multiplier (default 1.0)",
     )  # fmt: skip
-    p.add_argument("--temperature", type=common.positive_float, default=4.0, help="default 4")
+    p.add_argument("--temperature", type=argtypes.positive_float, default=4.0, help="default 4")
     p.add_argument("--alpha", type=float, default=0.9, help="weight of the soft term, in [0, 1]")
-    p.add_argument("--epochs", type=common.positive_int, default=5, help="default 5")
-    p.add_argument("--lr", type=common.positive_float, default=1e-3, help="Adam lr (default 1e-3)")
+    p.add_argument("--epochs", type=argtypes.positive_int, default=5, help="default 5")
+    p.add_argument(
+        "--lr", type=argtypes.positive_float, default=1e-3, help="Adam lr (default 1e-3)"
+    )
     _compression.add_finetune_arg(p, "its LR and schedule")
-    p.add_argument("--batch-size", dest="batch_size", type=common.positive_int, default=128)
-    p.add_argument("--seed", type=common.nonneg_int, default=0)
+    p.add_argument("--batch-size", dest="batch_size", type=argtypes.positive_int, default=128)
+    p.add_argument("--seed", type=argtypes.nonneg_int, default=0)
     _torchrun.add_launch_args(p)  # distillation under DDP
     p.set_defaults(func=run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from greenai.cli import _compression, common
+from greenai.cli import _compression, argtypes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and measure that as the variant",
     )  # fmt: skip
     p.add_argument(
-        "--calib-batches", "--calib_batches", dest="calib_batches", type=common.positive_int,
+        "--calib-batches", "--calib_batches", dest="calib_batches", type=argtypes.positive_int,
         default=10, help="INT8: calibration batches of 128 training images (default 10)",
     )  # fmt: skip
     p.set_defaults(func=run)

@@ -21,7 +21,7 @@ from typing import Any
 from greenai import __version__
 from greenai.errors import GreenAIError, MissingExtraError
 
-_NOT_COMMANDS = {"main", "common"}
+_NOT_COMMANDS = {"main", "common", "argtypes", "training_args"}  # helpers, not commands
 
 # Optional packages a command may import (top-level module name) -> the extra that installs each.
 # A command that imports one missing ends in one line naming the install command, not a traceback.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from greenai.cli import _compression, _torchrun, common
+from greenai.cli import _compression, _torchrun, argtypes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _compression.add_parent_args(p)
     p.add_argument(
-        "--sparsity", type=common.fraction, default=0.3,
+        "--sparsity", type=argtypes.fraction, default=0.3,
         help="fraction of each conv weight (unstructured; linear too with --include-linear) or "
         "of channels (structured) removed, in [0, 1)",
     )  # fmt: skip
@@ -29,19 +29,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--channel-multiple", "--channel_multiple", dest="channel_multiple",
-        type=common.positive_int, default=8,
+        type=argtypes.positive_int, default=8,
         help="structured: round each layer's kept channels to a multiple of N (default 8: CPU "
         "kernels vectorise over channels; 1: exactly --sparsity per layer)",
     )  # fmt: skip
     p.add_argument(
-        "--finetune-epochs", "--finetune_epochs", dest="finetune_epochs", type=common.nonneg_int,
+        "--finetune-epochs", "--finetune_epochs", dest="finetune_epochs", type=argtypes.nonneg_int,
         default=1, help="fine-tuning epochs after pruning (default 1)",
     )  # fmt: skip
     p.add_argument(
-        "--lr", type=common.positive_float, default=5e-4, help="fine-tuning Adam lr (default 5e-4)"
+        "--lr",
+        type=argtypes.positive_float,
+        default=5e-4,
+        help="fine-tuning Adam lr (default 5e-4)",
     )
     _compression.add_finetune_arg(p, "0.3x its LR, decaying to zero")
-    p.add_argument("--batch-size", dest="batch_size", type=common.positive_int, default=128)
+    p.add_argument("--batch-size", dest="batch_size", type=argtypes.positive_int, default=128)
     _torchrun.add_launch_args(p)  # fine-tuning under DDP
     p.set_defaults(func=run)
 

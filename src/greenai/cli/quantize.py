@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from greenai.cli import _compression, _torchrun, common
+from greenai.cli import _compression, _torchrun, argtypes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,14 +15,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _compression.add_parent_args(p)
     p.add_argument("--method", choices=("ptq", "qat", "dynamic"), default="ptq")
     p.add_argument(
-        "--calib-batches", "--calib_batches", dest="calib_batches", type=common.positive_int,
+        "--calib-batches", "--calib_batches", dest="calib_batches", type=argtypes.positive_int,
         default=10, help="PTQ: training batches used for calibration (default 10)",
     )  # fmt: skip
-    p.add_argument("--batch-size", dest="batch_size", type=common.positive_int, default=128)
+    p.add_argument("--batch-size", dest="batch_size", type=argtypes.positive_int, default=128)
     p.add_argument(
-        "--epochs", type=common.positive_int, default=1, help="QAT: fine-tuning epochs (default 1)"
+        "--epochs",
+        type=argtypes.positive_int,
+        default=1,
+        help="QAT: fine-tuning epochs (default 1)",
     )
-    p.add_argument("--lr", type=common.positive_float, default=1e-4, help="QAT: Adam lr")
+    p.add_argument("--lr", type=argtypes.positive_float, default=1e-4, help="QAT: Adam lr")
     _torchrun.add_launch_args(p)  # QAT under DDP
     p.set_defaults(func=run)
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from greenai.cli import _schedule, common
+from greenai.cli import _schedule, argtypes, common, training_args
 from greenai.cli._runtimes import add_runtime_args
 
 DEFAULT_TRIALS = 30
@@ -66,7 +66,7 @@ def register(subparsers: Any) -> None:
         help="a trial without a heartbeat for this long is lost with its worker (default 120)",
     )  # fmt: skip
     g.add_argument(
-        "--retries", type=common.nonneg_int, default=1, metavar="N",
+        "--retries", type=argtypes.nonneg_int, default=1, metavar="N",
         help="times a lost trial's parameters are run again by another worker (default 1; 0: never)",
     )  # fmt: skip
     g.add_argument("--objective", choices=("energy", "co2"), default="energy")
@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
         "--population", type=int, default=None, help="NSGA-II generation size (default 10)"
     )
     g.add_argument(
-        "--seed", type=common.nonneg_int, default=0,
+        "--seed", type=argtypes.nonneg_int, default=0,
         help="sampler and training seed (default 0); give parallel workers different seeds",
     )  # fmt: skip
     g.add_argument(
@@ -131,7 +131,7 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     p.add_argument(
         "--inference-images",
-        type=common.nonneg_int,
+        type=argtypes.nonneg_int,
         default=0,
         help="also measure each trial's inference energy on N images (default 0: no; slower, "
         "and not an objective)",
@@ -148,12 +148,12 @@ def _add_fixed_training_args(p: argparse.ArgumentParser) -> None:
         help="auto (default): CUDA if present, else CPU",
     )  # fmt: skip
     t.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
-    t.add_argument("--weight-decay", dest="weight_decay", type=common.nonneg_float, default=0.0)
+    t.add_argument("--weight-decay", dest="weight_decay", type=argtypes.nonneg_float, default=0.0)
     t.add_argument("--schedule", choices=("constant", "onecycle", "cosine"), default="constant")
-    t.add_argument("--label-smoothing", dest="label_smoothing", type=common.fraction, default=0.0)
+    t.add_argument("--label-smoothing", dest="label_smoothing", type=argtypes.fraction, default=0.0)
     t.add_argument("--no-augment", dest="augment", action="store_false", help="no crop / flip")
     t.add_argument(
-        "--prune-finetune-epochs", dest="prune_finetune_epochs", type=common.nonneg_int,
+        "--prune-finetune-epochs", dest="prune_finetune_epochs", type=argtypes.nonneg_int,
         default=1, help="fine-tuning epochs after pruning, in trials that prune (default 1; 0: none)",
     )  # fmt: skip
 
@@ -184,7 +184,7 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 def _base_config(args: argparse.Namespace) -> Any:
     """The fixed part of every trial's TrainConfig (the searched fields are replaced per trial)."""
-    cfg = common.train_config(args)
+    cfg = training_args.train_config(args)
     from greenai.ml.training.loop import resolve_device
 
     resolve_device(cfg.device)  # "gpu" without CUDA: one line now

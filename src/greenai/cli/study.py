@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from greenai.cli import _schedule, _torchrun, common
+from greenai.cli import _schedule, _torchrun, argtypes, common, training_args
 from greenai.cli._runtimes import add_runtime_args
 from greenai.cli.report import add_report_args
 from greenai.lifecycle.registry import study_variants
@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # the study keeps the study's recipe: its compression steps are tuned for seed_cnn (measured on
     # the green recipe's airbench net: structured pruning lost 6.8 points after one Adam epoch and
     # the 2-epoch distillation reached 53.66%), so `--recipe green` is there to choose
-    common.add_training_args(p, recipe="seed")
+    training_args.add_training_args(p, recipe="seed")
     _allow_both_devices(p)
     g = p.add_argument_group("study")
     g.add_argument(
@@ -54,18 +54,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--name", default="study", help="study name: the runs' group in the store (default study)"
     )
-    g.add_argument("--sparsity", type=common.fraction, default=0.3, help="pruning (default 0.3)")
+    g.add_argument("--sparsity", type=argtypes.fraction, default=0.3, help="pruning (default 0.3)")
     g.add_argument(
         "--finetune-epochs", "--finetune_epochs", dest="finetune_epochs",
-        type=common.nonneg_int, default=1, help="fine-tuning after pruning (default 1)",
+        type=argtypes.nonneg_int, default=1, help="fine-tuning after pruning (default 1)",
     )  # fmt: skip
     g.add_argument(
         "--calib-batches", "--calib_batches", dest="calib_batches",
-        type=common.positive_int, default=10, help="PTQ calibration batches (default 10)",
+        type=argtypes.positive_int, default=10, help="PTQ calibration batches (default 10)",
     )  # fmt: skip
     g.add_argument(
         "--qat-epochs", "--qat_epochs", dest="qat_epochs",
-        type=common.positive_int, default=1, help="quantization-aware fine-tuning (default 1)",
+        type=argtypes.positive_int, default=1, help="quantization-aware fine-tuning (default 1)",
     )  # fmt: skip
     g.add_argument(
         "--student", default="auto",
@@ -74,18 +74,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     g.add_argument(
         "--student-width", "--student_width", dest="student_width",
-        type=common.positive_float, default=0.5,
+        type=argtypes.positive_float, default=0.5,
         help="student width multiplier (default 0.5; with --student auto, of the teacher's width)",
     )  # fmt: skip
     g.add_argument(
         "--distill-epochs", "--distill_epochs", dest="distill_epochs",
-        type=common.positive_int, default=None, help="default: --epochs",
+        type=argtypes.positive_int, default=None, help="default: --epochs",
     )  # fmt: skip
     g.add_argument(
-        "--temperature", type=common.positive_float, default=4.0, help="distillation (default 4)"
+        "--temperature", type=argtypes.positive_float, default=4.0, help="distillation (default 4)"
     )
     g.add_argument(
-        "--alpha", type=common.fraction, default=0.9, help="weight of the soft loss (default 0.9)"
+        "--alpha", type=argtypes.fraction, default=0.9, help="weight of the soft loss (default 0.9)"
     )
     add_report_args(p)
     p.add_argument(
@@ -152,7 +152,7 @@ def build_config(args: argparse.Namespace) -> object:
     from greenai.ml.training.config import TrainConfig
     from greenai.study.plan import StudyConfig
 
-    train = {k: v for k, v in common.train_config_kwargs(args).items() if k != "device"}
+    train = {k: v for k, v in training_args.train_config_kwargs(args).items() if k != "device"}
     TrainConfig(**train, device="cpu").validate()
     variants = tuple(v for group in (args.variants or [list(VARIANTS)]) for v in group)
     if args.student != "auto":
@@ -208,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     if not _schedule.maybe_wait(args, lambda: _schedule.group_history(args, cfg.name)):
         return 0  # --dry-run: the chosen start is printed, nothing runs
     with common.open_output_store(args) as store:
-        common.print_recipe_note(args)  # input all checked: the note cannot precede an error
+        training_args.print_recipe_note(args)  # input all checked: the note cannot precede an error
         _print_plan(cfg, timed=args.progress)
         if ddp is not None:
             print(ddp.describe(), file=sys.stderr)  # type: ignore[attr-defined]
