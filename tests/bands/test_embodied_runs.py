@@ -72,7 +72,7 @@ def test_a_tracked_run_without_overrides_uses_the_table(tmp_path, monkeypatch):
     rapl = FakeRapl(tmp_path / "powercap")
     with greenai.track("fit", store=None, interval_s=0.02, sensors=rapl.sensors()) as t:
         rapl.add(cpu_j=1.0)
-    from greenai.lifecycle.recorded import build_result
+    from greenai.lifecycle.tracked_result import build_result
 
     result = build_result(t.measurement, group=None, model=None, dataset=None, device="cpu",
                           emissions_csv=None)  # fmt: skip

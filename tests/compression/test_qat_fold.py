@@ -27,16 +27,16 @@ def _qat_prepared() -> tuple[torch.fx.GraphModule, torch.Tensor]:
     return prepared, x
 
 
-def test_present_kinds_names_the_convs_of_an_exported_program():
-    prepared, _ = _qat_prepared()
-    assert present_kinds(prepared.graph) == {"conv2d"}
+def test_present_kinds_names_the_convs_of_a_program():
     conv1d = torch.export.export(torch.nn.Conv1d(2, 2, 3), (torch.randn(1, 2, 8),)).module()
     assert present_kinds(conv1d.graph) == {"conv1d"}
+    conv2d = torch.export.export(torch.nn.Conv2d(2, 2, 3), (torch.randn(1, 2, 8, 8),)).module()
+    assert present_kinds(conv2d.graph) == {"conv2d"}
 
 
 def test_a_bn_net_converts_with_its_batch_norms_folded_and_agrees_with_its_fake_quant_self():
     prepared, x = _qat_prepared()
-    assert len(_bn_nodes(prepared.graph)) == 2
+    assert len(_bn_nodes(prepared.graph)) == 2 and present_kinds(prepared.graph) == {"conv2d"}
     quantize.set_qat_mode(prepared, train=False)
     with torch.no_grad():
         fake = prepared(x)

@@ -47,10 +47,26 @@ def live_server(store: RunStore) -> Iterator[str]:
 def search_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The output folder of one real tiny search (run store greenai.db, Optuna search.db).
 
-    Shared by the tests: open it read-only (``open_store(..., mark_stale=False)``) or copy it."""
+    Shared by the tests: open it read-only (``open_store(..., mark_stale=False)``) or copy it.
+    Under xdist the first worker to need it runs the search and the others wait for it (one
+    search per test run, not one per worker: ~40 s each here)."""
     pytest.importorskip("optuna", reason="the search extra (optuna) is not installed")
     pytest.importorskip("torchao", reason="torchao (INT8 quantization) is not installed")
-    out = tmp_path_factory.mktemp("search") / "out"
+    from filelock import FileLock  # a dependency of torch
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this run's root
+    out = shared / "dashboard-search" / "out"
+    with FileLock(str(shared / "dashboard-search.lock")):
+        if not (out.parent / "complete").is_file():
+            shutil.rmtree(out.parent, ignore_errors=True)  # a worker that failed half-way
+            out.parent.mkdir()
+            _run_search(out)
+            (out.parent / "complete").touch()
+    return out
+
+
+def _run_search(out: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GREENAI_STORE"}
     proc = subprocess.run(
         [sys.executable, "-m", "greenai", *SEARCH_ARGS, "--out", str(out)],
@@ -60,7 +76,6 @@ def search_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import re
 
 from dash_helpers import add_run, write_samples
 
-from greenai.dashboard import spent, views
+from greenai.dashboard import report_view, spent, views
 from greenai.meter.types import Sample
 
 
@@ -61,7 +61,7 @@ def test_no_power_band_for_a_component_that_never_drew_power():
 def test_a_running_study_step_is_not_listed_as_failed(store):
     add_run(store, "b", variant="baseline", group="s")
     add_run(store, "p", variant="pruned_unstructured", group="s", status=None, parent="b")
-    report = views.study_report(store.list_runs(group="s"))
+    report = report_view.study_report(store.list_runs(group="s"))
     assert [r["run_id"] for r in report["running"]] == ["p"]
     assert all(t["title"] != "Failed or missing steps" for t in report["tables"])
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from dash_helpers import SEARCH_NAME, add_run, search_study, write_samples
 
-from greenai.dashboard import studies, views
+from greenai.dashboard import report_view, search_view, studies, views
 from greenai.reports import chartdata, table
 from greenai.reports.rows import build_rows
 from greenai.reports.sources import from_store
@@ -68,7 +68,7 @@ def test_search_payload_scores_trials_as_the_search_did(search_dir, search_store
     values Optuna recorded, and the front and hypervolume of ``greenai search --show``."""
     study = search_study(search_dir)
     summary = summarise(study, "co2")
-    payload = views.search_payload(search_store.list_runs(group=SEARCH_NAME), "co2")
+    payload = search_view.search_payload(search_store.list_runs(group=SEARCH_NAME), "co2")
     assert payload["pending"] == []
     assert (payload["objective"], payload["cost_unit"]) == ("co2", "kg CO2e")
     points = {p["run_id"]: p for p in payload["points"]}
@@ -97,12 +97,12 @@ def test_search_payload_scores_trials_as_the_search_did(search_dir, search_store
 
 def test_search_payload_under_the_energy_objective(search_store):
     runs = search_store.list_runs(group=SEARCH_NAME)
-    energy = views.search_payload(runs, "energy")
+    energy = search_view.search_payload(runs, "energy")
     assert energy["cost_unit"] == "kWh"
     for p in energy["points"]:
         final = search_store.get_run(p["final_run_id"])
         assert p["cost"] == final.result["energy"]["lifecycle"]["energy_kwh"]
-    co2 = {p["run_id"]: p["cost"] for p in views.search_payload(runs, "co2")["points"]}
+    co2 = {p["run_id"]: p["cost"] for p in search_view.search_payload(runs, "co2")["points"]}
     assert all(co2[p["run_id"]] != p["cost"] for p in energy["points"])
 
 
@@ -110,7 +110,7 @@ def test_unscored_trials_are_listed_with_their_reason(search_copy):
     """Rows as the search writes them for a trial that failed before training (its sampled params
     in the config), a trial still training, and a trial whose pruning step failed."""
     with open_store(str(search_copy / "greenai.db"), create=False) as store:
-        before = views.search_payload(store.list_runs(group=SEARCH_NAME), "co2")["points"]
+        before = search_view.search_payload(store.list_runs(group=SEARCH_NAME), "co2")["points"]
         trained = store.get_run(before[0]["run_id"])
         sampled = {"lr": 0.002, "batch_size": 32, "epochs": 1, "width": 0.25,
                    "precision": "fp32", "sparsity": 0.3, "quantization": "off"}  # fmt: skip
@@ -133,7 +133,7 @@ def test_unscored_trials_are_listed_with_their_reason(search_copy):
             parent_run_id="20990101-000002-cccccc", config={"kind": "unstructured", "sparsity": 0.5},
         )  # fmt: skip
         store.finish_run("20990101-000003-dddddd", status="failed", error="ValueError: no")
-        payload = views.search_payload(store.list_runs(group=SEARCH_NAME), "co2")
+        payload = search_view.search_payload(store.list_runs(group=SEARCH_NAME), "co2")
     assert [p["run_id"] for p in payload["points"]] == [p["run_id"] for p in before]
     pending = {p["run_id"]: p for p in payload["pending"]}
     assert list(pending) == [
@@ -176,7 +176,7 @@ def test_study_report_is_the_report_of_greenai_report(store):
     add_run(store, "b", variant="pruned_unstructured", group="s1", acc=77.0, kwh=0.002, co2=0.001,
             parent="a")  # fmt: skip
     add_run(store, "c", variant="quantized_ptq", group="s1", status="failed")
-    report = views.study_report(store.list_runs(group="s1"))
+    report = report_view.study_report(store.list_runs(group="s1"))
     rows = build_rows(from_store(store, group="s1"))  # what `greenai report --store` builds
     study, lifecycle, problems = report["tables"]
     assert study["headers"] == list(table.STUDY_HEADERS)
@@ -202,7 +202,7 @@ def test_study_report_is_the_report_of_greenai_report(store):
 
 
 def test_study_report_of_a_real_search(search_store):
-    report = views.study_report(search_store.list_runs(group=SEARCH_NAME))
+    report = report_view.study_report(search_store.list_runs(group=SEARCH_NAME))
     study = report["tables"][0]
     assert len(study["cells"]) == 5 and len(report["tables"]) == 3  # nothing failed
     assert report["tables"][2]["title"] == "Work-normalised energy"  # J per sample / item (#15)

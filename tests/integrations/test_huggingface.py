@@ -20,9 +20,10 @@ from transformers import (
 
 from greenai.dashboard import create_app
 from greenai.integrations.huggingface import GreenAICallback
+from greenai.reports.cells import sig
 from greenai.reports.rows import build_rows
 from greenai.reports.sources import run_input
-from greenai.reports.table import sig, tables
+from greenai.reports.table import tables
 from greenai.storage import open_store
 
 SEQ, REAL = 8, 5  # tokens per row, of which REAL are not padding

@@ -128,7 +128,7 @@ def test_stop_takes_an_edge_sample_so_the_series_ends_with_the_final_figures(rap
 
 
 def test_sampling_interval_flag_then_environment_then_one_second(monkeypatch):
-    from greenai.meter.tracker import sampling_interval
+    from greenai.meter.interval import sampling_interval
 
     monkeypatch.delenv("GREENAI_INTERVAL", raising=False)
     assert sampling_interval() == 1.0

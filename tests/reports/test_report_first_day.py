@@ -10,10 +10,10 @@ from report_data import BASE_ID, make_result, study_results
 from greenai.errors import UsageError
 from greenai.reports import chartdata
 from greenai.reports.build import MARKDOWN_NAME, write_report
+from greenai.reports.cells import break_even
 from greenai.reports.inputs import PowerTrace, RunInput
 from greenai.reports.names import distinguish
 from greenai.reports.rows import build_rows
-from greenai.reports.table import break_even
 from greenai.results.lineage import break_even as lineage_break_even
 
 

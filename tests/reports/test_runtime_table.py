@@ -11,6 +11,7 @@ import pytest
 from report_data import BASE_ID, study_results
 
 from greenai.reports.build import write_report
+from greenai.reports.cells import pct, sig
 from greenai.reports.inputs import RunInput
 from greenai.reports.names import distinguish
 from greenai.reports.rows import build_rows
@@ -22,7 +23,7 @@ from greenai.reports.runtimes import (
     runtime_table,
     with_runtimes,
 )
-from greenai.reports.table import LIFECYCLE_HEADERS, pct, sig, tables
+from greenai.reports.table import LIFECYCLE_HEADERS, tables
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")

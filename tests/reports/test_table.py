@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from report_data import BASE_ID, make_result, study_results
 
+from greenai.reports.cells import sig
 from greenai.reports.inputs import RunInput
 from greenai.reports.rows import build_rows
 from greenai.reports.sources import from_results_dir
-from greenai.reports.table import markdown, sig, study_table, tables, terminal
+from greenai.reports.table import study_table, tables
+from greenai.reports.tabletext import markdown, terminal
 
 
 def _rows():

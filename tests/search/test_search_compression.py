@@ -8,8 +8,9 @@ import pytest
 
 from greenai.cli.main import main
 from greenai.search import study as study_mod
-from greenai.search.objective import VARIANT, TrialObjective, compression_choice
+from greenai.search.objective import TrialObjective
 from greenai.search.space import build_space
+from greenai.search.trial import VARIANT, compression_choice
 from greenai.storage import open_store
 
 pytest.importorskip("torchao")

@@ -7,9 +7,11 @@ import pytest
 
 from greenai.cli.main import main
 from greenai.search import study as study_mod
-from greenai.search.objective import VARIANT, TrialObjective, close_stale_run
+from greenai.search.objective import TrialObjective
 from greenai.search.space import build_space
+from greenai.search.stale import close_stale_run
 from greenai.search.summary import STALE_REASON, format_summary, summarise
+from greenai.search.trial import VARIANT
 from greenai.storage import open_store
 
 TINY = [

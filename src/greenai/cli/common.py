@@ -132,7 +132,7 @@ def carbon_config(args: argparse.Namespace) -> Any:
     """The run's carbon settings; also checks ``$GREENAI_INTERVAL`` before anything is written."""
     from greenai.carbon import CarbonConfig
     from greenai.cli._runtimes import apply_runtime_args
-    from greenai.meter.tracker import sampling_interval
+    from greenai.meter.interval import sampling_interval
 
     sampling_interval()
     apply_cpu_watts(args)

@@ -13,22 +13,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from greenai.errors import GreenAIError, UsageError
-
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class CommandNotFound(GreenAIError):
-    """The command to measure does not exist or is not executable (exit 127, as shells do)."""
-
-    exit_code = 127
+from greenai.cli._measure_process import (
+    FORWARDED_SIGNALS,
+    CommandNotFound,
+    _check_command,
+    _die_with_parent,
+    _exit_code,
+    _foreground,
+)
+from greenai.cli._measure_report import _print_summary, _rank_jobs, _result
+from greenai.cli._measure_sinks import _close, _finish_store, _history, _open_store, _prometheus
+from greenai.errors import UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -88,60 +89,11 @@ def _check_out_dir(out: Path) -> None:
     check_out_dir(out)
 
 
-def _check_command(command: list[str]) -> None:
-    if not command:
-        raise UsageError(
-            "no command to measure: give it after '--', e.g. greenai measure -- python train.py"
-        )
-    exe = command[0]
-    found = shutil.which(exe) if os.sep not in exe else (exe if os.access(exe, os.X_OK) else None)
-    if found is None or os.path.isdir(found):
-        raise CommandNotFound(f"command not found or not executable: {exe}")
-
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _die_with_parent() -> Any:
-    """A ``preexec_fn`` that makes the kernel SIGKILL the command if greenai itself dies (even by
-    SIGKILL, which greenai cannot catch to forward): a measured command never runs on unmeasured.
-    Linux only (None elsewhere). Resolved here, in the parent: the child, forked from a process
-    with a sampling thread, only makes one libc call before exec."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent:  # greenai died before the call: do not run orphaned
-            os._exit(1)
-
-    return preexec
-
-
-def _exit_code(status: int) -> int:
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
-
-
-def _foreground() -> bool:
-    """True when greenai (and so the command, same process group) is a terminal's foreground job."""
-    try:
-        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     from greenai.carbon import CarbonConfig
     from greenai.meter.emissions_csv import check_header
-    from greenai.meter.tracker import Tracker, sampling_interval
+    from greenai.meter.interval import sampling_interval
+    from greenai.meter.tracker import Tracker
     from greenai.sensors import ProcessTree, default_sensors
 
     command = list(args.command)
@@ -244,145 +196,3 @@ def run(args: argparse.Namespace) -> int:
     for line in ranks:
         print(line, file=sys.stderr)
     return code
-
-
-def _rank_jobs(store: Any, since: float) -> list[str]:
-    """Jobs whose ranks recorded their shares in this store while the command ran (``greenai.track``
-    in each rank, no process group: ``lifecycle.rank_job``): their totals are formed now, a rank
-    that never finished marking its job incomplete. One summary line per job."""
-    if store is None:
-        return []
-    from greenai.lifecycle.rank_job import settle_since
-
-    lines = []
-    try:
-        for job_id, _state in settle_since(store, since):
-            job = store.get_run(job_id)
-            energy = "?" if job.energy_kwh is None else f"{job.energy_kwh:.6g} kWh"
-            why = f": {job.error}" if job.error else ""
-            lines.append(
-                f"  ranks' job {job_id} ({job.status}): {energy} summed over its ranks{why}"
-            )
-    except Exception as exc:  # the command's own record matters more
-        lines.append(f"greenai: warning: could not total the ranks' jobs: {exc}")
-    return lines
-
-
-def _prometheus(port: str | None, sensors: list[Any]) -> Any:
-    """The scrape endpoint for ``--prometheus-port`` (None without the flag)."""
-    if port is None:
-        return None
-    from greenai.integrations.prometheus import PrometheusSink, check_port
-
-    def methods() -> dict[str, Any]:
-        return {c: m for sensor in sensors for c, m in sensor.methods().items()}
-
-    return PrometheusSink(check_port(port), methods=methods)
-
-
-def _close(prometheus: Any) -> None:
-    if prometheus is not None:
-        prometheus.close()
-
-
-def _open_store(
-    url: str | None, out: Path, run_id: str, name: str, command: list[str], carbon: Any
-):
-    from greenai.storage import StoreSink, open_store
-
-    store = open_store(url, default_dir=out)
-    store.create_run(
-        run_id,
-        name=name,
-        variant="measure",
-        config={"command": command, "pue": carbon.pue, "intensity_g_per_kwh": carbon.g_per_kwh},
-    )
-    return store, [StoreSink(store)]
-
-
-def _history(args: argparse.Namespace, out: Path, name: str, command: list[str]) -> Any:
-    """The median duration of this command's finished runs in the store (for --start-within)."""
-    from greenai.cli._schedule import median_duration
-
-    if args.no_store:
-        return None
-    from greenai.storage import open_store
-
-    try:
-        store = open_store(args.store, default_dir=out, create=False)
-    except UsageError:  # no store yet: no history
-        return None
-    try:
-        runs = store.list_runs(variant="measure")
-        return median_duration(
-            runs, lambda r: r.name == name and r.config.get("command") == command
-        )
-    finally:
-        store.close()
-
-
-def _result(m: Any, tracker: Any, csv_path: Path) -> dict[str, Any]:
-    """The run's result JSON (``greenai.track``'s, variant "measure"): energy, CO2 and, beside
-    them, the embodied carbon of this machine (and the GPUs the meter read) for the run's time."""
-    from greenai.lifecycle.recorded import build_result
-
-    gpus = int(tracker.hardware().get("gpu_count") or 0)
-    used_gpu = m.energy_j.get("gpu", 0.0) > 0
-    return build_result(
-        m, group=None, model=None, dataset=None, device="cuda" if used_gpu else "cpu",
-        emissions_csv=csv_path, gpus=gpus, variant="measure",
-    )  # fmt: skip
-
-
-def _finish_store(
-    store: Any, run_id: str, status: str, error: str | None, result: dict[str, Any] | None = None
-) -> None:
-    if store is None:
-        return
-    try:
-        store.finish_run(run_id, status=status, error=error, result=result)
-    finally:
-        store.close()
-
-
-def _print_summary(
-    command: list[str],
-    code: int,
-    m: Any,
-    csv_path: Path,
-    store: Any,
-    run_id: str,
-    result: dict[str, Any] | None = None,
-) -> None:
-    from greenai.meter.types import COMPONENTS, kwh
-
-    err = sys.stderr
-    print(
-        f"greenai measure: '{' '.join(command)}' exited with {code} after {m.duration_s:.2f} s",
-        file=err,
-    )
-    for c in COMPONENTS:
-        joules = m.energy_j.get(c, 0.0)
-        label = m.methods[c].label() if c in m.methods else "not measured"
-        print(f"  {c:<4} {kwh(joules):.6g} kWh ({joules:.4g} J)  {label}", file=err)
-    print(
-        f"  total {m.energy_kwh:.6g} kWh from the grid (PUE {m.pue:g}); CO2 {m.co2_kg:.6g} kg",
-        file=err,
-    )
-    print(f"  carbon intensity {m.intensity.g_per_kwh:g} gCO2e/kWh: {m.intensity.source}", file=err)
-    from greenai.results.resultfile import piece_from_measurement
-    from greenai.uncertainty import plus_minus
-
-    b = piece_from_measurement(m)  # the bands (greenai.uncertainty)
-    print(
-        f"  band: energy {plus_minus(m.energy_kwh, b['energy_kwh_low'], b['energy_kwh_high'])} "
-        f"kWh, CO2 {plus_minus(m.co2_kg, b['co2_kg_low'], b['co2_kg_high'])} kg",
-        file=err,
-    )
-    if result is not None:
-        from greenai.results.bands import summary_lines
-
-        for line in summary_lines(result)[1:]:  # the embodied carbon, beside the CO2 above
-            print(line, file=err)
-    where = f"{csv_path}" + (f" and {store.url}" if store is not None else "")
-    print(f"  run {run_id} recorded in {where}", file=err)

@@ -7,27 +7,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from greenai.cli import _schedule, argtypes, common, training_args
-from greenai.cli._runtimes import add_runtime_args
-
-DEFAULT_TRIALS = 30
-
-# Narrowing flags: flag dest -> search-space dimension.
-NARROWING = {
-    "lr_range": "lr",
-    "epochs_range": "epochs",
-    "batch_sizes": "batch_size",
-    "widths": "width",
-    "precisions": "precision",
-    "sparsities": "sparsity",
-    "quantization": "quantization",
-}
+from greenai.cli import _schedule, common
+from greenai.cli._search_args import _check_counts, _space_flags, add_search_args
+from greenai.cli._search_study import (
+    _base_config,
+    _deferral,
+    _finish,
+    _mlflow_start,
+    _optimize,
+    _run_store_url,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -44,163 +38,8 @@ def register(subparsers: Any) -> None:
             "results/search_<study>_pareto.png and _hypervolume.png."
         ),
     )
-    g = p.add_argument_group("search")
-    g.add_argument(
-        "--trials",
-        type=int,
-        default=None,
-        help=f"trials this process runs (default {DEFAULT_TRIALS})",
-    )
-    g.add_argument(
-        "--total-trials",
-        type=int,
-        default=None,
-        help="stop once the study holds this many finished trials (all workers together)",
-    )
-    g.add_argument(
-        "--heartbeat", type=int, default=None, metavar="S",
-        help="seconds between a running trial's heartbeats (default 30)",
-    )  # fmt: skip
-    g.add_argument(
-        "--grace", type=int, default=None, metavar="S",
-        help="a trial without a heartbeat for this long is lost with its worker (default 120)",
-    )  # fmt: skip
-    g.add_argument(
-        "--retries", type=argtypes.nonneg_int, default=1, metavar="N",
-        help="times a lost trial's parameters are run again by another worker (default 1; 0: never)",
-    )  # fmt: skip
-    g.add_argument("--objective", choices=("energy", "co2"), default="energy")
-    g.add_argument("--sampler", choices=("nsga2", "tpe"), default="nsga2", help="default: NSGA-II")
-    g.add_argument(
-        "--population", type=int, default=None, help="NSGA-II generation size (default 10)"
-    )
-    g.add_argument(
-        "--seed", type=argtypes.nonneg_int, default=0,
-        help="sampler and training seed (default 0); give parallel workers different seeds",
-    )  # fmt: skip
-    g.add_argument(
-        "--storage",
-        default=None,
-        help="Optuna storage URL: SQLite file (default <out>/search.db) or postgresql://... "
-        "shared by several processes",
-    )
-    g.add_argument("--study-name", default=None, help="default: <dataset>_<objective>")
-    g.add_argument(
-        "--show",
-        action="store_true",
-        help="run no trials: print the Pareto table and redraw the charts of the stored study",
-    )
-    g.add_argument(
-        "--mlflow", action="store_true",
-        help="also log to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db): a parent run for the "
-        "search, each trial nested under it, the charts on the parent",
-    )  # fmt: skip
-    common.add_wandb_arg(g)
-    s = p.add_argument_group("search space (narrows the declared space; flags beat --space)")
-    s.add_argument("--space", default=None, metavar="FILE", help="TOML or JSON narrowing file")
-    s.add_argument("--lr-range", nargs=2, type=float, metavar=("LOW", "HIGH"))
-    s.add_argument("--epochs-range", nargs=2, type=int, metavar=("LOW", "HIGH"))
-    s.add_argument("--batch-sizes", nargs="+", type=int, metavar="N")
-    s.add_argument("--widths", nargs="+", type=float, metavar="W")
-    s.add_argument("--precisions", nargs="+", metavar="P", help="fp32, bf16")
-    s.add_argument(
-        "--sparsities", nargs="+", type=float, metavar="S",
-        help="fractions of conv weights pruned after training, in [0, 0.99] (0: no pruning)",
-    )  # fmt: skip
-    s.add_argument(
-        "--quantization", nargs="+", metavar="off|on",
-        help="on: static INT8 post-training quantization of the (pruned) model (needs torchao)",
-    )  # fmt: skip
-    _add_fixed_training_args(p)
-    common.add_data_args(p)
-    common.add_carbon_args(p)
-    common.add_output_args(p)
-    add_runtime_args(p)
-    common.add_budget_args(p)
-    _schedule.add_schedule_args(p)
-    g = p.add_argument_group("search budget and pruning (search/budget.py, search/dominance.py)")
-    g.add_argument(
-        "--prune-dominated", dest="prune_dominated", action="store_true",
-        help="stop a trial after an epoch when another trial had at least its accuracy for at "
-        "most its energy at that same epoch",
-    )  # fmt: skip
-    g.add_argument(
-        "--defer-trials", dest="defer_trials", action="store_true",
-        help="with --start-within and --forecast: before each trial, wait for the cleanest start "
-        "within that window (expected duration: --expected-duration, else the median trial)",
-    )  # fmt: skip
-    p.add_argument(
-        "--inference-images",
-        type=argtypes.nonneg_int,
-        default=0,
-        help="also measure each trial's inference energy on N images (default 0: no; slower, "
-        "and not an objective)",
-    )
+    add_search_args(p)
     p.set_defaults(func=run)
-
-
-def _add_fixed_training_args(p: argparse.ArgumentParser) -> None:
-    """The training flags that stay the same in every trial (the searched ones are in the space)."""
-    t = p.add_argument_group("training (the same for every trial)")
-    t.add_argument("--model", default="seed_cnn", help="registered model name (default seed_cnn)")
-    t.add_argument(
-        "--device", choices=("auto", "cpu", "gpu"), default="auto",
-        help="auto (default): CUDA if present, else CPU",
-    )  # fmt: skip
-    t.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
-    t.add_argument("--weight-decay", dest="weight_decay", type=argtypes.nonneg_float, default=0.0)
-    t.add_argument("--schedule", choices=("constant", "onecycle", "cosine"), default="constant")
-    t.add_argument("--label-smoothing", dest="label_smoothing", type=argtypes.fraction, default=0.0)
-    t.add_argument("--no-augment", dest="augment", action="store_false", help="no crop / flip")
-    t.add_argument(
-        "--prune-finetune-epochs", dest="prune_finetune_epochs", type=argtypes.nonneg_int,
-        default=1, help="fine-tuning epochs after pruning, in trials that prune (default 1; 0: none)",
-    )  # fmt: skip
-
-
-def _space_flags(args: argparse.Namespace) -> dict[str, Any]:
-    return {dim: getattr(args, dest) for dest, dim in NARROWING.items()}
-
-
-def _check_counts(args: argparse.Namespace) -> None:
-    from greenai.errors import UsageError
-
-    if args.show:
-        if args.trials is not None or args.total_trials is not None:
-            raise UsageError("--show only summarises a stored study; it takes no --trials")
-        return
-    if args.trials is None:
-        args.trials = DEFAULT_TRIALS
-    if args.trials < 1:
-        raise UsageError(f"--trials must be at least 1, got {args.trials}")
-    if args.total_trials is not None and args.total_trials < 1:
-        raise UsageError(f"--total-trials must be at least 1, got {args.total_trials}")
-    beat, grace = args.heartbeat, args.grace
-    if beat is not None and beat < 1:
-        raise UsageError(f"--heartbeat must be at least 1 second, got {beat}")
-    if grace is not None and grace <= (beat or 30):
-        raise UsageError(f"--grace ({grace} s) must be longer than the heartbeat ({beat or 30} s)")
-
-
-def _base_config(args: argparse.Namespace) -> Any:
-    """The fixed part of every trial's TrainConfig (the searched fields are replaced per trial)."""
-    cfg = training_args.train_config(args)
-    from greenai.ml.training.loop import resolve_device
-
-    resolve_device(cfg.device)  # "gpu" without CUDA: one line now
-    if cfg.dataset == "cifar10":
-        from greenai.ml.data import locate_cifar10
-
-        locate_cifar10(cfg.data_dir, cfg.download)  # missing data: one line now, not every trial
-    return cfg
-
-
-def _run_store_url(args: argparse.Namespace, storage: str) -> str | None:
-    if args.store:
-        return args.store
-    if os.environ.get("GREENAI_STORE"):
-        return None
-    return storage if storage.startswith("postgresql") else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -248,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     population = args.population or study_mod.DEFAULT_POPULATION
     study_mod.make_sampler(args.sampler, args.seed, population)  # bad settings fail before writing
     from greenai.integrations.wandb import trackers
-    from greenai.search.objective import TrialObjective, close_stale_run
+    from greenai.search.objective import TrialObjective
+    from greenai.search.stale import close_stale_run
     from greenai.storage import open_store
 
     mlflow, mlflow_parent = trackers(mlflow=args.mlflow, wandb=args.wandb), None
@@ -320,52 +160,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"greenai: error: all {len(mine)} trials of this process failed", file=sys.stderr)
         return 1
     return code
-
-
-def _mlflow_start(mlflow: Any, name: str, args: argparse.Namespace, space: Any) -> str:
-    """Start the search's parent MLflow run; returns its greenai id."""
-    import re
-
-    from greenai.storage import new_run_id
-
-    parent = f"search-{re.sub(r'[^0-9A-Za-z_.-]', '_', name)}-{new_run_id()}"
-    params = {
-        "study_name": name, "objective": args.objective, "sampler": args.sampler,
-        "seed": args.seed, "trials": args.trials, "total_trials": args.total_trials,
-        "space": space.describe(),
-    }  # fmt: skip
-    mlflow.start_run(parent, f"search {name}", params=params, tags={"greenai.group": name})
-    return parent
-
-
-def _deferral(args: argparse.Namespace, store: Any, name: str) -> Any:
-    """``before_trial`` for --defer-trials: wait for the cleanest start of each trial."""
-    from greenai.search.defer import TrialDeferral
-    from greenai.search.objective import VARIANT
-
-    def history() -> Any:
-        runs = store.list_runs(group=name, variant=VARIANT)
-        return _schedule.median_duration(runs, lambda r: True)
-
-    return TrialDeferral(
-        args.forecast, args.start_within, expected_s=args.expected_duration, history=history
-    )
-
-
-def _optimize(study: Any, objective: Any, args: argparse.Namespace, extra: Any = ()) -> None:
-    import optuna
-
-    callbacks = list(extra)
-    if args.total_trials is not None:
-        callbacks.append(optuna.study.MaxTrialsCallback(args.total_trials, states=None))
-    study.optimize(objective, n_trials=args.trials, catch=(Exception,), callbacks=callbacks)
-
-
-def _finish(study: Any, objective: str, results_dir: Path, summary_mod: Any) -> int:
-    summary = summary_mod.summarise(study, objective)
-    print(summary_mod.format_summary(summary))
-    paths = summary_mod.write_charts(summary, results_dir)
-    if paths:
-        print(f"charts: {paths[0]}  {paths[1]}")
-    sys.stdout.flush()
-    return 0

@@ -30,7 +30,7 @@ from flask import (
 from werkzeug.exceptions import MethodNotAllowed
 
 from greenai import __version__
-from greenai.dashboard import spent, studies, views
+from greenai.dashboard import report_view, search_view, spent, studies, views
 from greenai.errors import MissingExtraError
 from greenai.search.study import OBJECTIVES
 
@@ -152,7 +152,7 @@ def create_app(store: Any, trusted_hosts: Sequence[str] | None = None) -> Flask:
         else:
             chosen = "energy"
             source = f"the study's objective is unknown here ({recorded.where}); showing energy"
-        payload = views.search_payload(runs, chosen, source)
+        payload = search_view.search_payload(runs, chosen, source)
         payload["recorded_objective"] = recorded.objective
         return payload
 
@@ -162,7 +162,7 @@ def create_app(store: Any, trusted_hosts: Sequence[str] | None = None) -> Flask:
         runs = group_runs_or_404(group)
         is_search = any(r.variant == views.SEARCH_TRIAL for r in runs)
         return render_template(
-            "study.html", group=group, report=views.study_report(runs), is_search=is_search
+            "study.html", group=group, report=report_view.study_report(runs), is_search=is_search
         )
 
     @app.get("/search")
@@ -196,7 +196,7 @@ def create_app(store: Any, trusted_hosts: Sequence[str] | None = None) -> Flask:
 
     @app.get("/api/study")
     def api_study() -> Response:
-        return _json(views.study_report(group_runs_or_404(request.args.get("group"))))
+        return _json(report_view.study_report(group_runs_or_404(request.args.get("group"))))
 
     @app.get("/api/search")
     def api_search() -> Response:

@@ -129,7 +129,7 @@ class TrainingEnergy:
 
     def _per_rank(self) -> bool:
         """True when every rank meters its share and the store sums them (``lifecycle.rank_job``)."""
-        from greenai.lifecycle.recorded import DEFAULT_STORE
+        from greenai.lifecycle.tracked_store import DEFAULT_STORE
         from greenai.sensors.ranks import rank_info
 
         if self.track_kwargs.get("job") is False or not rank_info().distributed:

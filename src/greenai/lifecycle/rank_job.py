@@ -27,7 +27,8 @@ from dataclasses import replace
 from typing import Any
 
 from greenai.errors import UsageError
-from greenai.lifecycle.recorded import VARIANT, _Recording, build_result
+from greenai.lifecycle.recorded import _Recording
+from greenai.lifecycle.tracked_result import VARIANT, build_result
 from greenai.meter.types import Measurement, PhaseResult, Sample
 from greenai.sensors.ranks import RankInfo, rank_info
 from greenai.units import CarbonIntensity, kwh
@@ -147,7 +148,7 @@ class RankRecording(_Recording):
         if self.store is None:
             super()._finish(m, exc)
             return
-        from greenai.lifecycle.recorded import _error_line
+        from greenai.lifecycle.tracked_result import _error_line
         from greenai.meter.gather import rank_record
         from greenai.storage import rank_rows
 

@@ -7,38 +7,24 @@ The store is ``store=`` (a URL, a SQLite file path or an open ``RunStore``), els
 else ``./greenai.db`` in the current folder, as the commands choose it; ``store=None`` records
 nothing (the pure meter). The run's final ``Measurement`` carries its run id, so a later step can
 name the tracked run as its parent.
+
+The result JSON is built in ``greenai.lifecycle.tracked_result``; the ``store=`` argument is
+opened in ``greenai.lifecycle.tracked_store``.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import platform
 import sys
 from collections.abc import Callable
-from importlib import metadata
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from greenai.errors import UsageError
+from greenai.lifecycle.tracked_result import VARIANT, _error_line, build_result
+from greenai.lifecycle.tracked_store import DEFAULT_STORE, LateSink, open_store_arg
 from greenai.meter.tracker import Tracker
-from greenai.meter.types import Measurement, PhaseResult, Sample
-
-if TYPE_CHECKING:  # pragma: no cover
-    from greenai.storage import RunStore
+from greenai.meter.types import Measurement
 
 F = TypeVar("F", bound=Callable[..., Any])
-VARIANT = "tracked"
-
-
-class _DefaultStore:
-    """The ``store=`` default: ``$GREENAI_STORE``, else ``./greenai.db`` (distinct from None)."""
-
-    def __repr__(self) -> str:
-        return "<$GREENAI_STORE or ./greenai.db>"
-
-
-DEFAULT_STORE: Any = _DefaultStore()
 
 
 class RecordedTracker(Tracker):
@@ -55,135 +41,11 @@ class RecordedTracker(Tracker):
         return self._final
 
 
-class _LateSink:
-    """Forwards to the store's sink once the store is open: the Tracker is built (checking its
-    arguments) before the store is opened, so bad arguments leave no store file behind."""
-
-    target: Any = None
-
-    def on_start(self, run_id: str, name: str, start_time: float) -> None:
-        self.target.on_start(run_id, name, start_time)
-
-    def on_sample(self, sample: Sample) -> None:
-        self.target.on_sample(sample)
-
-    def on_phase(self, phase: PhaseResult) -> None:
-        self.target.on_phase(phase)
-
-    def on_stop(self, measurement: Measurement) -> None:
-        self.target.on_stop(measurement)
-
-
-def _open(store: Any) -> tuple[RunStore | None, bool]:
-    """(the store, whether we opened it and so must close it). One ``UsageError`` line if the store
-    cannot be opened."""
-    from greenai.storage import RunStore, open_store
-
-    if store is None:
-        return None, False
-    if isinstance(store, RunStore):
-        return store, False
-    if store is DEFAULT_STORE:
-        url = None
-    elif isinstance(store, (str, os.PathLike)):
-        url = os.fspath(store)
-    else:
-        raise UsageError(f"store must be a URL, a path or a RunStore, got {type(store).__name__}")
-    try:
-        return open_store(url, default_dir=Path.cwd()), True
-    except ValueError as exc:  # a URL that SQLAlchemy's parser rejects outright
-        raise UsageError(f"not a store URL or path: {url!r} ({exc})") from None
-
-
 def _device_in_use() -> str:
     """ "cuda" when this program already uses CUDA through torch, else "cpu" (never imports torch)."""
     torch = sys.modules.get("torch")
     cuda = getattr(torch, "cuda", None)
     return "cuda" if cuda is not None and cuda.is_initialized() else "cpu"
-
-
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def software() -> dict[str, Any]:
-    """The result's ``software`` section without importing torch: the installed versions, and
-    the CUDA version only when the program has loaded torch itself."""
-    from greenai import __version__
-    from greenai.results.runinfo import git_commit
-
-    torch = sys.modules.get("torch")
-    cuda = None
-    if torch is not None and torch.cuda.is_available():
-        cuda = torch.version.cuda
-    return {
-        "greenai": __version__,
-        "torch": _version("torch"),
-        "numpy": _version("numpy"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cuda": cuda,
-        "git_commit": git_commit(),
-    }
-
-
-def build_result(
-    m: Measurement,
-    *,
-    group: str | None,
-    model: str | None,
-    dataset: str | None,
-    device: str,
-    emissions_csv: Path | None,
-    training: dict[str, Any] | None = None,
-    gpus: int = 0,
-    variant: str = VARIANT,
-) -> dict[str, Any]:
-    """The result JSON (schema in docs/ARCHITECTURE.md) of a tracked run: energy and carbon only;
-    no accuracy, so ``metrics`` is empty and ``efficiency`` None; no parent, so lifecycle = step.
-    Its hardware's embodied carbon (``gpus`` GPUs of this machine for the run's time) is beside the
-    operational CO2, as every lifecycle run's (``greenai.carbon.embodied.embodied_section``)."""
-    from greenai.carbon.embodied import embodied_section
-    from greenai.results import resultfile as results
-    from greenai.results.work import work_section
-
-    step = results.sum_pieces([results.piece_from_measurement(m)], m.pue)
-    life = results.lifecycle(step, None)
-    result = {
-        "schema_version": results.SCHEMA_VERSION,
-        "run_id": m.run_id,
-        "parent_run_id": None,
-        "variant": variant,
-        "group": group,
-        "dataset": dataset,
-        "model": model,
-        "device": device,
-        "precision": None,
-        "hyperparameters": {},
-        "metrics": {},
-        "inference": None,
-        "energy": {"step": step, "lifecycle": life},
-        "embodied": embodied_section(step["duration_s"], gpus),  # beside, never added into it
-        "carbon": results.carbon_section(m),
-        "efficiency": {"acc_per_kg_co2_step": None, "acc_per_kg_co2_lifecycle": None},
-        "break_even": None,
-        "software": software(),
-        "artifacts": {} if emissions_csv is None else {"emissions_csv": str(emissions_csv)},
-        "created_at": results.utc_now(),
-    }
-    if training:
-        result["training"] = dict(training)
-    result["work"] = work_section(result)  # J per training sample when a callback counted them
-    return result
-
-
-def _error_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    name = type(exc).__name__
-    return (f"{name}: {text.splitlines()[0]}" if text else name)[:500]
 
 
 class _Recording:
@@ -192,7 +54,7 @@ class _Recording:
     def __init__(self, spec: track) -> None:
         kwargs = dict(spec.tracker_kwargs)
         self.spec = spec
-        self.sink = _LateSink()
+        self.sink = LateSink()
         sinks = list(kwargs.pop("sinks", ()))
         from greenai.integrations.wandb import explicit_loggers
 
@@ -205,7 +67,7 @@ class _Recording:
 
             kwargs["run_id"] = new_run_id()
         self.tracker = RecordedTracker(spec.name, sinks=sinks, **kwargs)
-        self.store, self.owned = _open(spec.store)
+        self.store, self.owned = open_store_arg(spec.store)
         self.device = spec.device or _device_in_use()
 
     def begin(self) -> RecordedTracker:

@@ -116,7 +116,7 @@ class MeteredRun:
         created or resumed, ``after_open()`` right after; ``artifacts()``/``epochs()`` feed MLflow
         (``epochs_logged``: the step logged its epochs as they ended; only the charts use them)."""
         from greenai.meter import Tracker
-        from greenai.meter.tracker import sampling_interval
+        from greenai.meter.interval import sampling_interval
         from greenai.storage import StoreSink
 
         spec, env, store, mlflow = self.spec, self.env, self.env.store, self.env.mlflow

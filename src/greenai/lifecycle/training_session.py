@@ -31,7 +31,7 @@ from greenai.results import resultfile as results
 
 def _tracker(name: str, run_id: str, carbon: Any, sinks: list[Any], emissions_csv: Path | None):
     from greenai.meter import Tracker
-    from greenai.meter.tracker import sampling_interval
+    from greenai.meter.interval import sampling_interval
 
     return Tracker(
         name,

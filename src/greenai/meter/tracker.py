@@ -5,7 +5,8 @@ and at stop; a window's energy is the cumulative reading at its end minus that a
 windows are exact to the sensors' resolution, not to the sampling interval. At those edges (not at
 samples) queued CUDA work is waited for when the program uses torch.cuda. Sensor reads happen under
 one lock, so phases, ``snapshot()`` and the sampling thread may run concurrently; sinks are called
-under another, one record at a time (a sink needs no locking of its own).
+under another, one record at a time (a sink needs no locking of its own). The reading, sampling
+and sink side is ``greenai.meter.readings``; the sampling period, ``greenai.meter.interval``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from greenai.errors import UsageError
+from greenai.meter.interval import _check_interval
+from greenai.meter.readings import Readings, _sync_accelerator
 from greenai.meter.types import COMPONENTS, Measurement, Method, PhaseResult, Sample, Sink
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,47 +38,7 @@ def make_run_id(now: float | None = None) -> str:
     return f"{stamp}-{os.urandom(3).hex()}"
 
 
-def _sync_accelerator() -> None:
-    """Wait for queued GPU work before reading a window's edge, so it is counted in that window.
-
-    Only when the program already uses CUDA through torch: never imports torch itself."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        cuda = getattr(torch, "cuda", None)
-        if cuda is not None and cuda.is_initialized():
-            cuda.synchronize()
-
-
-def _check_interval(interval_s: float) -> float:
-    try:
-        value = float(interval_s)
-    except (TypeError, ValueError):
-        raise UsageError(
-            f"sampling interval must be a number of seconds, got {interval_s!r}"
-        ) from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise UsageError(f"sampling interval must be > 0 seconds, got {interval_s!r}")
-    return value
-
-
-INTERVAL_ENV = "GREENAI_INTERVAL"
-DEFAULT_INTERVAL_S = 1.0
-
-
-def sampling_interval(flag: float | str | None = None) -> float:
-    """The sampling period: ``flag`` > ``$GREENAI_INTERVAL`` > 1 s. Bad values are a UsageError."""
-    if flag is not None:
-        return _check_interval(flag)
-    env = os.environ.get(INTERVAL_ENV) or None
-    if env is None:
-        return DEFAULT_INTERVAL_S
-    try:
-        return _check_interval(env)
-    except UsageError as exc:
-        raise UsageError(f"{INTERVAL_ENV}: {exc}") from None
-
-
-class Tracker:
+class Tracker(Readings):
     """Measure the energy and CO2 of a run.
 
     ``carbon`` defaults to ``CarbonConfig.resolve(country, pue, intensity_g_per_kwh)``; ``sensors`` to
@@ -145,74 +107,6 @@ class Tracker:
         self._state = "new"
         self._final: Measurement | None = None
 
-    # -- reading -------------------------------------------------------------------------------
-    def _raw_j(self) -> dict[str, float]:
-        """Sum of the sensors' cumulative readings. A sensor that fails mid-run keeps its last good
-        reading (its energy stops growing) and the failure is reported once on stderr."""
-        from greenai.sensors.base import SensorUnavailable
-
-        totals = dict.fromkeys(COMPONENTS, 0.0)
-        for index, sensor in enumerate(self._sensors):
-            try:
-                reading = sensor.read_j()
-                self._last_good[index] = reading
-            except SensorUnavailable as exc:
-                reading = self._last_good.get(index, dict.fromkeys(sensor.components, 0.0))
-                if index not in self._failed:
-                    self._failed.add(index)
-                    print(
-                        f"greenai: warning: {exc.reason}; its energy is frozen at the last reading",
-                        file=sys.stderr,
-                    )
-            for component, joules in reading.items():
-                totals[component] = totals.get(component, 0.0) + joules
-        return totals
-
-    def _read(self) -> tuple[float, dict[str, float]]:
-        """(seconds since start, energy in J per component since start), read now."""
-        elapsed, energy, _co2 = self._read_co2()
-        return elapsed, energy
-
-    def _read_co2(self) -> tuple[float, dict[str, float], float]:
-        """``_read`` plus the cumulative CO2 kg. With an intensity series the energy since the
-        previous read is taken as drawn evenly over that interval, at the series' mean there."""
-        with self._lock:
-            raw = self._raw_j()
-            elapsed = self._monotonic() - self._t0
-            energy = {c: max(0.0, raw[c] - self._origin_j.get(c, 0.0)) for c in raw}
-            if getattr(self.carbon, "series", None) is None:
-                return elapsed, energy, self._co2_kg(energy)
-            last_s, last_j, co2 = self._co2_mark
-            total = sum(energy.values())
-            if elapsed > last_s or total != last_j:
-                t0 = self._start_time + last_s
-                co2 += self.carbon.co2_kg_between(
-                    max(0.0, total - last_j), t0, self._start_time + max(elapsed, last_s)
-                )
-                self._co2_mark = (max(elapsed, last_s), total, co2)
-            return elapsed, energy, co2
-
-    def _co2_kg(self, energy_j: dict[str, float]) -> float:
-        """CO2 of a constant intensity (no series): the one place it is computed for the meter."""
-        return self.carbon.co2_kg(sum(energy_j.values()))
-
-    # -- sinks ---------------------------------------------------------------------------------
-    def _emit(self, method: str, *args: Any) -> None:
-        with self._sink_lock:  # the sampling thread and phases must not interleave a sink's writes
-            self._emit_locked(method, *args)
-
-    def _emit_locked(self, method: str, *args: Any) -> None:
-        for sink in list(self._sinks):
-            try:
-                getattr(sink, method)(*args)
-            except Exception as exc:
-                self._sinks.remove(sink)
-                print(
-                    f"greenai: warning: sink {type(sink).__name__} failed in {method} "
-                    f"({type(exc).__name__}: {exc}); it receives no more records",
-                    file=sys.stderr,
-                )
-
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> Tracker:
         """Read the sensors' origin, notify sinks, start sampling. Returns ``self``."""
@@ -250,55 +144,6 @@ class Tracker:
             self._thread = threading.Thread(target=self._loop, name="greenai-sampler", daemon=True)
             self._thread.start()
         return self
-
-    def hardware(self) -> dict[str, Any]:
-        """The CPU model and the GPUs the sensors read (``gpu_count``, ``gpu_model``), e.g. for
-        the run's embodied carbon."""
-        return self._hardware()
-
-    def _hardware(self) -> dict[str, Any]:
-        from greenai.sensors.cpu_model import read_cpuinfo
-
-        hw: dict[str, Any] = {"cpu_model": read_cpuinfo().model_name, "gpu_count": 0}
-        for sensor in self._sensors:
-            names = getattr(sensor, "gpu_names", None)
-            if callable(names):
-                hw["gpu_model"] = ", ".join(names())
-                hw["gpu_count"] = len(names())
-        return hw
-
-    def _loop(self) -> None:
-        assert self.interval_s is not None
-        k = 1
-        while not self._stop_event.wait(
-            max(0.0, self._t0 + k * self.interval_s - self._monotonic())
-        ):
-            self.sample()
-            k = max(k + 1, int((self._monotonic() - self._t0) / self.interval_s) + 1)
-
-    def sample(self) -> Sample:
-        """Take one sample now (the thread calls this every ``interval_s``) and pass it to sinks."""
-        elapsed, energy, co2 = self._read_co2()
-        with self._lock:
-            last_elapsed, last_energy = self._last_sample
-            self._last_sample = (elapsed, energy)
-            phase = self._stack[-1] if self._stack else None
-        dt_s = elapsed - last_elapsed
-        power = {
-            c: (energy[c] - last_energy.get(c, 0.0)) / dt_s if dt_s > 0 else 0.0 for c in energy
-        }
-        sample = Sample(
-            run_id=self.run_id,
-            timestamp=self._start_time + elapsed,
-            elapsed_s=elapsed,
-            phase=phase,
-            power_w=power,
-            energy_j=energy,
-            co2_kg=co2,
-        )
-        self.samples.append(sample)
-        self._emit("on_sample", sample)
-        return sample
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:

@@ -14,7 +14,7 @@ NA = "n/a"
 
 
 def _sig(x: float | None) -> str:
-    from greenai.reports.table import sig
+    from greenai.reports.cells import sig
 
     return sig(x)
 

@@ -16,7 +16,8 @@ from greenai.reports.inputs import RunInput
 from greenai.reports.names import distinguish, timing_notes
 from greenai.reports.rows import ReportRow, build_rows
 from greenai.reports.scenario import scenario
-from greenai.reports.table import markdown, md_text, method_notes, tables, terminal
+from greenai.reports.table import method_notes, tables
+from greenai.reports.tabletext import markdown, md_text, terminal
 
 MARKDOWN_NAME = "study_report.md"
 HTML_NAME = "report.html"

@@ -10,9 +10,10 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from greenai.reports.cells import NA, pct, sig
 from greenai.reports.inputs import RunInput
 from greenai.reports.rows import ReportRow
-from greenai.reports.table import LIFECYCLE_HEADERS, NA, Table, pct, sig
+from greenai.reports.table import LIFECYCLE_HEADERS, Table
 
 CHART_NAME = "runtime_chart.png"
 CHART_CAPTION = "Inference throughput per variant on each runtime"

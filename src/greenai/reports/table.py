@@ -1,78 +1,19 @@
-"""The report's tables as text: Markdown (for ``study_report.md``) and aligned plain text (terminal).
+"""The report's tables: their titles, headers, cells and notes (study, lifecycle, work, scenario,
+failed steps).
 
-``tables(rows, scenario)`` computes the cells once; ``markdown`` and ``terminal`` only lay them out.
+``tables(rows, scenario)`` computes the cells once; ``greenai.reports.tabletext`` lays them out
+as Markdown (``markdown``, for ``study_report.md``) and aligned plain text (``terminal``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape as html_escape
 
 from greenai.reports.bandtext import band, reduction, scenario_overlap
+from greenai.reports.cells import break_even, one_line, pct, per_kg, short_methods, sig, size
 from greenai.reports.rows import ReportRow
 from greenai.reports.scenario import Scenario
-
-NA = "n/a"
-
-
-def sig(x: float | None, digits: int = 3) -> str:
-    """``x`` with ``digits`` significant digits, without exponent between 1e-4 and 1e6."""
-    if x is None:
-        return NA
-    if x == 0:
-        return "0"
-    mag = math.floor(math.log10(abs(x)))
-    if -4 <= mag < 6:
-        return f"{x:,.{max(0, digits - 1 - mag)}f}"
-    return f"{x:.{digits - 1}e}"
-
-
-def per_kg(x: float | None) -> str:
-    """Efficiency (accuracy points per kg CO2) as a whole number."""
-    return NA if x is None else f"{x:,.0f}"
-
-
-def pct(x: float | None) -> str:
-    return NA if x is None else f"{x:.2f}%"
-
-
-def size(row: ReportRow) -> str:
-    if row.size_mib is None:
-        return NA
-    return f"{row.size_mib:.2f} MiB"
-
-
-def break_even(row: ReportRow) -> str:
-    if row.variant == "baseline":
-        return "—"
-    if row.break_even_never:
-        return "never"
-    if (row.break_even_explanation or "").startswith("not judged"):
-        return "not judged (timing unsure)"
-    if row.break_even_inferences is None:
-        return NA
-    return f"{row.break_even_inferences:,}"
-
-
-def short_methods(row: ReportRow) -> str:
-    """``cpu: estimated: TDP; ram: ...`` without the detail in parentheses (the footnotes have it)."""
-    if not row.step_methods:
-        return NA
-    parts = [
-        f"{c}: {m.split(' (')[0]}"
-        for c, m in row.step_methods.items()
-        if not m.startswith("none")  # a component absent on this machine (e.g. no GPU)
-    ]
-    return "; ".join(parts) or NA
-
-
-def one_line(error: str | None, limit: int = 160) -> str:
-    """The first line of an error, cut to ``limit`` characters (the full text stays in the store)."""
-    lines = (error or "").strip().splitlines()
-    text = lines[0].strip() if lines else "no result recorded"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -306,53 +247,3 @@ def tables(rows: Sequence[ReportRow], sc: Scenario | None = None) -> list[Table]
     if problems is not None:
         out.append(problems)
     return out
-
-
-def md_text(text: str) -> str:
-    """Text for Markdown with its HTML escaped: run names and errors come from results and the
-    store, and Markdown viewers render raw HTML (report.html escapes the same text)."""
-    return html_escape(text, quote=False)
-
-
-def _md_cell(text: str) -> str:
-    return md_text(text).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown(tabs: Sequence[Table], notes: Sequence[str] = (), title: str = "") -> str:
-    parts = [f"# {md_text(title)}\n"] if title else []
-    for t in tabs:
-        parts.append(f"## {md_text(t.title)}\n")
-        if t.cells:
-            parts.append("| " + " | ".join(_md_cell(h) for h in t.headers) + " |")
-            parts.append("|" + "|".join("---" for _ in t.headers) + "|")
-            parts.extend("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.cells)
-        else:
-            parts.append("_No finished runs._")
-        if t.note:
-            parts.append(f"\n{md_text(t.note)}")
-        parts.append("")
-    if notes:
-        parts.append("## How each figure was obtained\n")
-        parts.extend(f"- {_md_cell(n)}" for n in notes)
-        parts.append("")
-    return "\n".join(parts)
-
-
-def terminal(tabs: Sequence[Table]) -> str:
-    parts = []
-    for t in tabs:
-        parts.append(t.title)
-        if not t.cells:
-            parts.append("  (no finished runs)\n")
-            continue
-        widths = [max(len(h), *(len(r[i]) for r in t.cells)) for i, h in enumerate(t.headers)]
-        parts.append("  ".join(h.ljust(w) for h, w in zip(t.headers, widths, strict=True)).rstrip())
-        parts.append("  ".join("-" * w for w in widths))
-        parts.extend(
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            for row in t.cells
-        )
-        if t.note:
-            parts.append(t.note)
-        parts.append("")
-    return "\n".join(parts)

@@ -15,12 +15,14 @@ model when there is none), where cost is its lifecycle energy in kWh or CO2 in k
 run, ``child_run_ids`` (in order) and ``final_run_id``. A failure (training or a compression step)
 is recorded on both sides (trial ``fail_reason``, run status "failed" with the error) and re-raised
 so Optuna marks the trial FAIL and the search goes on.
+
+The sampled parameters and the result's values are read in ``greenai.search.trial``; a dead
+worker's trial is closed by ``greenai.search.stale``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import socket
 from collections.abc import Callable, Mapping
@@ -29,12 +31,16 @@ from typing import Any
 
 from greenai.errors import UsageError
 from greenai.lifecycle.budget import TrialDominated
-from greenai.search.space import COMPRESSION_OFF, SearchSpace
+from greenai.search.space import SearchSpace
 from greenai.search.study import OBJECTIVES
-
-VARIANT = "search_trial"
-# Sampled dimensions that are TrainConfig fields; the rest (compression) are handled after training.
-TRAIN_FIELDS = ("lr", "batch_size", "epochs", "width", "precision")
+from greenai.search.trial import (
+    VARIANT,
+    compression_choice,
+    failure_reason,
+    objective_value,
+    trial_config,
+    untrainable_dimensions,
+)
 
 TrainFn = Callable[..., Mapping[str, Any]]
 
@@ -42,58 +48,8 @@ PRUNE_FINETUNE_EPOCHS = 1  # fine-tuning after pruning, by default (0: none)
 PTQ_CALIB_BATCHES = 10  # calibration batches (of the trial's batch size) for INT8 PTQ
 
 
-class TrialFailed(RuntimeError):
-    """A trial finished but its result cannot be used (e.g. a missing or non-finite metric)."""
-
-
 class CompressionFailed(RuntimeError):
     """A compression step (prune or quantize) of a trial's trained model failed."""
-
-
-def compression_choice(params: Mapping[str, Any]) -> tuple[float, bool]:
-    """(sparsity, quantize?) sampled for a trial; (0.0, False) means train only."""
-    sparsity = float(params.get("sparsity", COMPRESSION_OFF["sparsity"]) or 0.0)
-    quantize = str(params.get("quantization", COMPRESSION_OFF["quantization"])).lower() == "on"
-    return sparsity, quantize
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (KeyboardInterrupt)"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def trial_config(base: Any, params: Mapping[str, Any]) -> Any:
-    """``base`` (a frozen TrainConfig) with the sampled training fields replaced."""
-    names = {f.name for f in dataclasses.fields(base)}
-    changes = {k: params[k] for k in TRAIN_FIELDS if k in params and k in names}
-    return dataclasses.replace(base, **changes)
-
-
-def untrainable_dimensions(base: Any, space: SearchSpace) -> list[str]:
-    """Training dimensions the space varies but the config has no field for."""
-    names = {f.name for f in dataclasses.fields(base)}
-    out = []
-    for dim in space.dimensions:
-        if dim.name in TRAIN_FIELDS and dim.name not in names:
-            out.append(dim.name)
-    return out
-
-
-def objective_value(result: Mapping[str, Any], objective: str) -> tuple[float, float]:
-    """(test accuracy %, cost) from a result JSON; ``TrialFailed`` if either is missing or not finite."""
-    key = OBJECTIVES[objective][0]
-    try:
-        accuracy = float(result["metrics"]["test_accuracy_pct"])
-        energy = result["energy"]
-        section = energy.get("lifecycle") or energy["step"]
-        cost = float(section[key] if key in section else energy["step"][key])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TrialFailed(f"the run's result has no usable {exc}") from None
-    if not (math.isfinite(accuracy) and math.isfinite(cost)):
-        raise TrialFailed(f"non-finite objective values: accuracy {accuracy}, {key} {cost}")
-    return accuracy, cost
 
 
 def default_train() -> TrainFn:
@@ -192,7 +148,7 @@ class TrialObjective:
             self.log(f"trial #{trial.number} {exc}")
             raise optuna.TrialPruned(str(exc)) from None
         except BaseException as exc:
-            reason = _reason(exc)
+            reason = failure_reason(exc)
             trial.set_user_attr("fail_reason", reason)
             self._record_failure(run_id, cfg, params, reason)
             self.log(f"trial #{trial.number} failed: {reason}")
@@ -257,7 +213,7 @@ class TrialObjective:
             try:
                 result = make_step(resolve_parent(source, self.out_dir, self.store))
             except Exception as exc:
-                raise CompressionFailed(f"{label} of run {source}: {_reason(exc)}") from exc
+                raise CompressionFailed(f"{label} of run {source}: {failure_reason(exc)}") from exc
             source = str(result["run_id"])
             children.append(source)
             trial.set_user_attr("child_run_ids", list(children))
@@ -287,7 +243,9 @@ class TrialObjective:
             if self.store.get_run(run_id).status == "running":
                 self.store.finish_run(run_id, status="failed", error=reason)
         except Exception as exc:  # the store itself is failing: say so, keep the original error
-            self.log(f"could not record the failure of run {run_id} in the store: {_reason(exc)}")
+            self.log(
+                f"could not record the failure of run {run_id} in the store: {failure_reason(exc)}"
+            )
 
 
 def _print_flush(line: str) -> None:
@@ -303,50 +261,3 @@ def _config_dict(cfg: Any) -> dict[str, Any]:
 
 def _jsonable(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str, list, dict))
-
-
-def close_stale_run(
-    store: Any, log: Callable[[str], None] = print, *, carbon: Any = None, retries: int = 0
-) -> Callable[[Any, Any], None]:
-    """An Optuna heartbeat-stale callback for a trial whose worker died (killed, machine lost).
-
-    Optuna calls it once per stale trial, in the one worker that marked the trial FAIL. It closes
-    the trial's greenai run as failed with the energy its samples hold (what the dead worker spent
-    up to its last sample: recorded once, on that run, so the study's totals count it), and, with
-    ``retries`` > 0, enqueues the same parameters again (Optuna's ``RetryFailedTrialCallback``) for
-    the next worker to run. ``carbon``: the ``CarbonConfig`` that turns the samples into kWh/CO2."""
-
-    def callback(study: Any, trial: Any) -> None:
-        run_id = trial.user_attrs.get("run_id")
-        try:
-            if run_id and store.has_run(run_id):
-                _close_lost_run(store, run_id, carbon)
-        except Exception as exc:  # bookkeeping of a dead trial must not stop the search
-            log(f"could not close run {run_id} of lost trial #{trial.number}: {_reason(exc)}")
-        if retries > 0:
-            from optuna.storages import RetryFailedTrialCallback
-
-            RetryFailedTrialCallback(max_retry=retries)(study, trial)
-            log(f"trial #{trial.number} lost with its worker: its parameters are queued again")
-
-    return callback
-
-
-def _close_lost_run(store: Any, run_id: str, carbon: Any) -> None:
-    """Close a dead worker's run as failed, with the energy its samples hold (when ``carbon``)."""
-    if store.get_run(run_id).status not in ("running", "interrupted"):
-        return
-    spent: dict[str, float] = {}
-    if carbon is not None:
-        from greenai.results.resultfile import attempt_pieces
-
-        pieces = attempt_pieces(store.samples(run_id), carbon)
-        spent = {
-            "energy_kwh": sum(p["energy_kwh"] for p in pieces),
-            "co2_kg": sum(p["co2_kg"] for p in pieces),
-        }
-    store.finish_run(
-        run_id, status="failed", **spent,
-        error="search trial lost: its worker stopped sending heartbeats"
-        + ("; energy counted up to its last sample" if spent else ""),
-    )  # fmt: skip
