@@ -11,8 +11,8 @@ from typing import Any, NamedTuple
 
 from greenai.dashboard.views import (
     SEARCH_TRIAL,
-    _is_number,
-    _number_or_none,
+    is_number,
+    number_or_none,
     run_summary,
 )
 
@@ -71,7 +71,7 @@ def trial_params(trial: Trial) -> dict[str, Any]:
     sparsity, quantization = COMPRESSION_OFF["sparsity"], COMPRESSION_OFF["quantization"]
     for child in trial.chain[1:]:
         variant = child.variant or ""
-        if variant.startswith("pruned_") and _is_number((child.config or {}).get("sparsity")):
+        if variant.startswith("pruned_") and is_number((child.config or {}).get("sparsity")):
             sparsity = child.config["sparsity"]
         elif variant.startswith("quantized_"):
             quantization = "on"
@@ -118,8 +118,8 @@ def search_payload(
                 entry.update(
                     accuracy_pct=accuracy,
                     cost=cost,
-                    lifecycle_energy_kwh=_number_or_none(lifecycle.get("energy_kwh")),
-                    lifecycle_co2_kg=_number_or_none(lifecycle.get("co2_kg")),
+                    lifecycle_energy_kwh=number_or_none(lifecycle.get("energy_kwh")),
+                    lifecycle_co2_kg=number_or_none(lifecycle.get("co2_kg")),
                 )
                 points.append(entry)
                 continue

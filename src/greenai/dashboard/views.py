@@ -167,10 +167,10 @@ def live_series(samples: Sequence[Sample], limit: int = MAX_POINTS) -> dict[str,
 def epoch_series(epochs: Iterable[Any]) -> dict[str, Any]:
     """Per-epoch metrics as columns: ``{"epoch": [...], "metrics": {name: [...]}}``."""
     rows = sorted(epochs, key=lambda e: e.epoch)
-    names = sorted({k for e in rows for k, v in e.metrics.items() if _is_number(v)})
+    names = sorted({k for e in rows for k, v in e.metrics.items() if is_number(v)})
     return {
         "epoch": [e.epoch for e in rows],
-        "metrics": {n: [_number_or_none(e.metrics.get(n)) for e in rows] for n in names},
+        "metrics": {n: [number_or_none(e.metrics.get(n)) for e in rows] for n in names},
     }
 
 
@@ -196,9 +196,11 @@ def live_payload(run: Any, samples: Sequence[Sample], epochs: Iterable[Any]) -> 
     }
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """An int or float that is not a bool (a JSON number)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _number_or_none(value: Any) -> float | None:
-    return float(value) if _is_number(value) else None
+def number_or_none(value: Any) -> float | None:
+    """``value`` as a float where it is a number, else None."""
+    return float(value) if is_number(value) else None

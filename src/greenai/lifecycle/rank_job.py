@@ -148,7 +148,7 @@ class RankRecording(_Recording):
         if self.store is None:
             super()._finish(m, exc)
             return
-        from greenai.lifecycle.tracked_result import _error_line
+        from greenai.lifecycle.tracked_result import error_line
         from greenai.meter.gather import rank_record
         from greenai.storage import rank_rows
 
@@ -156,7 +156,7 @@ class RankRecording(_Recording):
             "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         )  # fmt: skip
         record = None if m is None else rank_record(m, self.info.identity())
-        error = None if status == "done" else _error_line(exc or RuntimeError())
+        error = None if status == "done" else error_line(exc or RuntimeError())
         self._log_end(None, status)
         try:
             rank_rows.finish(self.store, self.job_id, self.info.rank, status, record, error)

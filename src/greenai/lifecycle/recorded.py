@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from greenai.lifecycle.tracked_result import VARIANT, _error_line, build_result
+from greenai.lifecycle.tracked_result import VARIANT, build_result, error_line
 from greenai.lifecycle.tracked_store import DEFAULT_STORE, LateSink, open_store_arg
 from greenai.meter.tracker import Tracker
 from greenai.meter.types import Measurement
@@ -145,7 +145,7 @@ class _Recording:
         if self.store is None:
             return
         try:
-            self.store.finish_run(run_id, status=status, error=_error_line(exc or RuntimeError()))
+            self.store.finish_run(run_id, status=status, error=error_line(exc or RuntimeError()))
         except Exception as error:  # do not let the store replace the block's exception
             print(f"greenai: warning: could not record run {run_id} as {status}: {error}",
                   file=sys.stderr)  # fmt: skip

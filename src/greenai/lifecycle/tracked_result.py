@@ -95,7 +95,8 @@ def build_result(
     return result
 
 
-def _error_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (at most 500 characters) for a run's error field."""
     text = str(exc).strip()
     name = type(exc).__name__
     return (f"{name}: {text.splitlines()[0]}" if text else name)[:500]

@@ -10,7 +10,8 @@ import os
 from greenai.errors import UsageError
 
 
-def _check_interval(interval_s: float) -> float:
+def check_interval(interval_s: float) -> float:
+    """``interval_s`` as a positive, finite number of seconds; else one UsageError line."""
     try:
         value = float(interval_s)
     except (TypeError, ValueError):
@@ -29,11 +30,11 @@ DEFAULT_INTERVAL_S = 1.0
 def sampling_interval(flag: float | str | None = None) -> float:
     """The sampling period: ``flag`` > ``$GREENAI_INTERVAL`` > 1 s. Bad values are a UsageError."""
     if flag is not None:
-        return _check_interval(flag)
+        return check_interval(flag)
     env = os.environ.get(INTERVAL_ENV) or None
     if env is None:
         return DEFAULT_INTERVAL_S
     try:
-        return _check_interval(env)
+        return check_interval(env)
     except UsageError as exc:
         raise UsageError(f"{INTERVAL_ENV}: {exc}") from None

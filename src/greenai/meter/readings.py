@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from greenai.sensors.base import Sensor
 
 
-def _sync_accelerator() -> None:
+def sync_accelerator() -> None:
     """Wait for queued GPU work before reading a window's edge, so it is counted in that window.
 
     Only when the program already uses CUDA through torch: never imports torch itself."""

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from greenai.errors import UsageError
-from greenai.meter.interval import _check_interval
-from greenai.meter.readings import Readings, _sync_accelerator
+from greenai.meter.interval import check_interval
+from greenai.meter.readings import Readings, sync_accelerator
 from greenai.meter.types import COMPONENTS, Measurement, Method, PhaseResult, Sample, Sink
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,7 +70,7 @@ class Tracker(Readings):
     ) -> None:
         self.name = name
         self.run_id = run_id or make_run_id()
-        self.interval_s = None if interval_s is None else _check_interval(interval_s)
+        self.interval_s = None if interval_s is None else check_interval(interval_s)
         if carbon is None:
             from greenai.carbon import CarbonConfig
 
@@ -133,7 +133,7 @@ class Tracker(Readings):
                     hardware=self._hardware(),
                 )
             )
-        _sync_accelerator()
+        sync_accelerator()
         with self._lock:
             self._origin_j = self._raw_j()
             self._t0 = self._monotonic()
@@ -152,7 +152,7 @@ class Tracker(Readings):
             raise RuntimeError(f"phase {name!r} needs a running tracker (call start() first)")
         if not name or "/" in name:
             raise UsageError(f"phase name must be non-empty and without '/', got {name!r}")
-        _sync_accelerator()
+        sync_accelerator()
         with self._lock:
             path = "/".join([*self._stack[-1:], name]) if self._stack else name
             elapsed0, energy0, co2_0 = self._read_co2()
@@ -160,7 +160,7 @@ class Tracker(Readings):
         try:
             yield
         finally:
-            _sync_accelerator()
+            sync_accelerator()
             with self._lock:
                 elapsed1, energy1, co2_1 = self._read_co2()
                 if path in self._stack:
@@ -222,7 +222,7 @@ class Tracker(Readings):
         self._stop_event.set()
         if self._thread is not None:
             self._thread.join()
-        _sync_accelerator()
+        sync_accelerator()
         if self._thread is not None:  # the window's edge: the series ends where the run does,
             edge = self.sample()  # and its last cumulative figures are the final ones
             final = self._measurement(edge.elapsed_s, dict(edge.energy_j), edge.co2_kg)
