@@ -1,5 +1,5 @@
 """``Ddp.wrap`` on two real gloo ranks (spawned processes, a file rendezvous): airbench's whitening
-filters, set from each rank's own first batch, come out rank 0's everywhere, and a whitening bias
+filters, set from each rank's own first batch before wrapping, come out rank 0's everywhere, and a whitening bias
 frozen mid-run does not stall DDP's gradient reduction."""
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def _rank(rank: int, world: int, init: str, out: str) -> None:
     net = create_model("airbench", num_classes=10, width=0.25)
     own = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(100 + rank))
     ddp = Ddp(RankInfo(rank=rank, world_size=world), torch.device("cpu"), owns_group=False)
-    model = ddp.wrap(net, own, may_freeze=True)
+    net.prime_from(own)  # as the training set-up does before wrapping
+    model = ddp.wrap(net, may_freeze=True)
     opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
     for step in range(3):
         if step == 1:

@@ -8,14 +8,18 @@ import math
 import os
 
 
-def positive_int(text: str) -> int:
+def _int(text: str, what: str, lowest: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _int(text, "a positive integer", 1)
 
 
 def available_cpus() -> int:
@@ -38,25 +42,11 @@ def thread_count(text: str) -> int:
 
 def epoch_size(text: str) -> int:
     """A ``--epoch-sizes`` entry: pixels (>= 8), or ``off`` (0: no resizing)."""
-    if text == "off":
-        return 0
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected pixels (>= 8) or 'off', got {text!r}") from None
-    if value < 8:
-        raise argparse.ArgumentTypeError(f"expected pixels (>= 8) or 'off', got {text!r}")
-    return value
+    return 0 if text == "off" else _int(text, "pixels (>= 8) or 'off'", 8)
 
 
 def nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _int(text, "an integer >= 0", 0)
 
 
 def _float(text: str, what: str) -> float:

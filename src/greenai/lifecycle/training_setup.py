@@ -82,9 +82,9 @@ class TrainingSetup(TrainingForecast):
         schedule = loop.make_schedule(optimizer, cfg.schedule, cfg.lr, steps * cfg.epochs)
         scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
-        if self.ddp is None and cfg.epoch_sizes and self.resume_from is None:
-            self._prime(net, splits, batch)  # whitened at the data's own size, not a smaller one
-        trained = net if self.ddp is None else self._wrap(net, splits, batch)  # DDP averages
+        if self.ddp is not None or cfg.epoch_sizes:
+            self._prime(net, splits, batch)
+        trained = net if self.ddp is None else self._wrap(net)  # DDP averages
         state = {
             "splits": splits,
             "net": net,
@@ -108,29 +108,26 @@ class TrainingSetup(TrainingForecast):
             self._restore(state, self.resume_from)
         return state
 
-    def _first_batch(self, splits: Any, batch: int) -> torch.Tensor:
-        """The first ``batch`` training images, normalised, not augmented, at their own size."""
+    def _prime(self, net: Any, splits: Any, batch: int) -> None:
+        """A net that sets weights from its first training batch (airbench's whitening) sets them
+        here from the first ``batch`` training images, not augmented, at the data's own size:
+        under DDP before wrapping (DDP's start-up broadcast gives every rank rank 0's), with
+        progressive resizing not from a smaller first batch."""
+        prime = getattr(net, "prime_from", None)
+        if prime is None:
+            return
         first = data_mod.normalize(splits.x_train[:batch], self.dataset.mean, self.dataset.std,
                                    torch.float32).to(self.device)  # fmt: skip
         if self.cfg.channels_last:
             first = first.contiguous(memory_format=torch.channels_last)
-        return first
+        prime(first)
 
-    def _prime(self, net: Any, splits: Any, batch: int) -> None:
-        """A net that sets weights from its first training batch (airbench's whitening) sets them
-        from the first images at full size (progressive resizing would give it smaller ones)."""
-        prime = getattr(net, "prime_from", None)
-        if prime is not None:
-            prime(self._first_batch(splits, batch))
-
-    def _wrap(self, net: Any, splits: Any, batch: int) -> Any:
-        """``net`` under DDP; a net primed by its first batch takes it from this rank's first
-        ``batch`` training images, not augmented (rank 0's reach every rank, see ``Ddp.wrap``)."""
-        first = self._first_batch(splits, batch)
+    def _wrap(self, net: Any) -> Any:
+        """``net`` under DDP (primed first: see ``_prime``)."""
         fraction = self.cfg.whiten_bias_fraction
         if fraction <= 0:  # frozen from the first step: DDP never expects its gradient
             recipes.freeze_whitening_bias(net, True)
-        return self.ddp.wrap(net, first, may_freeze=0 < fraction < 1)
+        return self.ddp.wrap(net, may_freeze=0 < fraction < 1)
 
     def _restore(self, state: dict[str, Any], ck: dict[str, Any]) -> None:
         try:

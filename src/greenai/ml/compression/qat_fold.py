@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -71,13 +70,15 @@ def _fold_present(m: torch.fx.GraphModule) -> torch.fx.GraphModule:
 def folding_present_convs() -> Iterator[None]:
     """Within the block, ``convert_pt2e`` folds QAT conv/batch-norm pairs with ``_fold_present``."""
     try:
-        from torchao.quantization.pt2e import qat_utils, quantize_pt2e
-
-        names: Any = (qat_utils._fold_conv_bn_qat_helper, quantize_pt2e._fold_conv_bn_qat)
-    except (ImportError, AttributeError):  # another torchao: its own pass
+        from torchao.quantization.pt2e import qat_utils, quantize_pt2e, utils
+    except ImportError:
         yield
         return
-    original = names[1]
+    original = getattr(quantize_pt2e, "_fold_conv_bn_qat", None)
+    calls = hasattr(qat_utils, "_fold_conv_bn_qat_helper") and hasattr(utils, "_is_bn_node")
+    if original is None or not calls:  # another torchao: its own pass
+        yield
+        return
     quantize_pt2e._fold_conv_bn_qat = _fold_present
     try:
         yield

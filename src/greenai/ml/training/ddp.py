@@ -57,24 +57,16 @@ class Ddp:
         y = splits.y_train[index.to(splits.y_train.device)]
         return dataclasses.replace(splits, x_train=x, y_train=y)
 
-    def wrap(
-        self,
-        net: torch.nn.Module,
-        first_batch: torch.Tensor | None = None,
-        may_freeze: bool = False,
-    ) -> torch.nn.Module:
+    def wrap(self, net: torch.nn.Module, may_freeze: bool = False) -> torch.nn.Module:
         """``net`` under DistributedDataParallel, its parameters and buffers rank 0's.
 
         A net that sets weights from its first training batch (airbench's whitening conv, which
-        would otherwise take each rank's own batch) sets them here from ``first_batch`` (normalised
-        images), so DDP's start-up broadcast gives every rank rank 0's. ``may_freeze``: some
-        parameters stop training mid-run (airbench's whitening bias): DDP then looks for unused
-        parameters every step instead of waiting for their gradients."""
+        would otherwise take each rank's own batch) must have them set before: DDP's start-up
+        broadcast then gives every rank rank 0's. ``may_freeze``: some parameters stop training
+        mid-run (airbench's whitening bias): DDP then looks for unused parameters every step
+        instead of waiting for their gradients."""
         from torch.nn.parallel import DistributedDataParallel
 
-        prime = getattr(net, "prime_from", None)
-        if prime is not None and first_batch is not None:
-            prime(first_batch)
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DistributedDataParallel(net, device_ids=ids, find_unused_parameters=may_freeze)
 
