@@ -19,6 +19,13 @@ REPO = Path(__file__).resolve().parents[1]
 # converting); the suite measures each variant as its step built it, and tests/runtimes/ (and the
 # tests that set it themselves) measure the runtimes. Subprocesses inherit it.
 os.environ.setdefault("GREENAI_RUNTIMES", "pytorch")
+# One OpenMP thread per process (torch reads it at its first parallel region; this file loads before
+# any test module imports torch, in every xdist worker). The suite runs 3 workers on 2 cores, so each
+# process's 2 OpenMP threads spin-wait on each other: the lifecycle/study tests took ~40 % less CPU
+# time (and wall time) with 1 (tests/lifecycle/test_user_workload.py: 83 -> 47 CPU-s). Subprocesses
+# inherit it, as the distributed tests' ranks and tests/experiments already ran. No test asserts a
+# thread count; the product reports the one it ran with.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 PG_USER = "postgres"
 PG_DATABASE = "greenai_test"
 

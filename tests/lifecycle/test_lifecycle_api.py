@@ -243,6 +243,9 @@ def test_a_model_class_defined_in_the_running_script_is_not_run_again(tmp_path):
     step rebuilds the model without executing the script a second time."""
     (tmp_path / "train.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GREENAI_")}
+    # each step's inference on PyTorch only, as in the rest of the suite (tests/conftest.py): every
+    # installed runtime (ExecuTorch's lowering above all) added 25-150 s here; tests/runtimes has them
+    env["GREENAI_RUNTIMES"] = "pytorch"
     proc = subprocess.run(
         [sys.executable, "train.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
         timeout=300,
