@@ -60,7 +60,7 @@ def test_the_recipe_optimizer_keeps_its_groups_and_decays_to_zero():
 
 
 def test_trained_config_only_for_trained_parents():
-    assert trained_config({"hyperparameters": GREEN.to_dict()})["model"] == "airbench_s2"
+    assert trained_config({"hyperparameters": GREEN.to_dict()})["model"] == "airbench"
     assert trained_config({"hyperparameters": {"kind": "structured", "sparsity": 0.3}}) is None
     assert trained_config(None) is None
 

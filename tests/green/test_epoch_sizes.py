@@ -94,7 +94,7 @@ def test_cli_flag_sets_the_sizes_and_off_clears_them():
 
 @pytest.mark.parametrize(("sizes", "says"), [
     (["64"], "--epoch-sizes 64: larger than the images' 32 pixels"),
-    (["8"], "--epoch-sizes 8: model 'airbench_s2': a forward pass on a (2, 3, 8, 8) batch failed"),
+    (["8"], "--epoch-sizes 8: model 'airbench': a forward pass on a (2, 3, 8, 8) batch failed"),
     (["16", "16", "16", "16"], "4 epoch sizes for 3 epochs"),
 ])  # fmt: skip
 def test_bad_sizes_get_one_line_exit_2_and_write_nothing(tmp_path, capsys, sizes, says):

@@ -15,7 +15,6 @@ from greenai.ml.training.recipes import (
     BIAS_SCALER,
     EMA_EVERY,
     GREEN,
-    GREEN_LONG,
     SEED,
     LookaheadEMA,
     freeze_whitening_bias,
@@ -168,8 +167,7 @@ def test_presets_are_what_they_say() -> None:
     assert (SEED.model, SEED.optimizer, SEED.lr, SEED.batch_size, SEED.epochs, SEED.precision) == (
         "seed_cnn", "adam", 0.001, 64, 20, "fp32"
     )  # fmt: skip
-    assert GREEN.model == "airbench_s2" and GREEN_LONG.model == "airbench"
-    assert GREEN.optimizer == "sgd" and GREEN.precision == "bf16"
+    assert GREEN.model == "airbench" and GREEN.optimizer == "sgd" and GREEN.precision == "bf16"
     assert GREEN.channels_last and GREEN.augment and GREEN.label_smoothing == 0.2
     assert GREEN.schedule == "onecycle" and GREEN.batch_size >= 128
     assert GREEN.alternate_flip and GREEN.whiten_bias_fraction == 0.0

@@ -50,7 +50,7 @@ def test_study_flags_on_the_default_recipe_get_one_note(capsys):
     )
     got = training_args.train_config_kwargs(args)
     assert (got["model"], got["epochs"], got["batch_size"], got["lr"]) == (
-        "airbench_s2",
+        "airbench",
         20,
         64,
         0.001,
@@ -113,8 +113,8 @@ def test_baseline_recipe_green_records_the_presets_hyperparameters(tmp_path, cap
     hp = result["hyperparameters"]
     expected = {**GREEN.to_dict(), **given}
     assert {k: hp[k] for k in hp} == {k: expected[k] for k in hp}
-    assert hp["airbench_tricks"] is True and hp["model"] == "airbench_s2" and hp["momentum"] == 0.85
-    assert result["precision"] == "bf16" and result["model"] == "airbench_s2"
+    assert hp["airbench_tricks"] is True and hp["model"] == "airbench" and hp["momentum"] == 0.85
+    assert result["precision"] == "bf16" and result["model"] == "airbench"
     capsys.readouterr()
 
 

@@ -55,10 +55,8 @@ def distill(
     else:
         net, student_name = student, reference_of(student)
     recipe = trained_config(teacher.result)
-    if finetune == "auto" and recipe is not None and type(net) is not type(teacher_model):
-        # the teacher's recipe is tuned for its own kind of net (airbench and airbench_s2 are
-        # one): a seed_cnn student trained by it diverged (10 %)
-        recipe = None
+    if finetune == "auto" and recipe is not None and recipe.get("model") != student_name:
+        recipe = None  # the teacher's recipe is tuned for its own net: a seed_cnn diverged (10 %)
     how = settings_for(recipe, lr=lr, batch_size=batch_size, from_scratch=True, how=finetune)
     hyper = {
         "student": student_name, "student_kwargs": kwargs, "temperature": temperature,

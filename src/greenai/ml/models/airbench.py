@@ -16,18 +16,12 @@ from greenai.ml.models import register_model
 BASE_WIDTHS = (64, 256, 256)  # airbench94's widths: wide early layers are cheap at low resolution
 WHITEN_KERNEL = 2  # 2x2 patches: 12-dim covariance, cheap to whiten, as in airbench94
 WHITEN_WIDTH = 2 * 3 * WHITEN_KERNEL**2  # each eigenvector and its negation (GELU keeps both signs)
-
+MIN_SIDE = WHITEN_KERNEL + 2**3 - 1  # the 2x2 conv loses a pixel, then three 2x2 max-pools
 LOGIT_SCALE = 1 / 9  # shrinks initial logits; airbench's tuned value for this head
 # batch-norm momentum 0.4 in PyTorch's convention (new stats' weight) = 0.6 in airbench's (the old
 # stats' weight), the value of both airbench94 and airbench94_muon: running stats follow the
 # fast-changing weights
 BN_MOMENTUM = 0.4
-
-
-def min_side(whiten_stride: int = 1) -> int:
-    """The smallest input side the net takes: the whitening conv's output (a pixel fewer, or half
-    as many) must survive three 2x2 max-pools."""
-    return WHITEN_KERNEL + (2**3 - 1) * whiten_stride
 
 
 class _BatchNorm(nn.BatchNorm2d):
@@ -74,12 +68,11 @@ class AirbenchNet(nn.Module):
         num_classes: int = 10,
         widths: tuple[int, int, int] = (64, 256, 256),
         in_channels: int = 3,
-        whiten_stride: int = 1,
     ) -> None:
         super().__init__()
         whiten_width = 2 * in_channels * WHITEN_KERNEL**2  # WHITEN_WIDTH for RGB
         self.whiten = nn.Conv2d(
-            in_channels, whiten_width, WHITEN_KERNEL, stride=whiten_stride, padding=0, bias=True
+            in_channels, whiten_width, kernel_size=WHITEN_KERNEL, padding=0, bias=True
         )
         self.whiten.weight.requires_grad = False  # fixed by init_whitening; only its bias trains
         self.groups = nn.Sequential(
@@ -100,7 +93,7 @@ class AirbenchNet(nn.Module):
         if self.training and not self._whitened:
             self.prime_from(x)
         x = self.groups(self.activ(self.whiten(x)))
-        x = torch.amax(x, dim=(2, 3))  # global max-pool: any input size >= min_side() works
+        x = torch.amax(x, dim=(2, 3))  # global max-pool: any input size >= MIN_SIDE works
         return self.head(x) * LOGIT_SCALE
 
     @torch.no_grad()
@@ -124,29 +117,16 @@ def airbench(
     width: float = 1.0,
     widths: tuple[int, int, int] | None = None,
     input_shape: tuple[int, int, int] = (3, 32, 32),
-    whiten_stride: int = 1,
 ) -> AirbenchNet:
-    """airbench94's net; `width` scales BASE_WIDTHS, or `widths` gives the three explicitly.
-
-    ``whiten_stride=2``: the whitening conv reads non-overlapping 2x2 patches, an invertible
-    transform of the image (its filters span all 12 dimensions of an RGB patch) at half the
-    resolution, so every later layer runs on a quarter of the pixels."""
-    if whiten_stride not in (1, 2):
-        raise ValueError(f"whiten_stride must be 1 or 2, not {whiten_stride!r}")
-    side = min_side(whiten_stride)
-    if min(input_shape[1:]) < side:
-        raise ValueError(f"airbench needs inputs of at least {side}x{side} pixels")
+    """airbench94's net; `width` scales BASE_WIDTHS, or `widths` gives the three explicitly."""
+    if min(input_shape[1:]) < MIN_SIDE:
+        raise ValueError(f"airbench needs inputs of at least {MIN_SIDE}x{MIN_SIDE} pixels")
     chosen = (
         tuple(widths)
         if widths is not None
         else tuple(max(8, round(c * width)) for c in BASE_WIDTHS)
     )
-    return AirbenchNet(
-        num_classes=num_classes,
-        widths=chosen,
-        in_channels=input_shape[0],
-        whiten_stride=whiten_stride,
-    )
+    return AirbenchNet(num_classes=num_classes, widths=chosen, in_channels=input_shape[0])
 
 
 @torch.no_grad()
@@ -162,15 +142,3 @@ def init_whitening(layer: nn.Conv2d, images: torch.Tensor, eps: float = 5e-4) ->
     )  # largest variance first
     filters = (eigenvectors / torch.sqrt(eigenvalues + eps).unsqueeze(1)).reshape(-1, c, h, w)
     layer.weight.copy_(torch.cat((filters, -filters)))
-
-
-@register_model("airbench_s2")
-def airbench_s2(
-    num_classes: int = 10,
-    width: float = 1.0,
-    widths: tuple[int, int, int] | None = None,
-    input_shape: tuple[int, int, int] = (3, 32, 32),
-) -> AirbenchNet:
-    """`airbench` with ``whiten_stride=2``: every layer after the whitening conv on a quarter of
-    the pixels (inputs of at least 16x16)."""
-    return airbench(num_classes, width, widths, input_shape, whiten_stride=2)

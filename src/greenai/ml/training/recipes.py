@@ -36,10 +36,7 @@ SEED = TrainConfig(
 )  # the study's recipe, unchanged
 
 GREEN = TrainConfig(
-    model="airbench_s2",  # BN+GELU VGG-like net with a whitening first conv: accuracy per FLOP;
-    # its whitening on non-overlapping 2x2 patches (lossless, every later layer at half resolution):
-    # a step 2.3x faster (batch 256: 128 vs 292 ms, 1 thread) for the same held-out accuracy after
-    # 3 epochs (81.56% vs 81.62%, seed 0; test 80.06% vs 80.03%) -- 2 epochs still fall short (78.28%)
+    model="airbench",  # BN+GELU VGG-like net with a whitening first conv: accuracy per FLOP
     width=0.25,  # (16,64,64): 3 epochs ~320 J to ~81.7% held-out; width 0.5 took 576 J to 81.2%
     epochs=3,  # 3 narrow epochs beat 2 wide ones; 2 epochs at width 0.25 fell short (78.2%)
     # progressive resizing measured, not adopted: --epoch-sizes 16 24 took 15% less energy to
@@ -70,8 +67,7 @@ GREEN = TrainConfig(
 GREEN_LONG = TrainConfig(
     **{
         **GREEN.to_dict(),
-        "model": "airbench",  # airbench94's net (~94% in 9.9 epochs on a GPU), full resolution
-        "width": 1.0,
+        "width": 1.0,  # airbench94's net (~94% in 9.9 epochs on a GPU)
         "epochs": 8,  # what fits 15 minutes on 2 AMD EPYC cores: 93.20% test in 834 s of epochs
         "batch_size": 1024,
         "lr": 11.5 * 1024 / _KILOSTEP,
