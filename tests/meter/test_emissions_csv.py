@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import importlib.util
 import subprocess
 import sys
@@ -261,3 +262,25 @@ def test_a_killed_process_leaves_its_samples_and_its_run_row_on_disk(tmp_path):
     assert row["duration"] in {log[-1]["duration"], log[-2]["duration"]}
     last = next(r for r in log if r["duration"] == row["duration"])
     assert row == {**last, "row_kind": "partial"}
+
+
+def test_a_restated_total_replaces_the_run_row_and_the_log_keeps_the_measured_one(tmp_path, capsys):
+    """A distributed job's rank restates its share as the job's total (``Tracker.restate``):
+    emissions.csv's row holds the job's figures, with no sink warning."""
+    csv_path = tmp_path / "emissions.csv"
+    rapl = FakeRapl(tmp_path / "powercap")
+    now = [0.0]
+    t = Tracker("train", run_id="r1", carbon=CARBON, interval_s=None, emissions_csv=csv_path,
+                sensors=rapl.sensors(), monotonic=lambda: now[0])  # fmt: skip
+    t.start()
+    now[0] += 2.0
+    rapl.add(cpu_j=3.6e6)  # 1 kWh on this rank
+    share = t.stop()
+    job = dataclasses.replace(share, energy_j={"cpu": 2 * 3.6e6}, co2_kg=2 * share.co2_kg)
+    t.restate(job)
+    assert "failed" not in capsys.readouterr().err
+    (row,) = [r for r in _rows(csv_path) if r["run_id"] == "r1"]
+    assert row["row_kind"] == "total" and float(row["cpu_energy"]) == pytest.approx(2.0)
+    assert float(row["emissions"]) == pytest.approx(job.co2_kg)
+    (logged,) = [r for r in _rows(samples_path(csv_path)) if r["row_kind"] == "total"]
+    assert float(logged["cpu_energy"]) == pytest.approx(1.0)  # what this process measured

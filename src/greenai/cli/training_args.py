@@ -153,13 +153,14 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     settings (and the study's configuration hashes) it gave before recipes existed.
     """
     kwargs = {n: getattr(args, n) for n in TRAIN_FLAGS if hasattr(args, n)}
+    given_width = kwargs.get("width")
     if getattr(args, "epoch_sizes", None) is not None:  # 'off' (0): no resizing
         args.epoch_sizes = tuple(v for v in args.epoch_sizes if v)
     name = getattr(args, "recipe", None)
     if name is None:
         name = getattr(args, "default_recipe", None)
         if name is None:
-            return kwargs
+            return _width_for_user_net(kwargs, given_width)
         args.recipe = name
         args.recipe_note = _study_flags_note(name, kwargs)
     from greenai.ml.training.config import TrainConfig
@@ -177,6 +178,17 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         value = value if given is None else given
         if value != plain[n]:
             kwargs[n] = value
+    return _width_for_user_net(kwargs, given_width)
+
+
+def _width_for_user_net(kwargs: dict[str, Any], given_width: float | None) -> dict[str, Any]:
+    """An explicit ``--width`` for a user's net goes to its factory as ``width=`` (a factory
+    without that parameter is refused, one line); a recipe's width fits only the built-in nets."""
+    from greenai.ml.models import is_builtin
+
+    model = kwargs.get("model")
+    if given_width is not None and model is not None and not is_builtin(model):
+        kwargs["model_kwargs"] = {**(kwargs.get("model_kwargs") or {}), "width": given_width}
     return kwargs
 
 

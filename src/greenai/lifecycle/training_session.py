@@ -295,8 +295,7 @@ def model_settings(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, str]]:
         if cfg.whiten_bias_fraction < 1 and not cfg.model.startswith("airbench"):
             skipped["whiten_bias_fraction"] = f"{cfg.model} has no whitening conv"
         return kwargs, skipped
-    if "width" in kwargs:
-        kwargs.pop("width")
+    if cfg.width != 1.0 and "width" not in kwargs:
         skipped["width"] = "a width multiplier fits only the built-in nets"
     if cfg.whiten_bias_fraction < 1:
         skipped["whiten_bias_fraction"] = "only airbench nets have a whitening conv"

@@ -271,6 +271,13 @@ class EmissionsCsvSink:
                 phase=None,
                 kind="total",
             )
+            if self._handle is None and self._run_id:
+                # a total restated after the stop (`Tracker.restate`: a distributed job's total in
+                # place of this rank's share): the run's row in emissions.csv takes it; the sample
+                # log keeps the total this process measured itself
+                with open(self.samples_path, "a", newline="", encoding="utf-8") as log:
+                    self._run_row.put(row, lock=log, final=True)
+                return
             self._append(row)
             self._update_run_row(row, final=True)
         finally:

@@ -129,8 +129,12 @@ def weights_sha256(model: torch.nn.Module) -> str:
 
 
 def model_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The create_model keyword arguments recorded in a config dict."""
+    """The create_model keyword arguments recorded in a config dict: its ``model_kwargs``, plus
+    its ``width`` multiplier for a built-in net (a user's net takes only its own arguments; the
+    CLI puts an explicit ``--width`` among them)."""
+    from greenai.ml.models import is_builtin
+
     kw = dict(cfg.get("model_kwargs") or {})
-    if cfg.get("width", 1.0) != 1.0:
+    if cfg.get("width", 1.0) != 1.0 and is_builtin(str(cfg.get("model", ""))):
         kw["width"] = cfg["width"]
     return kw
