@@ -68,6 +68,19 @@ def test_an_explicit_width_reaches_the_users_factory_and_its_rebuild(netfile, tm
     assert sum(p.numel() for p in rebuilt.parameters()) == _params(0.5)
 
 
+def test_a_recipes_width_is_skipped_with_a_note(netfile, tmp_path, capsys):
+    out = tmp_path / "out"
+    green = [a for a in RUN if a not in ("--recipe", "seed")]  # the default recipe: width 0.25
+    assert main(["baseline", "--model", f"{netfile}:wide", *green, "--out", str(out)]) == 0
+    base = _only_result(out)
+    assert base["metrics"]["params"] == _params(1.0)  # the factory's own default
+    assert "built-in nets" in base["training"]["skipped_settings"]["width"]
+    notes = [line for line in capsys.readouterr().err.splitlines() if "width 0.25" in line]
+    assert notes == [f"greenai: note: width 0.25 not applied to {netfile}:wide (a recipe's width "
+                     "fits only the built-in nets; --width or model_kwargs {'width': W} passes "
+                     "one to your factory)"]  # fmt: skip
+
+
 def test_a_recipes_width_is_skipped_for_a_users_net_and_recorded():
     cfg = recipe("green", model="wide.py:wide")  # green's width 0.25 is tuned for airbench
     kwargs, skipped = model_settings(cfg)

@@ -10,6 +10,7 @@ store, see ``results.lost_piece``), so that the final energy is the sum of all o
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,10 @@ class TrainingSession(TrainingEpochs):
                 )
             # the model is built (and checked against the data) before anything is written
             kwargs, skipped = model_settings(cfg)
+            if "width" in skipped and (ddp is None or ddp.leader):  # the one that sizes the net
+                print(f"greenai: note: width {cfg.width:g} not applied to {cfg.model} (a "
+                      "recipe's width fits only the built-in nets; --width or model_kwargs "
+                      "{'width': W} passes one to your factory)", file=sys.stderr)  # fmt: skip
             torch.manual_seed(cfg.seed)
             net = create_model(
                 cfg.model, num_classes=dataset.num_classes, input_shape=dataset.input_shape,
