@@ -34,11 +34,7 @@ def add_parent_args(
         "quantization, evaluation and the inference figures run on the CPU for every variant",
     )  # fmt: skip
     p.add_argument("--group", default=None, help="group name (a study) for the store")
-    p.add_argument(
-        "--mlflow", action="store_true",
-        help="also log the run to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db)",
-    )  # fmt: skip
-    common.add_wandb_arg(p)
+    common.add_tracking_args(p)
     common.add_carbon_args(p)
     common.add_output_args(p)
     add_runtime_args(p)

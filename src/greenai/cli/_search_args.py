@@ -71,12 +71,9 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run no trials: print the Pareto table and redraw the charts of the stored study",
     )
-    g.add_argument(
-        "--mlflow", action="store_true",
-        help="also log to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db): a parent run for the "
-        "search, each trial nested under it, the charts on the parent",
-    )  # fmt: skip
-    common.add_wandb_arg(g)
+    common.add_tracking_args(
+        g, "a parent run for the search, each trial nested under it, the charts on the parent"
+    )
     s = p.add_argument_group("search space (narrows the declared space; flags beat --space)")
     s.add_argument("--space", default=None, metavar="FILE", help="TOML or JSON narrowing file")
     s.add_argument("--lr-range", nargs=2, type=float, metavar=("LOW", "HIGH"))

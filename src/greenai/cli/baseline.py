@@ -39,11 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=argtypes.nonneg_int, default=2048,
         help="images for the inference energy figure (default 2048; 0: skip it)",
     )  # fmt: skip
-    p.add_argument(
-        "--mlflow", action="store_true",
-        help="also log the run to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db)",
-    )  # fmt: skip
-    common.add_wandb_arg(p)
+    common.add_tracking_args(p)
     _torchrun.add_launch_args(p)
     p.set_defaults(func=run)
 

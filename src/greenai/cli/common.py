@@ -191,8 +191,15 @@ def open_output_store(args: argparse.Namespace) -> Any:
     return open_store(args.store, default_dir=args.out)
 
 
-def add_wandb_arg(p: argparse._ActionsContainer) -> None:
-    """``--wandb``, beside each command's ``--mlflow`` (on a parser or an argument group)."""
+def add_tracking_args(p: argparse._ActionsContainer, layout: str | None = None) -> None:
+    """``--mlflow`` and ``--wandb`` (on a parser or an argument group); ``layout``: how the
+    command's runs are laid out in MLflow, when it logs more than one run."""
+    where = "($MLFLOW_TRACKING_URI, else ./mlflow.db)"
+    p.add_argument(
+        "--mlflow", action="store_true",
+        help=f"also log to MLflow {where}: {layout}" if layout
+        else f"also log the run to MLflow {where}",
+    )  # fmt: skip
     p.add_argument(
         "--wandb", action="store_true",
         help="also log to Weights & Biases, the same figures as --mlflow ($WANDB_PROJECT, else "

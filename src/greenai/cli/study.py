@@ -88,12 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--alpha", type=argtypes.fraction, default=0.9, help="weight of the soft loss (default 0.9)"
     )
     add_report_args(p)
-    p.add_argument(
-        "--mlflow", action="store_true",
-        help="also log to MLflow ($MLFLOW_TRACKING_URI, else ./mlflow.db): a parent run for the "
-        "study, one nested run per step, the report's charts on the parent",
-    )  # fmt: skip
-    common.add_wandb_arg(p)
+    common.add_tracking_args(
+        p, "a parent run for the study, one nested run per step, the report's charts on the parent"
+    )
     common.add_carbon_args(p)
     common.add_output_args(p)
     add_runtime_args(p)
