@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_cancelled_ddp_job_is_recorded_interrupted_with_its_samples(tmp_path, sig):
     out, run_id = tmp_path / "out", f"cancel-{sig.name}"
-    args = [sys.executable, "-m", "greenai", "baseline", *TINY, "--epochs", "8",
+    # 40 epochs: the signal must land mid-run; 8 once ended first (a loaded suite, 1 thread a rank)
+    args = [sys.executable, "-m", "greenai", "baseline", *TINY, "--epochs", "40",
             "--nproc-per-node", "2", "--out", str(out), "--run-id", run_id]  # fmt: skip
     job = subprocess.Popen(
         args, env=env_with(GREENAI_INTERVAL="0.2"), cwd=REPO, stderr=subprocess.PIPE, text=True

@@ -263,3 +263,19 @@ def test_whitening_bias_fraction_flag_and_bad_values(capsys):
     assert "fraction in [0, 1]" in err and err.strip().count("\n") == 0
     with pytest.raises(UsageError, match="whitening-bias fraction"):
         TrainConfig(whiten_bias_fraction=1.5).validate()
+
+
+def test_green_runs_on_the_threads_torch_was_given(tmp_path):
+    """No fixed thread count: under torchrun (OMP_NUM_THREADS=1 per rank) or on a bigger machine,
+    green trains and measures its inference on the threads the process has (here 1)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = train_run(_tiny_green(threads=None, epochs=1), out_dir=tmp_path, store=None,
+                           carbon=None, run_id="threads-1", progress=False,
+                           inference_images=64)  # fmt: skip
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert recipe("green").threads is None and result["hyperparameters"]["threads"] is None
+    assert result["inference"]["threads"] == 1

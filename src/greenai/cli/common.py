@@ -61,7 +61,7 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     g.add_argument(
         "--threads", type=thread_count, default=None,
-        help="CPU threads for torch (default: the recipe's; green: 2, seed: torch's choice)",
+        help="CPU threads for torch (default: torch's choice, its physical cores or OMP_NUM_THREADS)",
     )  # fmt: skip
 
 
