@@ -39,3 +39,28 @@ def test_load_for_inference_returns_the_compiled_program(saved):
         got, ref = predict(x[:16]), q.module(x[:16])
     assert counters["stats"]["unique_graphs"] > before  # compiled by inductor, not run eagerly
     assert (got.argmax(1) == ref.argmax(1)).float().mean() >= 0.9
+
+
+def test_a_file_this_process_compiled_is_not_compiled_again(saved, tmp_path):
+    _, q, _ = saved
+    mine = tmp_path / "mine.int8.pt2z"
+    quantize.save_quantized(mine, q, {"model": "mine"})
+    compiled = quantize.compile_saved(q, mine.read_bytes())  # as the quantize step does
+    predict, meta = quantize.load_for_inference(mine)
+    assert predict is compiled and meta["model"] == "mine"
+    copy = tmp_path / "copy.int8.pt2z"  # other bytes (another header): loaded and compiled anew
+    copy.write_bytes(mine.read_bytes().replace(b'"mine"', b'"copy"', 1))
+    other, other_meta = quantize.load_for_inference(copy)
+    assert other is not compiled and other_meta["model"] == "copy"
+
+
+def test_only_the_last_few_compiled_programs_are_kept():
+    from greenai.ml.compression import int8_compile
+
+    first = object()
+    int8_compile.remember(b"file 0", first)
+    assert int8_compile.recall(b"file 0") is first
+    for i in range(1, int8_compile.KEEP + 1):
+        int8_compile.remember(f"file {i}".encode(), object())
+    assert int8_compile.recall(b"file 0") is None  # evicted: the oldest of KEEP + 1
+    assert int8_compile.recall(f"file {int8_compile.KEEP}".encode()) is not None

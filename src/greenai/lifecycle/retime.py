@@ -3,7 +3,8 @@
 Each step times its own model right after building it, alone; on a shared CPU that timing says as
 much about what else ran at that moment as about the model (a structured-pruned net once read 71.85
 ms against its baseline's 0.46 ms). Here every finished model of the study is loaded again (FP32 as
-saved, INT8 compiled as it is meant to run) and timed round-robin by
+saved, INT8 compiled as it is meant to run; an INT8 file whose step ran in this process reuses the
+predictor that step compiled, ``quantize.compile_saved``) and timed round-robin by
 ``evaluate.interleaved_throughput``, so the machine's drift hits all of them alike; the spread
 (interquartile range) of each and the machine's load are recorded, and a wide spread or a busy
 machine is named instead of letting the figures drive a verdict.

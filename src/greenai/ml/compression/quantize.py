@@ -35,6 +35,7 @@ from torch import nn
 
 from greenai.errors import DataError, MissingExtraError, UsageError
 from greenai.fsutil import atomic_write_bytes
+from greenai.ml.compression.int8_compile import compile_for_cpu, recall, remember
 
 METHODS = ("ptq", "qat", "dynamic")
 MAGIC = b"GREENAI-INT8-PT2E-1\n"
@@ -193,40 +194,6 @@ def quantize_dynamic(model: nn.Module, example_input: torch.Tensor) -> Quantized
     return Quantized(converted, "dynamic", ROUTE_DYNAMIC, example_input[:1].clone())
 
 
-_INDUCTOR_COPY_WARNING = r"To copy construct from a tensor, it is recommended"
-RECOMPILE_LIMIT = 64  # compiled (module instance, input shape) pairs per forward code object
-
-
-def compile_for_cpu(module: nn.Module) -> Any:
-    """``torch.compile`` with inductor and freezing (constant-folds weights, picks oneDNN kernels).
-
-    Freezing is set through ``torch._inductor.config.patch`` around every call (compilation is
-    lazy, per batch size): passed as ``options={"freezing": True}`` the INT8 weight prepacking
-    fails under fake tensors (UnsupportedOperatorException: onednn.qconv_prepack). The recompile
-    limit is raised the same way: instances of one class share their ``forward``'s code object,
-    and past dynamo's default of 8 compiled (instance, shape) pairs it silently runs the rest
-    eagerly (seen with a baseline and two pruned seed_cnn, each compiled in two layouts).
-    """
-    import torch._dynamo.config as dynamo_config
-    import torch._inductor.config as inductor_config
-
-    compiled = torch.compile(module, backend="inductor", dynamic=False)
-
-    def call(x: torch.Tensor) -> torch.Tensor:
-        with (
-            inductor_config.patch(freezing=True),
-            dynamo_config.patch(recompile_limit=RECOMPILE_LIMIT),
-            torch.no_grad(),
-            warnings.catch_warnings(),
-        ):
-            # inductor's own INT8 lowering (mkldnn_lowerings.py) copies a tensor the way it warns
-            # users against: torch's noise, not the user's, printed on every INT8 compile
-            warnings.filterwarnings("ignore", _INDUCTOR_COPY_WARNING, UserWarning)
-            return compiled(x)
-
-    return call
-
-
 # --- storage -----------------------------------------------------------------------------------
 
 
@@ -298,9 +265,22 @@ def load_for_inference(path: str | Path) -> tuple[Any, dict[str, Any]]:
 
     The predictor is ``compile_for_cpu`` of the loaded program (inductor with freezing lowers the
     quantize/dequantize pattern to oneDNN INT8 kernels): its first call per input shape compiles
-    (seconds), later calls run INT8. Same trust rule as ``load_quantized``."""
-    module, meta = load_quantized(path)
+    (seconds), later calls run INT8. Same trust rule as ``load_quantized``. A file whose bytes
+    this process compiled already (``compile_saved``) returns that predictor: no second compile."""
+    data = Path(path).read_bytes()
+    compiled = recall(data)
+    if compiled is not None:
+        return compiled, _parse(path, data)[0]
+    module, meta = _module(path, data)
     return compile_for_cpu(module), meta
+
+
+def compile_saved(q: Quantized, data: bytes) -> Any:
+    """``compile_for_cpu`` of ``q``'s program, remembered for its file bytes ``data``
+    (``quantized_bytes(q, ...)``): ``load_for_inference`` of that file then reuses it."""
+    compiled = compile_for_cpu(q.module)
+    remember(data, compiled)
+    return compiled
 
 
 def load_quantized(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
@@ -313,12 +293,24 @@ def load_quantized(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     ``torch.export.load`` unpickles parts of the archive (it is not ``weights_only``): only for files
     this process wrote or otherwise trusts. Files named by a user are read with
     ``read_quantized_meta``, which never touches the program."""
-    data = Path(path).read_bytes()
+    return _module(path, Path(path).read_bytes())
+
+
+def _parse(path: str | Path, data: bytes) -> tuple[dict[str, Any], bytes]:
+    """(meta, compressed program) of an INT8 file's bytes."""
     if not data.startswith(MAGIC):
         raise DataError(f"{path} is not a greenai INT8 file")
     head, _, body = data[len(MAGIC) :].partition(b"\n")
     try:
         meta = json.loads(head)
+    except ValueError as exc:
+        raise DataError(f"{path} is corrupt: {exc}") from None
+    return meta, body
+
+
+def _module(path: str | Path, data: bytes) -> tuple[nn.Module, dict[str, Any]]:
+    meta, body = _parse(path, data)
+    try:
         with _quiet():
             _pt2e()  # registers the quantized_decomposed ops the program uses
             program = torch.export.load(io.BytesIO(zlib.decompress(body)))
