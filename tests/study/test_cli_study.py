@@ -26,6 +26,7 @@ def _cuda() -> bool:
         (["--model", "no_such_net"], "no_such_net"),
         (["--dataset", "cifar10", "--data-dir", "{tmp}/nodata"], "CIFAR-10 not found"),
         (["--inferences", "-1"], "--inferences"),
+        (["--inference-images", "0"], "expected a positive integer"),
     ],
 )
 def test_bad_input(tmp_path: Path, capsys, monkeypatch, argv, message):

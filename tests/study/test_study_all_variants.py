@@ -22,7 +22,7 @@ def test_every_variant_runs_through_its_command_with_lineage(tmp_path: Path, mon
         "study", "--dataset", "synthetic", "--epochs", "1", "--limit-train", "128",
         "--limit-test", "64", "--batch-size", "32", "--device", "cpu", "--no-progress",
         "--sparsity", "0.5", "--calib-batches", "2", "--distill-epochs", "1", "--name", "tiny",
-        "--out", str(out),
+        "--inference-images", "256", "--out", str(out),
     ])  # fmt: skip
     assert code == 0, capsys.readouterr().err[-2000:]
 
@@ -34,6 +34,9 @@ def test_every_variant_runs_through_its_command_with_lineage(tmp_path: Path, mon
     assert sorted(by_variant) == sorted(VARIANTS)
 
     base = by_variant["baseline"]
+    assert {v: r["inference"]["energy_images"] for v, r in by_variant.items()} == dict.fromkeys(
+        VARIANTS, 256
+    )  # --inference-images reached every step (default 2048)
     for variant in VARIANTS[1:]:
         r = by_variant[variant]
         assert r["parent_run_id"] == base["run_id"], variant

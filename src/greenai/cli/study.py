@@ -15,6 +15,7 @@ from greenai.cli import _schedule, _torchrun, argtypes, common, training_args
 from greenai.cli._runtimes import add_runtime_args
 from greenai.cli.report import add_report_args
 from greenai.lifecycle.registry import study_variants
+from greenai.ml.evaluation import INFERENCE_IMAGES
 
 VARIANTS = study_variants()  # the registered study steps (torch-free: read for --help)
 
@@ -87,6 +88,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--alpha", type=argtypes.fraction, default=0.9, help="weight of the soft loss (default 0.9)"
     )
+    g.add_argument(
+        "--inference-images", "--inference_images", dest="inference_images",
+        type=argtypes.positive_int, default=INFERENCE_IMAGES,
+        help=f"images each variant's inference energy is measured on, on each runtime (default "
+        f"{INFERENCE_IMAGES}, in batches of 256; fewer: a quicker, rougher figure; a reused step "
+        "keeps its own)",
+    )  # fmt: skip
     add_report_args(p)
     common.add_tracking_args(
         p, "a parent run for the study, one nested run per step, the report's charts on the parent"
@@ -216,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
             store=store,
             carbon=carbon,
             inferences=args.inferences,
+            inference_images=args.inference_images,
             log=lambda m: print(m, file=sys.stderr),
             progress=args.progress,
             store_url=args.store,

@@ -27,6 +27,7 @@ from greenai.killpoints import kill_point
 from greenai.lifecycle.budget import StopRun
 from greenai.lifecycle.run_mlflow import log_mlflow, mlflow_params
 from greenai.lifecycle.run_ranks import embodied_over, refuse_unshared_ranks
+from greenai.ml.evaluation import INFERENCE_IMAGES
 from greenai.ml.training.config import paths_for
 from greenai.results import lineage, runinfo
 from greenai.results import resultfile as results
@@ -47,6 +48,7 @@ class RunEnv:
     group: str | None = None  # a study or search name
     mlflow: Any = None  # an integrations.mlflow logger (or its null twin); None: off
     progress: bool = False
+    inference_images: int = INFERENCE_IMAGES  # images a variant's inference energy is measured on
     # a distributed run: this rank's Measurement -> (the job's, its per-node/per-rank detail)
     gather: Any = None
 

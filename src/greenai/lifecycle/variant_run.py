@@ -141,7 +141,7 @@ def run_variant(
                 inference = inference_figures(
                     built.predict, built.setting, sample, source=built.runtime_source,
                     x_test=o["data"].x_test, y_test=o["data"].y_test, carbon=env.carbon,
-                    run_id=run.run_id,
+                    run_id=run.run_id, n_images=env.inference_images,
                 )  # fmt: skip
             metrics = {
                 "test_accuracy_pct": acc.test_accuracy_pct, "test_loss": acc.test_loss,

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from greenai.ml.evaluation import INFERENCE_IMAGES
 from greenai.reports.build import ReportFiles, write_report
 from greenai.reports.inputs import RunInput
 from greenai.reports.sources import epochs_from_log, from_store
@@ -76,14 +77,17 @@ def run_and_report(
     store_url: str | None = None,
     mlflow: Any = None,
     budget: Any = None,
+    inference_images: int = INFERENCE_IMAGES,
 ) -> tuple[StudyOutcome, ReportFiles]:
     """Run the study and write its report. ``mlflow``: an ``integrations.mlflow`` logger, or None;
     when active, the study is a parent MLflow run, each step's run nested under it, and the report
     and its charts are logged on the parent at the end."""
+    same = dict(
+        store=store, carbon=carbon, inferences=inferences, log=log, progress=progress,
+        store_url=store_url, budget=budget, inference_images=inference_images,
+    )  # fmt: skip
     if mlflow is None or not mlflow.active:
-        return _run_and_report(
-            cfg, out_dir, steps, store, carbon, inferences, log, progress, store_url, None, budget
-        )
+        return _run_and_report(cfg, out_dir, steps, mlflow=None, **same)
     from greenai.storage import new_run_id
 
     safe_name = re.sub(r"[^\w.-]", "_", cfg.name)
@@ -93,9 +97,7 @@ def run_and_report(
     )
     try:
         nested = mlflow.under(parent)
-        outcome, files = _run_and_report(
-            cfg, out_dir, steps, store, carbon, inferences, log, progress, store_url, nested, budget
-        )
+        outcome, files = _run_and_report(cfg, out_dir, steps, mlflow=nested, **same)
         done = sum(r.status == DONE for r in outcome.records)
         reused = sum(bool(r.reused) for r in outcome.records)
         counts = {"steps": len(outcome.records), "steps_done": done, "steps_reused": reused}
@@ -124,6 +126,7 @@ def _run_and_report(
     cfg: StudyConfig,
     out_dir: Path,
     steps: Mapping[str, StepFn],
+    *,
     store: Any,
     carbon: Any,
     inferences: int | None,
@@ -131,11 +134,12 @@ def _run_and_report(
     progress: bool,
     store_url: str | None,
     mlflow: Any,
-    budget: Any = None,
+    budget: Any,
+    inference_images: int,
 ) -> tuple[StudyOutcome, ReportFiles]:
     outcome = run_study(
         cfg, out_dir, steps, store=store, carbon=carbon, log=log, progress=progress,
-        store_url=store_url, mlflow=mlflow, budget=budget,
+        store_url=store_url, mlflow=mlflow, budget=budget, inference_images=inference_images,
     )  # fmt: skip
     runs = study_inputs(outcome, out_dir, store)
     where = f"study {cfg.name!r} in {Path(out_dir).resolve()}"

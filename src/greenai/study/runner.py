@@ -16,6 +16,7 @@ from typing import Any
 
 from greenai.errors import GreenAIError
 from greenai.fsutil import atomic_write_text
+from greenai.ml.evaluation import INFERENCE_IMAGES
 from greenai.ml.training.progress import overall_line
 from greenai.study.budget import unaffordable
 from greenai.study.plan import Step, StudyConfig, plan
@@ -47,6 +48,9 @@ class StepContext:
     progress: bool = True
     store_url: str | None = None  # as the user gave it (None: $GREENAI_STORE or <out>/greenai.db)
     mlflow: Any = None  # an MLflow logger nesting the step's run under the study's; None: off
+    inference_images: int = (
+        INFERENCE_IMAGES  # images each variant's inference energy is measured on
+    )
 
 
 StepFn = Callable[[StepContext], Mapping[str, Any]]
@@ -126,6 +130,7 @@ def run_study(
     store_url: str | None = None,
     mlflow: Any = None,
     budget: Any = None,
+    inference_images: int = INFERENCE_IMAGES,
 ) -> StudyOutcome:
     """Run (or reuse) every planned step; a failed step is recorded and its children skipped.
     ``budget`` (a ``lifecycle.budget.Budget``): steps it cannot afford are skipped and said so
@@ -185,7 +190,7 @@ def run_study(
         done_units += _units(step)
         ctx = StepContext(
             step, out_dir, rec.run_id, resume, parent, cfg.name, store, carbon, progress, store_url,
-            mlflow=mlflow,
+            mlflow=mlflow, inference_images=inference_images,
         )  # fmt: skip
         try:
             result = steps[step.variant](ctx)

@@ -10,7 +10,7 @@ from greenai.lifecycle.run import RunEnv
 def env(ctx: Any) -> RunEnv:
     return RunEnv(
         out_dir=ctx.out_dir, store=ctx.store, carbon=ctx.carbon, group=ctx.group,
-        mlflow=ctx.mlflow, progress=ctx.progress,
+        mlflow=ctx.mlflow, progress=ctx.progress, inference_images=ctx.inference_images,
     )  # fmt: skip
 
 

@@ -85,7 +85,7 @@ def _from_study(ctx: Any) -> dict[str, Any]:
     return train_run(
         cfg, out_dir=ctx.out_dir, store=ctx.store, carbon=ctx.carbon, variant="baseline",
         run_id=ctx.run_id, group=ctx.group, resume=resume, progress=ctx.progress,
-        mlflow=ctx.mlflow,
+        mlflow=ctx.mlflow, inference_images=ctx.inference_images,
     )  # fmt: skip
 
 
