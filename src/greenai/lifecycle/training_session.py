@@ -5,7 +5,8 @@ checked and loaded first (the data loading metered by a tracker that writes noth
 run created in the store and are files written. Energy is kept as "pieces" (see ``results.py``): the
 data load, then the metered training, and, on resume, every earlier process's pieces from the
 checkpoint plus what the interrupted process spent after its last checkpoint (from its samples in the
-store, see ``results.lost_piece``), so that the final energy is the sum of all of them.
+store, see ``results.lost_piece``), so that the final energy is the sum of all of them. Whether the
+run starts fresh, resumes or is redone is decided in ``training_resume.py``.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ from typing import Any
 
 import torch
 
-from greenai.errors import UsageError
 from greenai.lifecycle.run import MeteredRun, RunEnv, RunSpec
 from greenai.lifecycle.training_epochs import TrainingEpochs
 from greenai.lifecycle.training_result import build_result, measure_inference
+from greenai.lifecycle.training_resume import start_of
 from greenai.lifecycle.training_setup import check_epoch_sizes
 from greenai.ml import data as data_mod
 from greenai.ml.models import create_model
 from greenai.ml.training import checkpoint as ckpt_mod
 from greenai.ml.training import loop
-from greenai.ml.training.config import TrainConfig, check_run_id, paths_for
+from greenai.ml.training.config import TrainConfig, paths_for
 from greenai.results import resultfile as results
 
 
@@ -94,36 +95,13 @@ class TrainingSession(TrainingEpochs):
     ) -> TrainingSession:
         """Check and load everything (nothing is written here). ``dataset``: a loaded Dataset
         (the API's) used instead of loading ``cfg.dataset``."""
-        resume_from = None
-        restart: list[dict[str, Any]] | None = None  # a killed run without a checkpoint: redone
-        if run_id is not None:
-            check_run_id(run_id)
-        if resume:
-            if not run_id:
-                raise UsageError("--resume needs the id of the run to continue")
-            if callable(store):  # (cli.baseline checked first that there is a checkpoint or row)
-                store = store()
-            if store is not None:
-                from greenai.lifecycle.reconcile import reconcile_quietly
-
-                reconcile_quietly(store, out_dir)  # a run finished before the kill: "done"
-            restart = _restart(out_dir, store, run_id, carbon)
-        if restart is not None:  # killed before its first checkpoint: redone from scratch
-            rec = store.get_run(run_id)
-            cfg = TrainConfig.from_dict(dict(rec.config)) if rec.config else cfg
-            variant, parent_run_id, group = rec.variant or variant, rec.parent_run_id, rec.group
-        elif resume:
-            if store is not None and not callable(store) and _is_done(store, run_id):
-                raise UsageError(f"run {run_id} is already finished; nothing to resume")
-            resume_from = ckpt_mod.load_checkpoint(paths_for(out_dir, run_id)["checkpoint"])
-            cfg = TrainConfig.from_dict(dict(resume_from["config"]))
-            variant = resume_from.get("variant") or variant
-            parent_run_id = resume_from.get("parent_run_id")
-            group = resume_from.get("group")
-            if store is not None and store.has_run(run_id) and _is_done(store, run_id):
-                raise UsageError(f"run {run_id} is already finished; nothing to resume")
-        elif run_id is not None and _exists(out_dir, store, run_id):
-            raise UsageError(f"run {run_id} already exists; use --resume {run_id} to continue it")
+        start = start_of(
+            cfg, out_dir=out_dir, store=store, carbon=carbon, variant=variant, run_id=run_id,
+            parent_run_id=parent_run_id, group=group, resume=resume,
+        )  # fmt: skip
+        cfg, store, variant = start.cfg, start.store, start.variant
+        parent_run_id, group = start.parent_run_id, start.group
+        resume_from, restart = start.resume_from, start.restart
         given = dataset
         cfg = cfg.validate(check_data=given is None)
         cfg = cfg.resolved() if given is None else cfg.resolved(data=False)
@@ -305,24 +283,3 @@ def model_settings(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, str]]:
     if cfg.whiten_bias_fraction < 1:
         skipped["whiten_bias_fraction"] = "only airbench nets have a whitening conv"
     return kwargs, skipped
-
-
-def _restart(out_dir: Path, store: Any, run_id: str, carbon: Any) -> list[dict[str, Any]] | None:
-    """For a resume of a run that has no checkpoint yet but an unfinished row in the store: the
-    killed attempts' energy pieces (from their samples), so it is redone from scratch under its own
-    id. None when there is a checkpoint to resume from (or nothing to restart)."""
-    if paths_for(out_dir, run_id)["checkpoint"].exists() or store is None:
-        return None
-    if not store.has_run(run_id) or store.get_run(run_id).status != "interrupted":
-        return None
-    return results.attempt_pieces(store.samples(run_id), carbon)
-
-
-def _is_done(store: Any, run_id: str) -> bool:
-    return store.has_run(run_id) and store.get_run(run_id).status == "done"
-
-
-def _exists(out_dir: Path, store: Any, run_id: str) -> bool:
-    if paths_for(out_dir, run_id)["checkpoint"].exists():
-        return True
-    return store is not None and not callable(store) and store.has_run(run_id)

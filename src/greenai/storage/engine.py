@@ -2,21 +2,17 @@
 
 SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN IMMEDIATE`` so
 that concurrent writers queue for the lock instead of failing on a lock upgrade, and any
-"database is locked" that still gets through is retried here, never shown to the user.
+"database is locked" that still gets through is retried (``transactions.py``: the write
+transaction and the retries, re-exported here), never shown to the user.
 PostgreSQL goes through psycopg 3; the schema is created under an advisory lock so that several
 processes opening a fresh database at once do not race.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import random
-import time
 import warnings
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -26,15 +22,36 @@ from sqlalchemy.pool import StaticPool
 
 from greenai.errors import GreenAIError, MissingExtraError, UsageError
 from greenai.storage import schema
+from greenai.storage.transactions import (
+    RETRY_FOR_S,
+    _retry_locked,
+    is_locked,
+    retrying,
+    write_connection,
+)
 
 ENV_VAR = "GREENAI_STORE"
 DEFAULT_FILENAME = "greenai.db"
 CONNECT_TIMEOUT_S = 5
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-RETRY_FOR_S = 120.0  # beyond the busy timeout; only a wedged database waits this long
 _PG_SCHEMA_LOCK = 7_320_514  # any constant: the advisory lock id for creating the schema
 
-T = TypeVar("T")
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "DEFAULT_FILENAME",
+    "ENV_VAR",
+    "RETRY_FOR_S",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "StoreError",
+    "create_engine",
+    "display_url",
+    "first_line",
+    "is_locked",
+    "resolve_url",
+    "retrying",
+    "sqlite_path",
+    "write_connection",
+]
 
 
 def resolve_url(url: str | None, default_dir: Path) -> str:
@@ -253,67 +270,6 @@ def _check_version(engine: Engine, version: int) -> None:
 
 class StoreError(GreenAIError):
     """The store failed underneath us (disk full, server gone, read-only file): one line, exit 1."""
-
-
-@contextlib.contextmanager
-def write_connection(engine: Engine, *, one_statement: bool = False) -> Iterator[sa.Connection]:
-    """A connection inside one write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on exit,
-    rolls back on any exception.
-
-    ``one_statement=True`` promises that the block runs a single statement: PostgreSQL then runs
-    it in autocommit (atomic by itself), saving the BEGIN and COMMIT round trips.
-    """
-    if one_statement and engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            yield conn
-        return
-    with engine.connect().execution_options(greenai_write=True) as conn, conn.begin():
-        yield conn
-
-
-def is_locked(error: BaseException) -> bool:
-    """True for errors that succeed when simply tried again: SQLite's "database is locked/busy",
-    PostgreSQL's serialization or deadlock failures, and a connection the server dropped."""
-    text = str(getattr(error, "orig", error)).lower()
-    if (
-        "database is locked" in text
-        or "database is busy" in text
-        or "database table is locked" in text
-    ):
-        return True
-    if getattr(error, "connection_invalidated", False):
-        return True  # the server dropped the connection (e.g. restarted); the pool reconnects
-    code = getattr(getattr(error, "orig", None), "sqlstate", None)
-    return code in {"40001", "40P01"}
-
-
-def retrying(action: Callable[[], T], *, retry_for_s: float = RETRY_FOR_S) -> T:
-    """Run ``action``; on a transient lock error wait a little (with jitter) and run it again."""
-    deadline = time.monotonic() + retry_for_s
-    delay_s = 0.005
-    while True:
-        try:
-            return action()
-        except exc.DBAPIError as error:
-            if not is_locked(error) or time.monotonic() > deadline:
-                raise
-        time.sleep(delay_s * (0.5 + random.random()))
-        delay_s = min(delay_s * 2, 0.25)
-
-
-def _retry_locked(action: Callable[[], object]) -> None:
-    """Like ``retrying`` for raw sqlite3 calls made while a connection is being set up."""
-    import sqlite3
-
-    deadline = time.monotonic() + RETRY_FOR_S
-    while True:
-        try:
-            action()
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01 + random.random() * 0.05)
 
 
 def first_line(error: BaseException) -> str:

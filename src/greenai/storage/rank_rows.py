@@ -9,8 +9,8 @@ is one ordinary row of ``runs`` (the store's API creates and closes it); this mo
 row's heartbeat with every rank sample and hands its ownership to a rank still running, so the
 store's own check for dead owners (``RunStore.mark_interrupted``) follows the job, not one rank.
 
-The three tables sit beside the store's own (created on first use, as the store creates its schema);
-the store's tables are not changed.
+The three tables sit beside the store's own (created on first use, as the store creates its schema;
+``rank_tables.py``, re-exported here); the store's tables are not changed.
 """
 
 from __future__ import annotations
@@ -28,50 +28,31 @@ from sqlalchemy import exc
 from greenai.errors import UsageError
 from greenai.meter.types import Sample
 from greenai.storage import schema
-from greenai.storage.engine import retrying, write_connection
 from greenai.storage.liveness import pid_alive
+from greenai.storage.rank_tables import ensure_tables, has_tables, jobs, metadata, samples, shares
 from greenai.storage.rows import dumps
+from greenai.storage.transactions import retrying, write_connection
 
-metadata = sa.MetaData()
-_LOCK = 7_320_515  # PostgreSQL advisory lock for creating these tables (the store's is ...514)
-
-jobs = sa.Table(
-    "rank_jobs",
-    metadata,
-    sa.Column("job_id", sa.String(64), primary_key=True),
-    sa.Column("world_size", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("totalled_by", sa.Integer),  # the rank that formed the job's total (set once)
-    sa.Column("totalled_at", sa.Float),
-)
-
-shares = sa.Table(
-    "rank_shares",
-    metadata,
-    sa.Column("job_id", sa.String(64), primary_key=True),
-    sa.Column("rank", sa.Integer, primary_key=True),
-    sa.Column("identity", sa.Text, nullable=False),  # JSON: RankInfo.identity() and pue
-    sa.Column("host", sa.String(255), nullable=False),
-    sa.Column("pid", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("started_at", sa.Float, nullable=False),
-    sa.Column("heartbeat_at", sa.Float, nullable=False),
-    sa.Column("finished_at", sa.Float),
-    sa.Column("record", sa.Text),  # JSON: meter.gather.rank_record of its final Measurement
-    sa.Column("error", sa.Text),
-)
-
-samples = sa.Table(
-    "rank_samples",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("job_id", sa.String(64), nullable=False, index=True),
-    sa.Column("rank", sa.Integer, nullable=False),
-    sa.Column("timestamp", sa.Float, nullable=False),
-    sa.Column("elapsed_s", sa.Float, nullable=False),
-    sa.Column("energy_j", sa.Text, nullable=False),  # JSON: cumulative per component, before PUE
-    sa.Column("co2_kg", sa.Float, nullable=False),
-)
+__all__ = [
+    "RankShare",
+    "add_sample",
+    "claim_total",
+    "ensure_tables",
+    "finish",
+    "hand_over",
+    "has_tables",
+    "is_gone",
+    "jobs",
+    "jobs_since",
+    "mark_gone",
+    "metadata",
+    "register",
+    "samples",
+    "shares",
+    "shares_of",
+    "totalled_by",
+    "world_size",
+]
 
 
 @dataclass(frozen=True)
@@ -91,27 +72,6 @@ class RankShare:
     error: str | None
     last_sample: dict[str, Any] | None  # {"elapsed_s", "energy_j", "co2_kg"} or None
     sample_count: int
-
-
-def has_tables(store: Any) -> bool:
-    """Whether any rank ever recorded in this store (the tables exist)."""
-    with store.engine.connect() as conn:
-        return set(metadata.tables) <= set(sa.inspect(conn).get_table_names())
-
-
-def ensure_tables(store: Any) -> None:
-    """Create the three tables if missing, once, however many ranks open the store at once."""
-    engine = store.engine
-    if has_tables(store):
-        return
-
-    def create() -> None:
-        with write_connection(engine) as conn:
-            if engine.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
-            metadata.create_all(conn)
-
-    retrying(create)
 
 
 def register(
