@@ -6,6 +6,7 @@ import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -26,6 +27,15 @@ os.environ.setdefault("GREENAI_RUNTIMES", "pytorch")
 # inherit it, as the distributed tests' ranks and tests/experiments already ran. No test asserts a
 # thread count; the product reports the one it ran with.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# A suite started under nohup, or as a background job of a non-interactive shell, inherits SIGHUP or
+# SIGINT ignored, and so would every command a test starts; greenai keeps an ignored signal ignored
+# (nohup's choice), so the signal tests failed there (5 of them). They need a terminal's defaults.
+for _sig, _default in (
+    (signal.SIGINT, signal.default_int_handler),
+    (signal.SIGHUP, signal.SIG_DFL),
+):
+    if signal.getsignal(_sig) is signal.SIG_IGN:
+        signal.signal(_sig, _default)
 PG_USER = "postgres"
 PG_DATABASE = "greenai_test"
 
