@@ -8,6 +8,7 @@ it. The processes are real (torchrun agents, DDP ranks): only the hardware count
 from __future__ import annotations
 
 import csv
+import os
 import resource
 import sys
 from pathlib import Path
@@ -202,15 +203,19 @@ def test_a_rank_that_dies_fails_the_run_and_leaves_its_samples(tmp_path):
 
 def test_the_green_recipe_trains_under_ddp(tmp_path):
     """airbench under DDP (the green recipe crashed there): its whitening set once (rank 0's), its
-    whitening bias frozen from the start (a bias frozen mid-run: tests/distributed/test_ddp_wrap)."""
+    whitening bias frozen from the start (a bias frozen mid-run: tests/distributed/test_ddp_wrap).
+    Each rank trains on one thread (OMP_NUM_THREADS=1, as torchrun sets it); the leader times
+    inference on the job's threads on the node, as a single process would run it."""
     out = tmp_path / "out"
     done = greenai(
         "baseline", "--recipe", "green", "--dataset", "synthetic", "--limit-train", "256",
-        "--limit-test", "64", "--epochs", "2", "--batch-size", "64", "--inference-images", "0",
+        "--limit-test", "64", "--epochs", "2", "--batch-size", "64", "--inference-images", "256",
         "--nproc-per-node", "2", "--out", str(out),
-        env=env_with(),
+        env=env_with(GREENAI_RUNTIMES="pytorch"),  # OMP_NUM_THREADS=1 from env_with
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     result = _only_result(out)
     assert result["distributed"]["world_size"] == 2
     assert result["training"]["epochs_run"] == 2
+    assert result["hyperparameters"]["threads"] is None  # the recipe leaves them to torch(run)
+    assert result["inference"]["threads"] == min(2, len(os.sched_getaffinity(0)))  # 1 x 2 ranks

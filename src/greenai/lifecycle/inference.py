@@ -8,7 +8,9 @@ process and its children through those variables, like ``--cpu-watts``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -26,6 +28,27 @@ def runtime_names() -> tuple[list[str], dict[str, str], str | None]:
         extra, why = resolve_runtimes(pin)
         names, skipped = names + extra, {**skipped, **why}
     return names, skipped, pin
+
+
+@contextlib.contextmanager
+def job_threads() -> Iterator[None]:
+    """On a rank of a torchrun job with several ranks on this node, the threads the job held here:
+    this rank's times ``LOCAL_WORLD_SIZE`` (at most the CPUs it may use), restored after.
+
+    The leader times inference once the other ranks are done. On torchrun's one thread per rank a
+    DDP baseline was timed on 1 thread, while the variants a study derives from it in one process
+    ran on all the cores: their speeds and break-even did not compare."""
+    local = int(os.environ.get("LOCAL_WORLD_SIZE") or 1)
+    before = torch.get_num_threads()
+    if local > 1:
+        usable = (
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        )
+        torch.set_num_threads(max(1, min(before * local, usable or 1)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def inference_figures(
@@ -47,7 +70,17 @@ def inference_figures(
     throughput, their spread, the machine's load, energy per 1,000 images). Else the variant on
     every runtime, each with its accuracy on (``x_test``, ``y_test``); the section's top-level
     figures are the chosen runtime's (named in ``runtime`` and ``setting``), the rest under
-    ``runtimes``, and those that could not run it under ``runtimes_skipped``."""
+    ``runtimes``, and those that could not run it under ``runtimes_skipped``. On a torchrun
+    rank: on the threads the job held on the node (``job_threads``)."""
+    with job_threads():
+        return _figures(predict, setting, sample, source, x_test, y_test, carbon, run_id, repeats,
+                        n_images)  # fmt: skip
+
+
+def _figures(
+    predict: Any, setting: str, sample: torch.Tensor, source: Any, x_test: Any,
+    y_test: torch.Tensor | None, carbon: Any, run_id: str, repeats: int, n_images: int,
+) -> dict[str, Any]:  # fmt: skip
     from greenai.ml.evaluation import evaluate
 
     names, skipped, pin = runtime_names() if source is not None else ([], {}, None)
