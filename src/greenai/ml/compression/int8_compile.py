@@ -63,17 +63,18 @@ def _key(data: bytes) -> str:
 
 def remember(data: bytes, predict: Any) -> None:
     """Keep ``predict``, compiled from the program that the file bytes ``data`` encode."""
+    key = _key(data)
     with _lock:
-        _recent[_key(data)] = predict
-        _recent.move_to_end(_key(data))
+        _recent[key] = predict
+        _recent.move_to_end(key)
         while len(_recent) > KEEP:
             _recent.popitem(last=False)
 
 
 def recall(data: bytes) -> Any | None:
     """The predictor remembered for exactly these file bytes, or None."""
+    key = _key(data)
     with _lock:
-        key = _key(data)
         if key in _recent:
             _recent.move_to_end(key)
         return _recent.get(key)
