@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 
 
 def _int(text: str, what: str, lowest: int) -> int:
@@ -22,17 +21,11 @@ def positive_int(text: str) -> int:
     return _int(text, "a positive integer", 1)
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, which containers and taskset narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
-
-
 def thread_count(text: str) -> int:
     """A positive thread count no larger than the CPUs available: torch segfaults or hangs on
     absurd counts (100000, 4096) instead of saying anything."""
+    from greenai.sensors.machine_load import available_cpus  # the sensors package: not at start-up
+
     value = positive_int(text)
     cpus = available_cpus()
     if value > cpus:

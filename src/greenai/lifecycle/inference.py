@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from greenai.sensors.machine_load import available_cpus
+
 PIN_ENV = "GREENAI_RUNTIME"
 
 
@@ -41,10 +43,7 @@ def job_threads() -> Iterator[None]:
     local = int(os.environ.get("LOCAL_WORLD_SIZE") or 1)
     before = torch.get_num_threads()
     if local > 1:
-        usable = (
-            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        )
-        torch.set_num_threads(max(1, min(before * local, usable or 1)))
+        torch.set_num_threads(min(before * local, available_cpus()))
     try:
         yield
     finally:

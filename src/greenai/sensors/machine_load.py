@@ -21,6 +21,14 @@ BUSY_OTHERS_PER_CPU = 0.5
 BUSY_STEAL_PCT = 5.0
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")

@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 
 from greenai.errors import DataError
+from greenai.sensors.machine_load import available_cpus
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
@@ -35,11 +36,7 @@ MIN_PARALLEL = 2 * BATCH_SIZE
 
 def default_workers() -> int:
     """min(4, CPUs this process may use): the decoding worker processes."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return min(4, cpus)
+    return min(4, available_cpus())
 
 
 def is_grayscale(img: Image.Image) -> bool:
