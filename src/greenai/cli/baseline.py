@@ -11,6 +11,7 @@ from typing import Any
 
 from greenai.cli import _schedule, _torchrun, argtypes, common, training_args
 from greenai.cli._runtimes import add_runtime_args
+from greenai.ml.evaluation import INFERENCE_IMAGES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--group", default=None, help="group name (a study or search) for the store")
     p.add_argument(
         "--inference-images", "--inference_images", dest="inference_images",
-        type=argtypes.nonneg_int, default=2048,
-        help="images for the inference energy figure (default 2048; 0: skip it)",
+        type=argtypes.nonneg_int, default=INFERENCE_IMAGES,
+        help=f"images for the inference energy figure (default {INFERENCE_IMAGES}; 0: skip it)",
     )  # fmt: skip
     common.add_tracking_args(p)
     _torchrun.add_launch_args(p)

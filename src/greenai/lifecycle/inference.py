@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from greenai.ml.evaluation import INFERENCE_IMAGES
 from greenai.sensors.machine_load import available_cpus
 
 PIN_ENV = "GREENAI_RUNTIME"
@@ -61,7 +62,7 @@ def inference_figures(
     carbon: Any = None,
     run_id: str = "inference",
     repeats: int = 7,
-    n_images: int = 2048,
+    n_images: int = INFERENCE_IMAGES,
 ) -> dict[str, Any]:
     """The ``inference`` section of a result.
 

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from greenai.ml.data import Dataset, normalize
+from greenai.ml.evaluation import INFERENCE_IMAGES
 from greenai.ml.models import count_params
 
 
@@ -91,7 +92,7 @@ def measure_inference(
     carbon: Any,
     *,
     run_id: str,
-    n_images: int = 2048,
+    n_images: int = INFERENCE_IMAGES,
     y_test: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Latency, throughput and energy per 1,000 images of the trained model on the CPU, measured
@@ -113,7 +114,7 @@ def measure_inference(
         predict, evaluate.FP32_SETTING, sample,
         source=RuntimeSource(model) if y_test is not None else None,
         x_test=Normalized(_cpu(x_test), dataset.mean, dataset.std), y_test=y_test,
-        carbon=carbon, run_id=run_id, repeats=7 if n_images >= 2048 else 3, n_images=n_images,
+        carbon=carbon, run_id=run_id, repeats=7 if n_images >= INFERENCE_IMAGES else 3, n_images=n_images,
     )  # fmt: skip
 
 

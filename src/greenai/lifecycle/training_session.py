@@ -24,6 +24,7 @@ from greenai.lifecycle.training_result import build_result, measure_inference
 from greenai.lifecycle.training_resume import start_of
 from greenai.lifecycle.training_setup import check_epoch_sizes
 from greenai.ml import data as data_mod
+from greenai.ml.evaluation import INFERENCE_IMAGES
 from greenai.ml.models import create_model
 from greenai.ml.training import checkpoint as ckpt_mod
 from greenai.ml.training import loop
@@ -66,7 +67,7 @@ class TrainingSession(TrainingEpochs):
     log_rows: list[dict[str, Any]] = field(default_factory=list)
     data_phases: tuple[Any, ...] = ()  # the data-load tracker's PhaseResults, copied to the store
     tracker: Any = None  # the running meter, once ``run`` started it
-    inference_images: int = 2048  # images for the inference energy figure; 0: no inference section
+    inference_images: int = INFERENCE_IMAGES  # for the inference energy; 0: no inference section
     net: Any = None  # the model, built and checked in ``prepare``
     rng_after_init: Any = None  # torch's RNG state right after the model's initialisation
     skipped: dict[str, str] = field(default_factory=dict)  # recipe settings this model cannot take
@@ -89,7 +90,7 @@ class TrainingSession(TrainingEpochs):
         resume: bool,
         progress: bool,
         mlflow: Any,
-        inference_images: int = 2048,
+        inference_images: int = INFERENCE_IMAGES,
         dataset: Any = None,
         ddp: Any = None,
     ) -> TrainingSession:

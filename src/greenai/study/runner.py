@@ -48,9 +48,7 @@ class StepContext:
     progress: bool = True
     store_url: str | None = None  # as the user gave it (None: $GREENAI_STORE or <out>/greenai.db)
     mlflow: Any = None  # an MLflow logger nesting the step's run under the study's; None: off
-    inference_images: int = (
-        INFERENCE_IMAGES  # images each variant's inference energy is measured on
-    )
+    inference_images: int = INFERENCE_IMAGES  # images a variant's inference energy is measured on
 
 
 StepFn = Callable[[StepContext], Mapping[str, Any]]

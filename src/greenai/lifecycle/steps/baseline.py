@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from greenai.lifecycle.registry import ROOT, StepKind, register_step
+from greenai.ml.evaluation import INFERENCE_IMAGES
 
 
 def train_run(
@@ -21,7 +22,7 @@ def train_run(
     resume: bool = False,
     progress: bool = True,
     mlflow: Any = None,
-    inference_images: int = 2048,
+    inference_images: int = INFERENCE_IMAGES,
     dataset: Any = None,
     budget: Any = None,
     on_epoch: Any = None,

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from greenai.ml.evaluation import INFERENCE_IMAGES
+
 Predict = Callable[[torch.Tensor], torch.Tensor]
 MIB = 1024 * 1024
 FP32_SETTING = "eager fp32"  # how FP32 models (a baseline and its FP32 variants) are measured
@@ -206,7 +208,7 @@ def inference_energy(
     predict: Predict,
     sample: torch.Tensor,
     carbon: Any = None,
-    n_images: int = 2048,
+    n_images: int = INFERENCE_IMAGES,
     batch_size: int = 256,
     run_id: str = "inference",
 ) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from greenai.ml.evaluation import INFERENCE_IMAGES
 from greenai.ml.runtimes.base import Predict, Prepared
 from greenai.ml.runtimes.registry import BACKENDS
 
@@ -103,7 +104,7 @@ def measure_runtimes(
     carbon: Any = None,
     run_id: str = "inference",
     pin: str | None = None,
-    energy_images: int = 2048,
+    energy_images: int = INFERENCE_IMAGES,
 ) -> dict[str, Any]:
     """Figures per runtime (``ready[0]`` is the step's own predictor) and the chosen one.
 
