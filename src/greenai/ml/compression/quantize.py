@@ -244,6 +244,11 @@ def read_quantized_meta(path: str | Path) -> dict[str, Any]:
         if handle.read(len(MAGIC)) != MAGIC:
             raise DataError(f"{path} is not a greenai INT8 file")
         head = handle.readline(1 << 20)
+    return _meta(path, head)
+
+
+def _meta(path: str | Path, head: bytes) -> dict[str, Any]:
+    """An INT8 file's JSON meta line, checked."""
     try:
         meta = json.loads(head)
     except ValueError as exc:
@@ -301,11 +306,7 @@ def _parse(path: str | Path, data: bytes) -> tuple[dict[str, Any], bytes]:
     if not data.startswith(MAGIC):
         raise DataError(f"{path} is not a greenai INT8 file")
     head, _, body = data[len(MAGIC) :].partition(b"\n")
-    try:
-        meta = json.loads(head)
-    except ValueError as exc:
-        raise DataError(f"{path} is corrupt: {exc}") from None
-    return meta, body
+    return _meta(path, head), body
 
 
 def _module(path: str | Path, data: bytes) -> tuple[nn.Module, dict[str, Any]]:
