@@ -168,7 +168,7 @@ REFERENCE_ERRORS = [  # found by check_model_name, without building
     ("mynet.py:", "expected MODULE:NAME or path/to/file.py:NAME"),
     ("mynet.py:1x", "is not a Python attribute name"),
     ("my-net:make", "neither a module name nor a .py file"),
-    ("vgg99", "unknown model 'vgg99'; available: airbench, efficientnet_b0"),
+    ("vgg99", "unknown model 'vgg99'; available: airbench, airbench_small, efficientnet_b0"),
 ]
 
 
@@ -218,7 +218,7 @@ def test_is_builtin_knows_only_the_registered_nets(mynet):
     assert not is_builtin("mynet.py:Net") and not is_builtin("vgg99")
 
 
-BUILTINS = ["seed_cnn", "resnet20", "resnet32", "airbench", "efficientnet_b0"]
+BUILTINS = ["seed_cnn", "resnet20", "resnet32", "airbench", "airbench_small", "efficientnet_b0"]
 
 
 @pytest.mark.parametrize("name", BUILTINS)

@@ -86,7 +86,7 @@ def test_a_resized_run_whitens_from_full_size_images_and_evaluates_at_full_size(
 
 
 def test_cli_flag_sets_the_sizes_and_off_clears_them():
-    args = build_parser().parse_args(["baseline", "--epoch-sizes", "16", "24"])
+    args = build_parser().parse_args(["baseline", "--epochs", "2", "--epoch-sizes", "16", "24"])
     assert training_args.train_config(args).epoch_sizes == (16, 24)
     off = build_parser().parse_args(["baseline", "--epoch-sizes", "off"])
     assert training_args.train_config(off).epoch_sizes == ()
@@ -94,13 +94,13 @@ def test_cli_flag_sets_the_sizes_and_off_clears_them():
 
 @pytest.mark.parametrize(("sizes", "says"), [
     (["64"], "--epoch-sizes 64: larger than the images' 32 pixels"),
-    (["8"], "--epoch-sizes 8: model 'airbench': a forward pass on a (2, 3, 8, 8) batch failed"),
+    (["8"], "--epoch-sizes 8: model 'airbench_small': a forward pass on a (2, 3, 8, 8) batch failed"),
     (["16", "16", "16", "16"], "4 epoch sizes for 3 epochs"),
 ])  # fmt: skip
 def test_bad_sizes_get_one_line_exit_2_and_write_nothing(tmp_path, capsys, sizes, says):
     out = tmp_path / "run"
     code = main(["baseline", "--dataset", "synthetic", "--limit-train", "64", "--device", "cpu",
-                 "--epoch-sizes", *sizes, "--out", str(out), "--no-progress"])  # fmt: skip
+                 "--epochs", "3", "--epoch-sizes", *sizes, "--out", str(out), "--no-progress"])  # fmt: skip
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and says in lines[0]
     assert not out.exists()

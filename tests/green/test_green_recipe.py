@@ -9,12 +9,14 @@ from torch import nn
 
 from greenai.ml.data import alternating_flips, augment, epoch_flips
 from greenai.ml.models import create_model
-from greenai.ml.models.airbench import AirbenchNet
+from greenai.ml.models.airbench import SMALL_WIDTHS, AirbenchNet
 from greenai.ml.training import loop
 from greenai.ml.training.recipes import (
     BIAS_SCALER,
     EMA_EVERY,
     GREEN,
+    GREEN_LONG,
+    MUON_LR,
     SEED,
     LookaheadEMA,
     freeze_whitening_bias,
@@ -35,17 +37,18 @@ def test_triangle_lr_warms_up_then_decays() -> None:
     assert all(a > b for a, b in pairwise(lrs[peak:]))
 
 
-def test_green_schedule_in_the_loop_warms_up_then_decays() -> None:
-    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=GREEN.lr)
-    sched = loop.make_schedule(opt, GREEN.schedule, GREEN.lr, total_steps=40)
+def test_green_long_schedule_in_the_loop_warms_up_then_decays() -> None:
+    lr = GREEN_LONG.lr
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = loop.make_schedule(opt, GREEN_LONG.schedule, lr, total_steps=40)
     lrs = []
     for _ in range(40):
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
     peak = lrs.index(max(lrs))
-    assert 0 < peak < 39 and abs(max(lrs) - GREEN.lr) < 1e-6 * GREEN.lr
-    assert lrs[0] < 0.1 * GREEN.lr and lrs[-1] < 0.01 * GREEN.lr
+    assert 0 < peak < 39 and abs(max(lrs) - lr) < 1e-6 * lr
+    assert lrs[0] < 0.1 * lr and lrs[-1] < 0.01 * lr
 
 
 def test_augmentation_keeps_shapes_dtype_and_labels() -> None:
@@ -122,6 +125,17 @@ def test_airbench_widths() -> None:
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, 3)
 
 
+def _widths(net: AirbenchNet) -> tuple[int, ...]:
+    return tuple(g.conv2.out_channels for g in net.groups)
+
+
+def test_airbench_small_is_green_s_widths_scaled_by_the_multiplier() -> None:
+    assert _widths(create_model("airbench_small")) == SMALL_WIDTHS == (16, 96, 96)
+    assert _widths(create_model("airbench_small", width=0.5)) == (8, 48, 48)
+    assert _widths(create_model("airbench_small", width=0.125)) == (8, 12, 12)  # >= 8 each
+    assert _widths(create_model("airbench", width=0.25)) == (16, 64, 64)
+
+
 def test_sgd_groups_give_norm_biases_the_scaled_lr() -> None:
     net = AirbenchNet(widths=(8, 16, 16))
     groups = sgd_param_groups(net, lr=11.5, weight_decay=0.0153, batch_size=1024)
@@ -167,10 +181,13 @@ def test_presets_are_what_they_say() -> None:
     assert (SEED.model, SEED.optimizer, SEED.lr, SEED.batch_size, SEED.epochs, SEED.precision) == (
         "seed_cnn", "adam", 0.001, 64, 20, "fp32"
     )  # fmt: skip
-    assert GREEN.model == "airbench" and GREEN.optimizer == "sgd" and GREEN.precision == "bf16"
+    assert GREEN.model == "airbench_small" and GREEN.optimizer == "muon"
+    assert GREEN.precision == "bf16" and GREEN.epochs == 1 and GREEN.lr == MUON_LR
     assert GREEN.channels_last and GREEN.augment and GREEN.label_smoothing == 0.2
-    assert GREEN.schedule == "onecycle" and GREEN.batch_size >= 128
-    assert GREEN.alternate_flip and GREEN.whiten_bias_fraction == 0.0
+    assert GREEN.schedule == "cosine" and GREEN.batch_size >= 128
+    assert GREEN.alternate_flip and GREEN.whiten_bias_fraction == 0.3
+    assert GREEN_LONG.model == "airbench" and GREEN_LONG.optimizer == "sgd"
+    assert GREEN_LONG.schedule == "onecycle" and GREEN_LONG.width == 1.0
     custom = recipe("green", seed=3, target_accuracy=50.0, holdout_fraction=0.1)
     assert custom.seed == 3 and custom.model == GREEN.model and custom.validate() is custom
 

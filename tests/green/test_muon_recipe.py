@@ -1,4 +1,4 @@
-"""The `green_muon` recipe: Muon on the conv filters, SGD on the rest, through the shared loop."""
+"""The Muon recipes (`green`, `green_muon`): Muon on the conv filters, SGD on the rest, in the loop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import torch
 
 from greenai.cli import training_args
 from greenai.cli.main import build_parser
-from greenai.errors import UsageError
 from greenai.lifecycle.steps.baseline import train_run
 from greenai.ml.models import create_model
 from greenai.ml.models.airbench import LOGIT_SCALE
@@ -121,9 +120,14 @@ def test_green_muon_trains_on_synthetic_data_and_checkpoints(tmp_path) -> None:
     assert ck["optimizer_state"]["state"]  # momentum buffers are saved for a resume
 
 
-def test_muon_without_the_tricks_is_one_usage_error() -> None:
-    with pytest.raises(UsageError, match="muon needs --airbench-tricks"):
-        TrainConfig(**{**GREEN_MUON.to_dict(), "airbench_tricks": False}).validate()
+def test_muon_without_the_tricks_keeps_its_groups_and_drops_the_ema(tmp_path) -> None:
+    cfg = recipe("green", dataset="synthetic", device="cpu", width=0.125, batch_size=32,
+                 limit_train=64, limit_test=32, threads=1, airbench_tricks=False)  # fmt: skip
+    result = train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="plain-muon",
+                       progress=False, inference_images=0)  # fmt: skip
+    ck = checkpoint.load_checkpoint(tmp_path / "models" / "plain-muon.pt")
+    assert [g["muon"] for g in ck["optimizer_state"]["param_groups"]] == [True, False, False]
+    assert ck["ema_state"] is None and result["metrics"]["test_accuracy_tta_pct"] is None
 
 
 def test_cli_recipe_green_muon() -> None:

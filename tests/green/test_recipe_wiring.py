@@ -11,7 +11,7 @@ from greenai.errors import UsageError
 from greenai.lifecycle.steps.baseline import train_run
 from greenai.ml.training import checkpoint, loop
 from greenai.ml.training.config import TrainConfig
-from greenai.ml.training.recipes import BIAS_SCALER, GREEN, recipe
+from greenai.ml.training.recipes import BIAS_SCALER, GREEN, GREEN_LONG, recipe
 from greenai.results import resultfile as results
 
 TINY = ["--dataset", "synthetic", "--limit-train", "256", "--limit-test", "64", "--device", "cpu"]
@@ -50,7 +50,7 @@ def test_study_flags_on_the_default_recipe_get_one_note(capsys):
     )
     got = training_args.train_config_kwargs(args)
     assert (got["model"], got["epochs"], got["batch_size"], got["lr"]) == (
-        "airbench",
+        "airbench_small",
         20,
         64,
         0.001,
@@ -113,16 +113,25 @@ def test_baseline_recipe_green_records_the_presets_hyperparameters(tmp_path, cap
     hp = result["hyperparameters"]
     expected = {**GREEN.to_dict(), **given}
     assert {k: hp[k] for k in hp} == {k: expected[k] for k in hp}
-    assert hp["airbench_tricks"] is True and hp["model"] == "airbench" and hp["momentum"] == 0.85
-    assert result["precision"] == "bf16" and result["model"] == "airbench"
+    assert hp["airbench_tricks"] is True and hp["model"] == "airbench_small"
+    assert hp["optimizer"] == "muon" and hp["momentum"] == 0.85
+    assert result["precision"] == "bf16" and result["model"] == "airbench_small"
     capsys.readouterr()
 
 
+# 256 images / batch 32 = 8 steps per epoch: the EMA starts at step 5 of 16, blends at 10, 15
+_TINY = dict(dataset="synthetic", device="cpu", width=0.125, batch_size=32, epochs=2,
+             limit_train=256, limit_test=64, threads=1)  # fmt: skip
+
+
 def _tiny_green(**over) -> TrainConfig:
-    # 256 images / batch 32 = 8 steps per epoch: the EMA starts at step 5 of 16, blends at 10, 15
-    tiny = dict(dataset="synthetic", device="cpu", width=0.125, batch_size=32, epochs=2,
-                limit_train=256, limit_test=64, threads=1)  # fmt: skip
-    return recipe("green", **{**tiny, **over})
+    return recipe("green", **{**_TINY, **over})
+
+
+def _tiny_sgd(**over) -> TrainConfig:
+    """green_long's airbench94 SGD tricks (one-cycle, SGD groups) at green's tiny size."""
+    lr = GREEN_LONG.lr * 32 / GREEN_LONG.batch_size  # its LR is proportional to the batch
+    return recipe("green_long", **{**_TINY, "lr": lr, **over})
 
 
 def test_tricks_train_and_evaluate_end_to_end(tmp_path, monkeypatch):
@@ -134,7 +143,8 @@ def test_tricks_train_and_evaluate_end_to_end(tmp_path, monkeypatch):
         return real_tta(model, x, level)
 
     monkeypatch.setattr(loop, "tta_logits", counting_tta)
-    result = train_run(_tiny_green(), out_dir=tmp_path, store=None, carbon=None, run_id="tricks-1",
+    cfg = _tiny_sgd()
+    result = train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="tricks-1",
                        progress=False, inference_images=0)  # fmt: skip
     m = result["metrics"]
     assert 0 <= m["test_accuracy_pct"] <= 100 and 0 <= m["test_accuracy_tta_pct"] <= 100
@@ -142,14 +152,14 @@ def test_tricks_train_and_evaluate_end_to_end(tmp_path, monkeypatch):
     # deployed, as variants are judged) and airbench94's flips + shifts beside it, once
     assert tta_calls == [2]
     tta_calls.clear()
-    train_run(_tiny_green(holdout_fraction=0.25), out_dir=tmp_path / "h", store=None, carbon=None,
+    train_run(_tiny_sgd(holdout_fraction=0.25), out_dir=tmp_path / "h", store=None, carbon=None,
               run_id="tricks-2", progress=False, inference_images=0)  # fmt: skip
     # the per-epoch HELD-OUT figure decides early stopping: flip TTA, then the final full TTA
     assert set(tta_calls) == {1, 2} and tta_calls[0] == 1 and tta_calls[-1] == 2
     ck = checkpoint.load_checkpoint(tmp_path / "models" / "tricks-1.pt")
     norm, other = ck["optimizer_state"]["param_groups"]
     assert norm["max_lr"] == pytest.approx(BIAS_SCALER * other["max_lr"])  # onecycle per group
-    assert other["max_lr"] == pytest.approx(GREEN.lr)
+    assert other["max_lr"] == pytest.approx(cfg.lr)
     assert norm["lr"] * norm["weight_decay"] == pytest.approx(other["lr"] * other["weight_decay"])
     ema = ck["ema_state"]
     assert ema is not None
@@ -159,7 +169,7 @@ def test_tricks_train_and_evaluate_end_to_end(tmp_path, monkeypatch):
 
 def test_plain_config_has_no_tricks(tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "tta_logits", lambda *a, **k: pytest.fail("TTA without the tricks"))
-    cfg = _tiny_green(airbench_tricks=False, epochs=1)
+    cfg = _tiny_sgd(airbench_tricks=False, epochs=1)
     train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="plain-1", progress=False,
               inference_images=0)  # fmt: skip
     ck = checkpoint.load_checkpoint(tmp_path / "models" / "plain-1.pt")
@@ -250,7 +260,7 @@ def test_the_whitening_bias_freezes_after_its_fraction_of_the_run(tmp_path, monk
 def test_whitening_bias_fraction_flag_and_bad_values(capsys):
     assert (
         training_args.train_config(build_parser().parse_args(["baseline"])).whiten_bias_fraction
-        == 0
+        == 0.3
     )
     long = build_parser().parse_args(["baseline", "--recipe", "green_long"])
     assert training_args.train_config(long).whiten_bias_fraction == 0.3

@@ -51,22 +51,22 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
     )
     g.add_argument(
         "--recipe", choices=RECIPES, default=None,
-        help=f"training preset (default {recipe}): green = the RECOMMENDED fast recipe (airbench "
-        "net at quarter width, bf16, channels-last, one-cycle SGD, batch 256, 3 epochs, "
-        "alternating flips, airbench tricks; see recipes.py); green_long = green's net at full "
-        "width for 8 epochs; green_muon = green_long trained with airbench94_muon's Muon "
-        "optimizer (experimental); seed = the study's recipe (seed_cnn, Adam 0.001, batch 64, "
+        help=f"training preset (default {recipe}): green = the RECOMMENDED fast recipe "
+        "(airbench_small: airbench's net at widths 16/96/96, bf16, channels-last, airbench94_muon's "
+        "Muon optimizer with a cosine decay, batch 256, 1 epoch, airbench tricks; see "
+        "recipes.py); green_long = airbench94's full net with its SGD for 8 epochs; green_muon = "
+        "green_long trained with Muon; seed = the study's recipe (seed_cnn, Adam 0.001, batch 64, "
         "20 epochs, fp32)",
     )  # fmt: skip
     parser.set_defaults(default_recipe=recipe)
     g.add_argument(
         "--model",
         default=None,
-        help="a built-in model (green: airbench, seed: seed_cnn), MODULE:NAME, path/to/file.py:NAME "
+        help="a built-in model (green: airbench_small, seed: seed_cnn), MODULE:NAME, path/to/file.py:NAME "
         "(a factory(num_classes, input_shape) or nn.Module class) or a greenai.models plugin",
     )
     g.add_argument("--width", type=positive_float, default=None, help="channel-width multiplier")
-    g.add_argument("--epochs", type=positive_int, default=None, help="green: 3, seed: 20")
+    g.add_argument("--epochs", type=positive_int, default=None, help="green: 1, seed: 20")
     g.add_argument(
         "--batch-size", "--batch_size", dest="batch_size", type=positive_int, default=None,
         help="green: 256, seed: 64",
@@ -79,14 +79,17 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
     )
     g.add_argument("--seed", type=nonneg_int, default=None, help="default 0")
     g.add_argument(
-        "--optimizer", choices=("adam", "adamw", "sgd"), default=None, help="green: sgd, seed: adam"
+        "--optimizer",
+        choices=("adam", "adamw", "sgd", "muon"),
+        default=None,
+        help="green: muon, seed: adam",
     )
     g.add_argument(
         "--weight-decay", "--weight_decay", dest="weight_decay", type=nonneg_float, default=None
     )
     g.add_argument(
         "--schedule", choices=("constant", "onecycle", "cosine"), default=None,
-        help="green: onecycle, seed: constant",
+        help="green: cosine, seed: constant",
     )  # fmt: skip
     g.add_argument(
         "--label-smoothing", "--label_smoothing", dest="label_smoothing", type=fraction,

@@ -71,8 +71,8 @@ class TrainingSetup(TrainingForecast):
         net = self.net.to(self.device)
         if cfg.channels_last:
             net = net.to(memory_format=torch.channels_last)
-        if cfg.airbench_tricks:  # SGD groups: batch-norm biases at BIAS_SCALER x the LR
-            optimizer = recipes.tricks_optimizer(net, cfg)
+        if cfg.airbench_tricks or cfg.optimizer == "muon":  # SGD groups: batch-norm biases at
+            optimizer = recipes.tricks_optimizer(net, cfg)  # BIAS_SCALER x the LR; or Muon's groups
         else:
             optimizer = loop.make_optimizer(
                 net, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum

@@ -74,8 +74,11 @@ def settings_for(
         )
     if how == "adam" or not airbench:
         return FitSettings(lr=lr)
-    # the recipes' LR is proportional to their batch (lr = 11.5 x B / kilostep): keep that
-    scale = (1.0 if from_scratch else FINETUNE_LR_SCALE) * batch_size / int(cfg["batch_size"])
+    # the SGD recipes' LR is proportional to their batch (lr = 11.5 x B / kilostep): keep that;
+    # Muon's is not (muon_groups scales its SGD groups with the batch itself)
+    scale = 1.0 if from_scratch else FINETUNE_LR_SCALE
+    if cfg.get("optimizer") != "muon":
+        scale *= batch_size / int(cfg["batch_size"])
     cfg.update(lr=float(cfg["lr"]) * scale, batch_size=batch_size)
     return FitSettings(
         optimizer="recipe", lr=cfg["lr"], recipe=cfg, precision=cfg.get("precision", "fp32"),

@@ -20,7 +20,7 @@ from typing import Any
 from greenai.errors import UsageError
 from greenai.fsutil import atomic_write_text
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "muon")  # muon: with airbench_tricks only
+OPTIMIZERS = ("adam", "adamw", "sgd", "muon")  # muon: recipes.muon_groups, tricks or not
 SCHEDULES = ("constant", "onecycle", "cosine")
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "gpu")
@@ -124,12 +124,8 @@ class TrainConfig:
             ),
             (
                 not self.airbench_tricks or self.optimizer in ("sgd", "muon"),
-                "--airbench-tricks needs --optimizer sgd (its parameter groups are SGD's); "
+                "--airbench-tricks needs --optimizer sgd or muon (its parameter groups are theirs); "
                 "add --no-airbench-tricks to use another optimizer",
-            ),
-            (
-                self.optimizer != "muon" or self.airbench_tricks,
-                "optimizer muon needs --airbench-tricks (its groups are recipes.muon_groups)",
             ),
         ]
         if self.target_accuracy is not None:
