@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from greenai.ml.compression import prune, quantize
+from greenai.ml.compression import int8_compile, int8_file, prune, quantize
 from greenai.ml.compression.distill import fit
 from greenai.ml.data import load_dataset, normalize
 from greenai.ml.evaluation import evaluate
@@ -150,9 +150,9 @@ def main() -> int:
     entries: list[Entry] = build.fp32("fp32", base, macs)
     entries += build.int8("int8_ptq", base, calib, macs)
     dyn = quantize.quantize_dynamic(copy.deepcopy(base), x_test[:2])
-    dyn_bytes = len(quantize.quantized_bytes(dyn, {"model": "seed_cnn"}))
+    dyn_bytes = len(int8_file.quantized_bytes(dyn, {"model": "seed_cnn"}))
     entries.append(Entry("int8_dynamic", "pytorch_compiled", "int8",
-                         quantize.compile_for_cpu(dyn.module), same, dyn_bytes, PT2E_INT8,
+                         int8_compile.compile_for_cpu(dyn.module), same, dyn_bytes, PT2E_INT8,
                          TORCH_FP32, macs))  # fmt: skip
     for multiple, (model, *_) in structured.items():
         entries += build.fp32(f"structured_x{multiple}", model, count_macs(model, xb[:2]))

@@ -22,7 +22,7 @@ import warnings
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from greenai.ml.compression import quantize
+from greenai.ml.compression import int8_compile, quantize
 from greenai.ml.models import create_model
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -80,8 +80,10 @@ def main() -> int:
     calib = [torch.randn(128, 3, 32, 32) for _ in range(4)]
     q = quantize.quantize_ptq(copy.deepcopy(base), calib, x[:2].contiguous())
     fns = {
-        "fp32": quantize.compile_for_cpu(copy.deepcopy(base).to(memory_format=torch.channels_last)),
-        "int8": quantize.compile_for_cpu(q.module),
+        "fp32": int8_compile.compile_for_cpu(
+            copy.deepcopy(base).to(memory_format=torch.channels_last)
+        ),
+        "int8": int8_compile.compile_for_cpu(q.module),
     }
     samples: dict[str, list[list[float]]] = {k: [] for k in fns}
     for _ in range(args.rounds):  # alternate, so drift hits both alike

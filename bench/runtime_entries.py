@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from greenai.ml.compression import quantize
+from greenai.ml.compression import int8_compile, int8_file, quantize
 from greenai.ml.evaluation import evaluate
 from greenai.ml.runtimes import BACKENDS
 
@@ -92,7 +92,7 @@ class Builder:
         def e(runtime: str, predict: Predict, layout, nbytes: int, fmt: str) -> Entry:
             return Entry(variant, runtime, "fp32", predict, layout, nbytes, fmt, fmt, macs)
 
-        cands = evaluate.best_fp32_candidates(model, quantize.compile_for_cpu)
+        cands = evaluate.best_fp32_candidates(model, int8_compile.compile_for_cpu)
         for name, (fn, _) in cands.items():
             runtime = "pytorch_compiled" if "compiled" in name else "pytorch_eager"
             layout = channels_last if name.endswith("channels_last") else same
@@ -129,8 +129,8 @@ class Builder:
 
         def pt2e() -> list[Entry]:
             q = quantize.quantize_ptq(copy.deepcopy(model).eval(), list(calib), self.xb[:2])
-            nbytes = len(quantize.quantized_bytes(q, {"model": variant}))  # strips FP32 copies
-            fn = quantize.compile_for_cpu(q.module)
+            nbytes = len(int8_file.quantized_bytes(q, {"model": variant}))  # strips FP32 copies
+            fn = int8_compile.compile_for_cpu(q.module)
             return [e("pytorch_compiled", fn, lay, nbytes, PT2E_INT8, TORCH_FP32)
                     for lay in (same, channels_last)]  # fmt: skip
 

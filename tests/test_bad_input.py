@@ -130,7 +130,7 @@ def evil_int8(tmp: Path) -> Path:
     """A file with greenai's INT8 header whose program is a code-running pickle."""
     import zlib
 
-    from greenai.ml.compression.quantize import MAGIC
+    from greenai.ml.compression.int8_file import MAGIC
 
     path = tmp / "evil.int8"
     head = json.dumps({"model": "seed_cnn", "method": "ptq"}).encode()

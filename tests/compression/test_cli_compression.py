@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from greenai.cli.main import main
-from greenai.ml.compression import quantize
+from greenai.ml.compression import int8_file, quantize
 from greenai.ml.models import create_model
 from greenai.ml.training.checkpoint import save_checkpoint
 from greenai.results.resultfile import write_result
@@ -116,7 +116,7 @@ def test_quantizing_an_int8_file_exits_2(parent_run, capsys):
     x = torch.randn(8, 3, 32, 32)
     q = quantize.quantize_dynamic(model.eval(), x)
     path = out / "q.int8.pt2z"
-    quantize.save_quantized(path, q, {"model": "seed_cnn"})
+    int8_file.save_quantized(path, q, {"model": "seed_cnn"})
     rc, err = _run(["quantize", "--from", str(path), "--out", str(out)], capsys)
     assert rc == 2 and len(err) == 1 and "already quantized" in err[0]
     assert not list((out / "results").glob("*quantized*"))

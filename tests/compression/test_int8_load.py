@@ -7,7 +7,7 @@ import pytest
 import torch
 from compression_nets import TinyNet, trained_bn
 
-from greenai.ml.compression import quantize
+from greenai.ml.compression import int8_file, quantize
 
 
 @pytest.fixture(scope="module")
@@ -17,13 +17,13 @@ def saved(tmp_path_factory):
     model = trained_bn(TinyNet(width=8), x)
     q = quantize.quantize_ptq(model, [x[:32]], x[:2])
     path = tmp_path_factory.mktemp("int8") / "m.int8.pt2z"
-    quantize.save_quantized(path, q, {"model": "tiny"})
+    int8_file.save_quantized(path, q, {"model": "tiny"})
     return path, q, x
 
 
 def test_the_file_header_says_how_to_run_it_fast(saved):
     path, _, _ = saved
-    meta = quantize.read_quantized_meta(path)
+    meta = int8_file.read_quantized_meta(path)
     assert "load_for_inference" in meta["how_to_run"] and "slower than FP32" in meta["how_to_run"]
 
 
@@ -32,7 +32,7 @@ def test_load_for_inference_returns_the_compiled_program(saved):
     from torch._dynamo.utils import counters
 
     path, q, x = saved
-    predict, meta = quantize.load_for_inference(path)
+    predict, meta = int8_file.load_for_inference(path)
     assert meta["model"] == "tiny" and not isinstance(predict, torch.nn.Module)
     before = counters["stats"]["unique_graphs"]
     with torch.no_grad():
@@ -44,13 +44,13 @@ def test_load_for_inference_returns_the_compiled_program(saved):
 def test_a_file_this_process_compiled_is_not_compiled_again(saved, tmp_path):
     _, q, _ = saved
     mine = tmp_path / "mine.int8.pt2z"
-    quantize.save_quantized(mine, q, {"model": "mine"})
-    compiled = quantize.compile_saved(q, mine.read_bytes())  # as the quantize step does
-    predict, meta = quantize.load_for_inference(mine)
+    int8_file.save_quantized(mine, q, {"model": "mine"})
+    compiled = int8_file.compile_saved(q, mine.read_bytes())  # as the quantize step does
+    predict, meta = int8_file.load_for_inference(mine)
     assert predict is compiled and meta["model"] == "mine"
     copy = tmp_path / "copy.int8.pt2z"  # other bytes (another header): loaded and compiled anew
     copy.write_bytes(mine.read_bytes().replace(b'"mine"', b'"copy"', 1))
-    other, other_meta = quantize.load_for_inference(copy)
+    other, other_meta = int8_file.load_for_inference(copy)
     assert other is not compiled and other_meta["model"] == "copy"
 
 

@@ -35,7 +35,7 @@ def test_compile_for_cpu_keeps_compiling_past_dynamo_default_limit():
     pairs dynamo would run the rest eagerly, silently, and a bench would time eager code."""
     from torch._dynamo.utils import counters
 
-    from greenai.ml.compression.quantize import compile_for_cpu
+    from greenai.ml.compression.int8_compile import compile_for_cpu
 
     torch.manual_seed(0)
     models = [torch.nn.Sequential(torch.nn.Linear(4, 3)).eval() for _ in range(5)]

@@ -7,7 +7,7 @@ import torch
 from compression_nets import TinyNet, trained_bn
 
 from greenai.errors import DataError, UsageError
-from greenai.ml.compression import quantize
+from greenai.ml.compression import int8_file, quantize
 
 
 def _agreement(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -42,13 +42,13 @@ def test_ptq_int8_agrees_with_fp32_and_holds_int8_weights(model_and_data, ptq):
 def test_saved_int8_file_is_small_and_reloads_exactly(tmp_path, model_and_data, ptq):
     model, x = model_and_data
     path = tmp_path / "q.int8"
-    size = quantize.save_quantized(path, ptq, {"model": "tiny"})
+    size = int8_file.save_quantized(path, ptq, {"model": "tiny"})
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     # int8 weights + scales + the graph: ~3.7x on this 0.14 M-parameter net (the graph is a larger
     # share of a small model), >= 3.8x on seed_cnn (bench/compression.py)
     assert len(buf.getvalue()) / size >= 3.5
-    loaded, meta = quantize.load_quantized(path)
+    loaded, meta = int8_file.load_quantized(path)
     assert meta["method"] == "ptq" and meta["model"] == "tiny"
     with torch.no_grad():
         torch.testing.assert_close(loaded(x[:16]), ptq.module(x[:16]))
@@ -63,11 +63,11 @@ def test_quantizing_a_quantized_model_is_usage_error(ptq, model_and_data):
 
 def test_corrupt_int8_file_is_data_error(tmp_path):
     path = tmp_path / "bad.int8"
-    path.write_bytes(quantize.MAGIC + b"{}\nnot zlib")
+    path.write_bytes(int8_file.MAGIC + b"{}\nnot zlib")
     with pytest.raises(DataError):
-        quantize.load_quantized(path)
+        int8_file.load_quantized(path)
     (tmp_path / "other").write_bytes(b"hello")
-    assert not quantize.is_quantized_file(tmp_path / "other")
+    assert not int8_file.is_quantized_file(tmp_path / "other")
 
 
 def test_dynamic_quantizes_linear_layers_only(model_and_data):

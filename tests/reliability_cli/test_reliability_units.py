@@ -126,7 +126,8 @@ def test_the_int8_compile_prints_no_torch_user_warning():
 
     import torch
 
-    from greenai.ml.compression.quantize import compile_for_cpu, quantize_ptq
+    from greenai.ml.compression.int8_compile import compile_for_cpu
+    from greenai.ml.compression.quantize import quantize_ptq
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "compression"))
     from compression_nets import TinyNet, trained_bn

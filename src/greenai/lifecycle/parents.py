@@ -118,11 +118,11 @@ def _dataset_of(result: dict[str, Any]) -> str | None:
 
 def load_model_file(path: Path) -> Parent:
     """Load a greenai checkpoint, a greenai variant file or an INT8 file (its run id as claimed)."""
-    from greenai.ml.compression import quantize
+    from greenai.ml.compression import int8_file
     from greenai.ml.training import checkpoint
 
-    if quantize.is_quantized_file(path):
-        meta = quantize.read_quantized_meta(path)  # never unpickles a user-given program
+    if int8_file.is_quantized_file(path):
+        meta = int8_file.read_quantized_meta(path)  # never unpickles a user-given program
         return Parent(
             str(path), None, meta.get("model"), {}, int(meta.get("num_classes", 10)),
             meta.get("run_id"), None, quantized=True,

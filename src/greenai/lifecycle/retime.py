@@ -4,7 +4,7 @@ Each step times its own model right after building it, alone; on a shared CPU th
 much about what else ran at that moment as about the model (a structured-pruned net once read 71.85
 ms against its baseline's 0.46 ms). Here every finished model of the study is loaded again (FP32 as
 saved, INT8 compiled as it is meant to run; an INT8 file whose step ran in this process reuses the
-predictor that step compiled, ``quantize.compile_saved``) and timed round-robin by
+predictor that step compiled, ``int8_file.compile_saved``) and timed round-robin by
 ``evaluate.interleaved_throughput``, so the machine's drift hits all of them alike; the spread
 (interquartile range) of each and the machine's load are recorded, and a wide spread or a busy
 machine is named instead of letting the figures drive a verdict.
@@ -26,12 +26,12 @@ CALLS = 5
 def _predictor(path: Path) -> tuple[Any, tuple[int, ...]] | None:
     """(predict, input shape) for a model file this study wrote; None for a kind not timed here."""
     from greenai.lifecycle.parents import load_model_file
-    from greenai.ml.compression import quantize
+    from greenai.ml.compression import int8_file
 
     if path.suffix not in (".pt", ".pt2z") or not path.is_file():
         return None  # e.g. an ONNX export: timed by its own runtime, not here
-    if quantize.is_quantized_file(path):
-        predict, meta = quantize.load_for_inference(path)  # this study's own file: trusted
+    if int8_file.is_quantized_file(path):
+        predict, meta = int8_file.load_for_inference(path)  # this study's own file: trusted
         return predict, tuple(meta.get("input_shape") or (3, 32, 32))
     parent = load_model_file(path)
     model = parent.model.eval() if parent.model is not None else None

@@ -21,6 +21,7 @@ def quantize(
 ) -> dict[str, Any]:
     """INT8-quantize ``parent`` (a ``Parent``) and record the run; returns the result dict."""
     from greenai.lifecycle.variant_run import Built, blob_saver, dense_bytes, run_variant
+    from greenai.ml.compression import int8_file
     from greenai.ml.compression import quantize as q
     from greenai.ml.evaluation.evaluate import param_counts
     from greenai.ml.runtimes.measure import RuntimeSource
@@ -68,10 +69,10 @@ def quantize(
             "model": parent.model_name, "run_id": rid, "parent_run_id": parent.run_id,
             "num_classes": parent.num_classes, "input_shape": list(parent.input_shape),
         }  # fmt: skip
-        blob = q.quantized_bytes(result, meta)  # strips the FP32 copies before compiling
+        blob = int8_file.quantized_bytes(result, meta)  # strips the FP32 copies before compiling
         counts = param_counts(result.module)
         with tracker.phase("compile"):
-            compiled = q.compile_saved(result, blob)  # retime reuses it: no second compile
+            compiled = int8_file.compile_saved(result, blob)  # retime reuses it: no second compile
             compiled(d.x_test[:256])
             compiled(d.x_test[:1])
 

@@ -10,35 +10,25 @@ the quantize/dequantize patterns to oneDNN INT8 kernels (VNNI where the CPU has 
 - ``prepare_qat`` / ``convert_qat``: quantization-aware fine-tuning through ``prepare_qat_pt2e``.
 - ``quantize_dynamic``: dynamic INT8 for ``nn.Linear`` only (activations quantized at run time).
 
-Saving: the converted program is re-exported without the stale FP32 copies of its weights (convert
-keeps them as unused attributes), saved with ``torch.export.save`` and zlib-compressed, so the file
-holds INT8 weights, their scales, the FP32 biases and the graph. ``load_quantized`` returns a module
-that computes exactly what the saved one did (eagerly: slower than FP32); ``load_for_inference``
-returns it compiled, ready to run fast.
+Saving and loading a converted program (the INT8 file format) is ``int8_file``; compiling it to run
+fast is ``int8_compile``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import logging
 import warnings
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from greenai.errors import DataError, MissingExtraError, UsageError
-from greenai.fsutil import atomic_write_bytes
-from greenai.ml.compression.int8_compile import compile_for_cpu, recall, remember
+from greenai.errors import MissingExtraError, UsageError
 
 METHODS = ("ptq", "qat", "dynamic")
-MAGIC = b"GREENAI-INT8-PT2E-1\n"
 ROUTE = (
     "torchao.quantization.pt2e (torch.export + X86InductorQuantizer, per-channel int8 weights, "
     "uint8 activations) run with torch.compile(inductor, freezing=True)"
@@ -65,7 +55,8 @@ _NOISY_LOGGERS = ("torchao", "torch.utils._pytree")
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_torchao() -> Iterator[None]:
+    """torchao's and pytree's log lines and warnings silenced for the block (they fire per call)."""
     loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
@@ -79,9 +70,10 @@ def _quiet() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def _pt2e() -> Any:
+def pt2e_modules() -> Any:
+    """(torchao's pt2e package, quantize_pt2e, x86_inductor_quantizer), or MissingExtraError."""
     try:
-        with _quiet():
+        with quiet_torchao():
             from torchao.quantization import pt2e
             from torchao.quantization.pt2e import quantize_pt2e
             from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as xiq
@@ -92,7 +84,7 @@ def _pt2e() -> Any:
 
 def check_available() -> None:
     """Raise MissingExtraError when torchao (the ``quant`` extra) is not installed."""
-    _pt2e()
+    pt2e_modules()
 
 
 def _export(model: nn.Module, example_input: torch.Tensor) -> torch.fx.GraphModule:
@@ -100,7 +92,7 @@ def _export(model: nn.Module, example_input: torch.Tensor) -> torch.fx.GraphModu
     if example.shape[0] < 2:
         example = torch.cat([example, example])
     batch = torch.export.Dim("batch", min=1, max=65536)
-    with _quiet():
+    with quiet_torchao():
         return torch.export.export(model, (example,), dynamic_shapes=({0: batch},)).module()
 
 
@@ -123,12 +115,12 @@ def quantize_ptq(
 ) -> Quantized:
     """Static INT8 post-training quantization calibrated on ``calib_batches`` (float NCHW)."""
     _reject_quantized(model)
-    _, qp, xiq = _pt2e()
+    _, qp, xiq = pt2e_modules()
     model = model.eval()
     quantizer = xiq.X86InductorQuantizer().set_global(
         xiq.get_default_x86_inductor_quantization_config()
     )
-    with _quiet():
+    with quiet_torchao():
         prepared = qp.prepare_pt2e(_export(model, example_input), quantizer)
         n = 0
         for batch in calib_batches:
@@ -143,12 +135,12 @@ def quantize_ptq(
 def prepare_qat(model: nn.Module, example_input: torch.Tensor) -> torch.fx.GraphModule:
     """Export and insert fake-quantization for QAT; train the returned module, then ``convert_qat``."""
     _reject_quantized(model)
-    pt2e, qp, xiq = _pt2e()
+    pt2e, qp, xiq = pt2e_modules()
     quantizer = xiq.X86InductorQuantizer().set_global(
         xiq.get_default_x86_inductor_quantization_config(is_qat=True)
     )
     model = model.train()
-    with _quiet():
+    with quiet_torchao():
         prepared = qp.prepare_qat_pt2e(_export(model, example_input), quantizer)
         pt2e.move_exported_model_to_train(prepared)
     return prepared
@@ -156,8 +148,8 @@ def prepare_qat(model: nn.Module, example_input: torch.Tensor) -> torch.fx.Graph
 
 def set_qat_mode(prepared: torch.fx.GraphModule, train: bool) -> None:
     """Switch a QAT program between training and eval (``.train()`` does not work on exports)."""
-    pt2e, _, _ = _pt2e()
-    with _quiet():
+    pt2e, _, _ = pt2e_modules()
+    with quiet_torchao():
         if train:
             pt2e.move_exported_model_to_train(prepared)
         else:
@@ -169,9 +161,9 @@ def convert_qat(prepared: torch.fx.GraphModule, example_input: torch.Tensor) -> 
     """Convert a QAT-trained program to a real INT8 program."""
     from greenai.ml.compression.qat_fold import folding_present_convs
 
-    _, qp, _ = _pt2e()
+    _, qp, _ = pt2e_modules()
     set_qat_mode(prepared, train=False)
-    with _quiet(), folding_present_convs():  # the same program, ~4x less pattern search
+    with quiet_torchao(), folding_present_convs():  # the same program, ~4x less pattern search
         converted = qp.convert_pt2e(prepared)
     return Quantized(converted, "qat", ROUTE, example_input[:1].clone())
 
@@ -180,141 +172,15 @@ def convert_qat(prepared: torch.fx.GraphModule, example_input: torch.Tensor) -> 
 def quantize_dynamic(model: nn.Module, example_input: torch.Tensor) -> Quantized:
     """Dynamic INT8 for the linear layers (weights int8 ahead of time, activations at run time)."""
     _reject_quantized(model)
-    _, qp, xiq = _pt2e()
+    _, qp, xiq = pt2e_modules()
     if not any(isinstance(m, nn.Linear) for m in model.modules()):
         raise UsageError("dynamic quantization needs a model with nn.Linear layers")
     model = model.eval()
     quantizer = xiq.X86InductorQuantizer().set_module_type_qconfig(
         nn.Linear, xiq.get_default_x86_inductor_quantization_config(is_dynamic=True)
     )
-    with _quiet():
+    with quiet_torchao():
         prepared = qp.prepare_pt2e(_export(model, example_input), quantizer)
         prepared(example_input[:2])
         converted = qp.convert_pt2e(prepared)
     return Quantized(converted, "dynamic", ROUTE_DYNAMIC, example_input[:1].clone())
-
-
-# --- storage -----------------------------------------------------------------------------------
-
-
-def _strip_unused(gm: torch.fx.GraphModule) -> None:
-    """Delete parameters/buffers the graph no longer reads (convert leaves FP32 weight copies)."""
-    used = {n.target for n in gm.graph.nodes if n.op == "get_attr"}
-    names = [n for n, _ in gm.named_parameters()] + [n for n, _ in gm.named_buffers()]
-    for name in names:
-        if name in used:
-            continue
-        owner_name, _, attr = name.rpartition(".")
-        owner = gm.get_submodule(owner_name) if owner_name else gm
-        delattr(owner, attr)
-
-
-def quantized_bytes(q: Quantized, meta: dict[str, Any] | None = None) -> bytes:
-    """The on-disk encoding of a converted program: magic, JSON meta line, zlib(export archive)."""
-    gm = q.module
-    _strip_unused(gm)
-    batch = torch.export.Dim("batch", min=1, max=65536)
-    example = torch.cat([q.example_input[:1], q.example_input[:1]]).clone()
-    with _quiet():
-        program = torch.export.export(gm, (example,), dynamic_shapes=({0: batch},))
-    buf = io.BytesIO()
-    torch.export.save(program, buf)
-    head = dict(
-        meta or {}, method=q.method, route=q.route, format="torch.export archive, zlib",
-        how_to_run=HOW_TO_RUN,
-    )  # fmt: skip
-    return MAGIC + json.dumps(head).encode() + b"\n" + zlib.compress(buf.getvalue(), 9)
-
-
-def save_quantized(path: str | Path, q: Quantized, meta: dict[str, Any] | None = None) -> int:
-    """Write atomically; returns the file size in bytes."""
-    data = quantized_bytes(q, meta)
-    atomic_write_bytes(path, data)
-    return len(data)
-
-
-def is_quantized_file(path: str | Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(len(MAGIC)) == MAGIC
-
-
-def read_quantized_meta(path: str | Path) -> dict[str, Any]:
-    """The JSON meta line of an INT8 file, read without touching its program: safe on any file."""
-    with open(path, "rb") as handle:
-        if handle.read(len(MAGIC)) != MAGIC:
-            raise DataError(f"{path} is not a greenai INT8 file")
-        head = handle.readline(1 << 20)
-    return _meta(path, head)
-
-
-def _meta(path: str | Path, head: bytes) -> dict[str, Any]:
-    """An INT8 file's JSON meta line, checked."""
-    try:
-        meta = json.loads(head)
-    except ValueError as exc:
-        raise DataError(f"{path} is corrupt: its header is not JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise DataError(f"{path} is corrupt: its header is not a JSON object")
-    return meta
-
-
-HOW_TO_RUN = (
-    "load with greenai.ml.compression.quantize.load_for_inference(path): it returns the program "
-    "compiled by torch.compile(inductor, freezing), the INT8 oneDNN kernels; the plain "
-    "torch.export.load(...).module() runs the quantize/dequantize graph eagerly, slower than FP32"
-)
-
-
-def load_for_inference(path: str | Path) -> tuple[Any, dict[str, Any]]:
-    """Load an INT8 file ready to run fast: (predictor, meta).
-
-    The predictor is ``compile_for_cpu`` of the loaded program (inductor with freezing lowers the
-    quantize/dequantize pattern to oneDNN INT8 kernels): its first call per input shape compiles
-    (seconds), later calls run INT8. Same trust rule as ``load_quantized``. A file whose bytes
-    this process compiled already (``compile_saved``) returns that predictor: no second compile."""
-    data = Path(path).read_bytes()
-    compiled = recall(data)
-    if compiled is not None:
-        return compiled, _parse(path, data)[0]
-    module, meta = _module(path, data)
-    return compile_for_cpu(module), meta
-
-
-def compile_saved(q: Quantized, data: bytes) -> Any:
-    """``compile_for_cpu`` of ``q``'s program, remembered for its file bytes ``data``
-    (``quantized_bytes(q, ...)``): ``load_for_inference`` of that file then reuses it."""
-    compiled = compile_for_cpu(q.module)
-    remember(data, compiled)
-    return compiled
-
-
-def load_quantized(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Load a file written by ``save_quantized``: (runnable module, meta).
-
-    The module runs eagerly: right figures, but slower than its FP32 parent (every quantize and
-    dequantize is a separate op). To run it fast, use ``load_for_inference`` (or wrap the module
-    with ``compile_for_cpu``); the file's header says so too (``how_to_run``).
-
-    ``torch.export.load`` unpickles parts of the archive (it is not ``weights_only``): only for files
-    this process wrote or otherwise trusts. Files named by a user are read with
-    ``read_quantized_meta``, which never touches the program."""
-    return _module(path, Path(path).read_bytes())
-
-
-def _parse(path: str | Path, data: bytes) -> tuple[dict[str, Any], bytes]:
-    """(meta, compressed program) of an INT8 file's bytes."""
-    if not data.startswith(MAGIC):
-        raise DataError(f"{path} is not a greenai INT8 file")
-    head, _, body = data[len(MAGIC) :].partition(b"\n")
-    return _meta(path, head), body
-
-
-def _module(path: str | Path, data: bytes) -> tuple[nn.Module, dict[str, Any]]:
-    meta, body = _parse(path, data)
-    try:
-        with _quiet():
-            _pt2e()  # registers the quantized_decomposed ops the program uses
-            program = torch.export.load(io.BytesIO(zlib.decompress(body)))
-    except (ValueError, zlib.error, RuntimeError) as exc:
-        raise DataError(f"{path} is corrupt: {exc}") from None
-    return program.module(), meta

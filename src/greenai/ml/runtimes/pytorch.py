@@ -37,7 +37,7 @@ class Compiled(Backend):
     extra = "train"
 
     def fp32(self, model: nn.Module, example: torch.Tensor, work: Path) -> Prepared:
-        from greenai.ml.compression.quantize import compile_for_cpu
+        from greenai.ml.compression.int8_compile import compile_for_cpu
 
         start = time.perf_counter()
         predict = compile_for_cpu(copy.deepcopy(model).eval())
@@ -51,12 +51,13 @@ class Compiled(Backend):
         self, model: nn.Module, example: torch.Tensor, calib: Sequence[torch.Tensor], work: Path
     ) -> list[Prepared]:
         from greenai.ml.compression import quantize as q
+        from greenai.ml.compression.int8_compile import compile_for_cpu
 
         if q.is_quantized_module(model) or importlib_missing("torchao"):
             return []
         start = time.perf_counter()
         result = q.quantize_ptq(copy.deepcopy(model).eval(), list(calib), example[:2])
-        predict = q.compile_for_cpu(result.module)
+        predict = compile_for_cpu(result.module)
         _warm(predict, example)
         how = "PT2E X86InductorQuantizer static PTQ, torch.compile(inductor, freezing)"
         return [Prepared(self.name, "int8", predict, how, time.perf_counter() - start)]
