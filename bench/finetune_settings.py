@@ -3,8 +3,9 @@
 Trains a `green` baseline (or takes `--from RUN` in `--out`), then derives, interleaved per round:
 structured and unstructured 30 % pruning with one fine-tuning epoch, and a 3-epoch distillation,
 each once with Adam (the study's fine-tuning before) and once with the airbench recipe
-(``ml.compression.finetune``; for distillation into airbench at half the teacher's width, against
-seed_cnn at half width with Adam, the study's old student). Prints each variant's test accuracy (one
+(``ml.compression.finetune``; for distillation into the teacher's own net at half its width,
+against seed_cnn at half width with Adam, the study's old student). Distillation trains for the
+parent's own epochs (as the study does), or ``--distill-epochs``. Prints each variant's test accuracy (one
 forward per image, as the parent's plain figure), its step's seconds and energy (the meter's
 estimate here), then medians.
 
@@ -41,12 +42,12 @@ def derive(case: tuple[str, str], parent_id: str, args: argparse.Namespace, env,
 
     variant, how = case
     parent = resolve_parent(parent_id, Path(args.out), None)
-    width = float((parent.result or {}).get("hyperparameters", {}).get("width") or 1.0)
+    hyper = (parent.result or {}).get("hyperparameters", {})
+    width, own = float(hyper.get("width") or 1.0), str(hyper.get("model") or "airbench")
     if variant == "distilled":
-        student, kw = (
-            ("seed_cnn", {"width": 0.5}) if how == "adam" else ("airbench", {"width": width / 2})
-        )
-        r = distill(parent, env, data, student=student, student_kwargs=kw, epochs=3,
+        student, kw = ("seed_cnn", {"width": 0.5}) if how == "adam" else (own, {"width": width / 2})
+        epochs = args.distill_epochs or int(hyper.get("epochs") or 3)
+        r = distill(parent, env, data, student=student, student_kwargs=kw, epochs=epochs,
                     batch_size=args.batch_size, finetune=how)  # fmt: skip
     else:
         kind = variant.removeprefix("pruned_")
@@ -65,6 +66,7 @@ def main() -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--distill-epochs", type=int, default=None, help="default: the parent's epochs")
     args = p.parse_args()
     os.environ.setdefault("GREENAI_RUNTIMES", "pytorch")  # the inference timing is not the point
     from greenai.lifecycle.run import RunEnv

@@ -1,11 +1,15 @@
 """How a derived model trains: Adam (the study's fine-tuning), or its parent's own airbench recipe.
 
-A net trained by an airbench recipe (``green``, ``green_long``: SGD groups with batch-norm biases at
-64x the LR, bf16, channels-last, crops, label smoothing) fine-tunes poorly with plain Adam in fp32:
-measured on the green baseline (80.20 % plain, 82.03 % with TTA, batch 256), structured 30 % pruning
-then one epoch of Adam at 5e-4 gave 68.67 % in 33 s; one epoch of the recipe at 0.3x its LR,
-decaying linearly to zero, 72.19 % in 18 s (bench/finetune_settings.py; in a first experiment 0.3x
-gave 73.19 %, 1.0x 72.80 %). ``settings_for`` picks the recipe for such a parent unless told otherwise.
+A net trained by an airbench recipe (``green``, ``green_long``, ``green_muon``: SGD groups with
+batch-norm biases at 64x the LR or Muon's groups, bf16, channels-last, crops, label smoothing)
+fine-tunes poorly with plain Adam in fp32. Structured 30 % pruning, then one epoch
+(bench/finetune_settings.py, batch 256):
+- on the earlier SGD green baseline (80.20 % plain): Adam at 5e-4 68.67 % in 33 s; the recipe at
+  0.3x its LR, decaying linearly to zero, 72.19 % in 18 s (a first experiment: 0.3x 73.19 %, 1.0x
+  72.80 %);
+- on the Muon-trained ``green`` (one epoch of airbench_small, 78.38 % plain; 2026-12-02, one run
+  each): Adam 68.11 %; the recipe at 0.3x 74.72 %, 0.6x 74.26 %, 1.0x 73.01 %.
+``settings_for`` picks the recipe for such a parent unless told otherwise.
 """
 
 from __future__ import annotations
