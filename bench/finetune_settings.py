@@ -1,13 +1,12 @@
 """How a green baseline's variants should train (#20): Adam against the parent's own recipe.
 
 Trains a `green` baseline (or takes `--from RUN` in `--out`), then derives, interleaved per round:
-structured and unstructured 30 % pruning with one fine-tuning epoch, and a 3-epoch distillation,
-each once with Adam (the study's fine-tuning before) and once with the airbench recipe
-(``ml.compression.finetune``; for distillation into the teacher's own net at half its width,
-against seed_cnn at half width with Adam, the study's old student). Distillation trains for the
-parent's own epochs (as the study does), or ``--distill-epochs``. Prints each variant's test accuracy (one
-forward per image, as the parent's plain figure), its step's seconds and energy (the meter's
-estimate here), then medians.
+structured and unstructured 30 % pruning with one fine-tuning epoch, and a distillation (for the
+parent's own epochs, as the study does, or ``--distill-epochs``), each once with Adam (the study's
+fine-tuning before) and once with the airbench recipe (``ml.compression.finetune``; for
+distillation into the teacher's own net at half its width, against seed_cnn at half width with
+Adam, the study's old student). Prints each variant's test accuracy (one forward per image, as the
+parent's plain figure), its step's seconds and energy (the meter's estimate here), then medians.
 
     python bench/finetune_settings.py --data-dir /work/shared/data/cifar10
     python bench/finetune_settings.py --data-dir /work/shared/data/cifar10 --from RUN --out DIR

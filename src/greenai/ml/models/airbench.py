@@ -116,6 +116,12 @@ def _sync_whitened(module: nn.Module, _keys: object) -> None:
     module._whitened = bool(module.whitening_ready)
 
 
+def _scaled(base: tuple[int, int, int], width: float) -> tuple[int, int, int]:
+    """`base` widths times the multiplier `width`, at least 8 channels each."""
+    a, b, c = (max(8, round(w * width)) for w in base)
+    return a, b, c
+
+
 @register_model("airbench")
 def airbench(
     num_classes: int = 10,
@@ -126,11 +132,7 @@ def airbench(
     """airbench94's net; `width` scales BASE_WIDTHS, or `widths` gives the three explicitly."""
     if min(input_shape[1:]) < MIN_SIDE:
         raise ValueError(f"airbench needs inputs of at least {MIN_SIDE}x{MIN_SIDE} pixels")
-    chosen = (
-        tuple(widths)
-        if widths is not None
-        else tuple(max(8, round(c * width)) for c in BASE_WIDTHS)
-    )
+    chosen = tuple(widths) if widths is not None else _scaled(BASE_WIDTHS, width)
     return AirbenchNet(num_classes=num_classes, widths=chosen, in_channels=input_shape[0])
 
 
@@ -139,8 +141,7 @@ def airbench_small(
     num_classes: int = 10, width: float = 1.0, input_shape: tuple[int, int, int] = (3, 32, 32)
 ) -> AirbenchNet:
     """airbench's net at SMALL_WIDTHS (`green`'s), scaled by `width` (at least 8 channels each)."""
-    widths = tuple(max(8, round(c * width)) for c in SMALL_WIDTHS)
-    return airbench(num_classes, widths=widths, input_shape=input_shape)  # type: ignore[arg-type]
+    return airbench(num_classes, widths=_scaled(SMALL_WIDTHS, width), input_shape=input_shape)
 
 
 @torch.no_grad()
