@@ -9,7 +9,7 @@ reach the target (seed's full run when it never reaches it). Medians over seeds.
     python bench/green_training.py --data-dir /work/shared/data/cifar10 --quick    # 1 seed, short seed
     python bench/green_training.py --data-dir /work/shared/data/cifar10 --long     # green_long
     python bench/green_training.py --data-dir /work/shared/data/cifar10 --long \
-        --long-recipes green_long green_muon                                     # + Muon (#20)
+        --long-recipes green_long green_long_sgd                                 # + airbench94 SGD
 
 `--epoch-sizes 16 24` adds `green` with progressive resizing (its first epochs on downscaled images)
 as a third recipe, interleaved with the others, and prints its ratios to `green` and `seed`;
@@ -120,7 +120,7 @@ def main() -> None:
     p.add_argument("--long", action="store_true", help="green_long's accuracy in 15 minutes")
     p.add_argument(
         "--long-recipes", nargs="+", default=["green_long"],
-        help="with --long: the recipes to run, interleaved per seed (e.g. green_long green_muon)",
+        help="with --long: the recipes to run, interleaved per seed (e.g. green_long green_long_sgd)",
     )  # fmt: skip
     p.add_argument("--long-epochs", type=int, default=None, help="with --long: cap the epochs")
     p.add_argument("--out", default=None, help="artifacts folder (default: a temporary one)")

@@ -21,7 +21,7 @@ from greenai.ml.compression.finetune import (
     trained_config,
 )
 from greenai.ml.models import create_model
-from greenai.ml.training.recipes import BIAS_SCALER, GREEN, GREEN_LONG, SEED, recipe
+from greenai.ml.training.recipes import BIAS_SCALER, GREEN, GREEN_LONG_SGD, SEED, recipe
 
 DATA = DataSpec(dataset="synthetic", limit_train=128, limit_test=64)
 
@@ -37,13 +37,18 @@ def test_adam_unless_the_parent_was_trained_by_an_airbench_recipe():
 
 
 def test_the_recipe_fine_tunes_at_a_fraction_of_its_lr_for_the_batch_it_is_given():
-    s = settings_for(GREEN_LONG.to_dict(), lr=5e-4, batch_size=512)
+    s = settings_for(GREEN_LONG_SGD.to_dict(), lr=5e-4, batch_size=512)
     # green_long's LR is for batch 1024 and proportional to the batch: half the batch, half the LR
     assert s.optimizer == "recipe" and s.schedule == "linear" and s.precision == "bf16"
-    assert s.lr == pytest.approx(GREEN_LONG.lr * FINETUNE_LR_SCALE * 512 / GREEN_LONG.batch_size)
-    assert s.crop_pad > 0 and s.label_smoothing == GREEN_LONG.label_smoothing
-    scratch = settings_for(GREEN_LONG.to_dict(), lr=5e-4, batch_size=1024, from_scratch=True)
-    assert scratch.lr == pytest.approx(GREEN_LONG.lr) and scratch.schedule == GREEN_LONG.schedule
+    assert s.lr == pytest.approx(
+        GREEN_LONG_SGD.lr * FINETUNE_LR_SCALE * 512 / GREEN_LONG_SGD.batch_size
+    )
+    assert s.crop_pad > 0 and s.label_smoothing == GREEN_LONG_SGD.label_smoothing
+    scratch = settings_for(GREEN_LONG_SGD.to_dict(), lr=5e-4, batch_size=1024, from_scratch=True)
+    assert (
+        scratch.lr == pytest.approx(GREEN_LONG_SGD.lr)
+        and scratch.schedule == GREEN_LONG_SGD.schedule
+    )
     # green's Muon LR does not depend on the batch (muon_groups scales the SGD groups itself)
     muon = settings_for(GREEN.to_dict(), lr=5e-4, batch_size=128)
     assert muon.lr == pytest.approx(GREEN.lr * FINETUNE_LR_SCALE)
@@ -52,7 +57,7 @@ def test_the_recipe_fine_tunes_at_a_fraction_of_its_lr_for_the_batch_it_is_given
 
 def test_the_recipe_optimizer_keeps_its_groups_and_decays_to_zero():
     net = create_model("airbench", num_classes=10, width=0.125)
-    s = settings_for(GREEN_LONG.to_dict(), lr=5e-4, batch_size=256)
+    s = settings_for(GREEN_LONG_SGD.to_dict(), lr=5e-4, batch_size=256)
     opt, schedule = optimizer_for(net, s, total_steps=4)
     norm, other = opt.param_groups
     assert norm["lr"] == pytest.approx(BIAS_SCALER * other["lr"])  # batch-norm biases at 64x

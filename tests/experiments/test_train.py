@@ -35,6 +35,8 @@ def test_schedule_shapes():
     assert one[peak:] == sorted(one[peak:], reverse=True)
     cos = _lrs("cosine")
     assert cos[0] == 0.1 and cos[-1] < 0.001 and cos == sorted(cos, reverse=True)
+    lin = _lrs("linear")  # airbench94_muon's: 0.1 * (1 - step / 100)
+    assert lin[0] == 0.1 and lin[50] == pytest.approx(0.05) and lin[-1] == pytest.approx(0.001)
 
 
 def test_sgd_uses_nesterov_momentum():

@@ -16,6 +16,7 @@ from greenai.ml.training.recipes import (
     EMA_EVERY,
     GREEN,
     GREEN_LONG,
+    GREEN_LONG_SGD,
     MUON_LR,
     SEED,
     LookaheadEMA,
@@ -38,9 +39,9 @@ def test_triangle_lr_warms_up_then_decays() -> None:
 
 
 def test_green_long_schedule_in_the_loop_warms_up_then_decays() -> None:
-    lr = GREEN_LONG.lr
+    lr = GREEN_LONG_SGD.lr
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=lr)
-    sched = loop.make_schedule(opt, GREEN_LONG.schedule, lr, total_steps=40)
+    sched = loop.make_schedule(opt, GREEN_LONG_SGD.schedule, lr, total_steps=40)
     lrs = []
     for _ in range(40):
         lrs.append(opt.param_groups[0]["lr"])
@@ -186,8 +187,11 @@ def test_presets_are_what_they_say() -> None:
     assert GREEN.channels_last and GREEN.augment and GREEN.label_smoothing == 0.2
     assert GREEN.schedule == "cosine" and GREEN.batch_size >= 128
     assert GREEN.alternate_flip and GREEN.whiten_bias_fraction == 0.3
-    assert GREEN_LONG.model == "airbench" and GREEN_LONG.optimizer == "sgd"
-    assert GREEN_LONG.schedule == "onecycle" and GREEN_LONG.width == 1.0
+    assert GREEN_LONG_SGD.model == "airbench" and GREEN_LONG_SGD.optimizer == "sgd"
+    assert GREEN_LONG_SGD.schedule == "onecycle" and GREEN_LONG_SGD.width == 1.0
+    assert GREEN_LONG.model == "airbench" and GREEN_LONG.optimizer == "muon"
+    assert (GREEN_LONG.batch_size, GREEN_LONG.epochs, GREEN_LONG.schedule) == (1024, 10, "linear")
+    assert GREEN_LONG.airbench_tricks and not GREEN_LONG.ema and GREEN_LONG_SGD.ema
     custom = recipe("green", seed=3, target_accuracy=50.0, holdout_fraction=0.1)
     assert custom.seed == 3 and custom.model == GREEN.model and custom.validate() is custom
 

@@ -1,4 +1,4 @@
-"""The Muon recipes (`green`, `green_muon`): Muon on the conv filters, SGD on the rest, in the loop."""
+"""The Muon recipes (`green`, `green_long`): Muon on the conv filters, SGD on the rest, in the loop."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from greenai.ml.training.config import TrainConfig
 from greenai.ml.training.muon import Muon
 from greenai.ml.training.recipes import (
     GREEN_LONG,
-    GREEN_MUON,
+    GREEN_LONG_SGD,
     MUON_BIAS_LR,
     MUON_HEAD_LR,
     MUON_LR,
@@ -26,25 +26,25 @@ from greenai.ml.training.recipes import (
 )
 
 
-def test_green_muon_is_green_long_with_airbench94_muons_optimizer() -> None:
-    assert GREEN_MUON.optimizer == "muon" and GREEN_MUON.airbench_tricks
-    assert (GREEN_MUON.lr, GREEN_MUON.weight_decay, GREEN_MUON.batch_size) == (
+def test_green_long_is_the_sgd_net_with_airbench94_muons_optimizer() -> None:
+    assert GREEN_LONG.optimizer == "muon" and GREEN_LONG.airbench_tricks
+    assert (GREEN_LONG.lr, GREEN_LONG.weight_decay, GREEN_LONG.batch_size) == (
         MUON_LR,
         MUON_WD,
-        2000,
+        1024,
     )
     same = ("model", "width", "precision", "augment_pad", "alternate_flip", "label_smoothing")
-    assert all(getattr(GREEN_MUON, k) == getattr(GREEN_LONG, k) for k in same)
-    assert GREEN_LONG.optimizer == "sgd"  # the measured defaults are unchanged
-    assert recipe("green_muon", seed=4).validate() == TrainConfig(
-        **{**GREEN_MUON.to_dict(), "seed": 4}
+    assert all(getattr(GREEN_LONG_SGD, k) == getattr(GREEN_LONG, k) for k in same)
+    assert GREEN_LONG_SGD.optimizer == "sgd"  # airbench94's, the measured defaults unchanged
+    assert recipe("green_long", seed=4).validate() == TrainConfig(
+        **{**GREEN_LONG.to_dict(), "seed": 4}
     )
 
 
 def test_groups_put_conv_filters_under_muon_and_the_rest_under_sgd() -> None:
     torch.manual_seed(0)
     net = create_model("airbench", width=0.25)
-    cfg = recipe("green_muon", batch_size=100)
+    cfg = recipe("green_long", batch_size=100)
     opt = tricks_optimizer(net, cfg)
     assert isinstance(opt, Muon)
     muon, vectors, head = opt.param_groups
@@ -61,16 +61,16 @@ def test_groups_put_conv_filters_under_muon_and_the_rest_under_sgd() -> None:
         assert g["lr"] * g["weight_decay"] == pytest.approx(MUON_WD * 100)
     trainable = {id(p) for p in net.parameters() if p.requires_grad}
     assert sorted(id(p) for g in opt.param_groups for p in g["params"]) == sorted(trainable)
-    halved = tricks_optimizer(net, recipe("green_muon", batch_size=100, lr=MUON_LR / 2))
+    halved = tricks_optimizer(net, recipe("green_long", batch_size=100, lr=MUON_LR / 2))
     assert [g["lr"] for g in halved.param_groups] == pytest.approx(
         [g["lr"] / 2 for g in opt.param_groups]
     )  # --lr scales every group alike
 
 
-@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine", "linear"])
 def test_schedules_leave_muons_momentum_alone(schedule: str) -> None:
     net = create_model("airbench", width=0.125)
-    opt = tricks_optimizer(net, recipe("green_muon", batch_size=64))
+    opt = tricks_optimizer(net, recipe("green_long", batch_size=64))
     sched = loop.make_schedule(opt, schedule, MUON_LR, total_steps=20)
     for _ in range(5):
         opt.step()
@@ -82,7 +82,7 @@ def test_schedules_leave_muons_momentum_alone(schedule: str) -> None:
 def test_one_training_step_moves_every_trained_parameter() -> None:
     torch.manual_seed(0)
     net = create_model("airbench", width=0.125)
-    cfg = recipe("green_muon", batch_size=16)
+    cfg = recipe("green_long", batch_size=16)
     x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
     y = torch.randint(0, 10, (16,))
     net(torch.randn(16, 3, 32, 32))  # whitening set up first, so `before` is the step's start
@@ -105,8 +105,8 @@ def test_one_training_step_moves_every_trained_parameter() -> None:
     assert abs(float(w.norm()) - rows**0.5) <= MUON_LR * 1.5 * rows**0.5
 
 
-def test_green_muon_trains_on_synthetic_data_and_checkpoints(tmp_path) -> None:
-    cfg = recipe("green_muon", dataset="synthetic", device="cpu", width=0.125, batch_size=32,
+def test_green_long_trains_on_synthetic_data_and_checkpoints(tmp_path) -> None:
+    cfg = recipe("green_long", dataset="synthetic", device="cpu", width=0.125, batch_size=32,
                  epochs=1, limit_train=64, limit_test=32, threads=1)  # fmt: skip
     result = train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="muon-1",
                        progress=False, inference_images=0)  # fmt: skip
@@ -130,7 +130,22 @@ def test_muon_without_the_tricks_keeps_its_groups_and_drops_the_ema(tmp_path) ->
     assert ck["ema_state"] is None and result["metrics"]["test_accuracy_tta_pct"] is None
 
 
-def test_cli_recipe_green_muon() -> None:
-    args = build_parser().parse_args(["baseline", "--recipe", "green_muon", "--epochs", "2"])
+def test_tricks_without_the_ema_keep_tta_and_drop_the_average(tmp_path) -> None:
+    cfg = recipe("green", dataset="synthetic", device="cpu", width=0.125, batch_size=8,
+                 limit_train=64, limit_test=32, threads=1, ema=False)  # fmt: skip
+    # batch 8: 8 steps, so the average starts (every EMA_EVERY = 5 steps, after 30 %)
+    result = train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="no-ema",
+                       progress=False, inference_images=0)  # fmt: skip
+    ck = checkpoint.load_checkpoint(tmp_path / "models" / "no-ema.pt")
+    assert ck["ema_state"] is None and result["metrics"]["test_accuracy_tta_pct"] is not None
+    with_ema = train_run(recipe("green", **{**cfg.to_dict(), "ema": True}), out_dir=tmp_path,
+                         store=None, carbon=None, run_id="ema", progress=False,
+                         inference_images=0)  # fmt: skip
+    assert checkpoint.load_checkpoint(tmp_path / "models" / "ema.pt")["ema_state"] is not None
+    assert with_ema["metrics"]["test_accuracy_tta_pct"] is not None
+
+
+def test_cli_recipe_green_long() -> None:
+    args = build_parser().parse_args(["baseline", "--recipe", "green_long", "--epochs", "2"])
     cfg = training_args.train_config(args)
-    assert cfg == TrainConfig(**{**GREEN_MUON.to_dict(), "epochs": 2})
+    assert cfg == TrainConfig(**{**GREEN_LONG.to_dict(), "epochs": 2})

@@ -11,7 +11,7 @@ from greenai.errors import UsageError
 from greenai.lifecycle.steps.baseline import train_run
 from greenai.ml.training import checkpoint, loop
 from greenai.ml.training.config import TrainConfig
-from greenai.ml.training.recipes import BIAS_SCALER, GREEN, GREEN_LONG, recipe
+from greenai.ml.training.recipes import BIAS_SCALER, GREEN, GREEN_LONG_SGD, recipe
 from greenai.results import resultfile as results
 
 TINY = ["--dataset", "synthetic", "--limit-train", "256", "--limit-test", "64", "--device", "cpu"]
@@ -129,9 +129,9 @@ def _tiny_green(**over) -> TrainConfig:
 
 
 def _tiny_sgd(**over) -> TrainConfig:
-    """green_long's airbench94 SGD tricks (one-cycle, SGD groups) at green's tiny size."""
-    lr = GREEN_LONG.lr * 32 / GREEN_LONG.batch_size  # its LR is proportional to the batch
-    return recipe("green_long", **{**_TINY, "lr": lr, **over})
+    """green_long_sgd's airbench94 SGD tricks (one-cycle, SGD groups) at green's tiny size."""
+    lr = GREEN_LONG_SGD.lr * 32 / GREEN_LONG_SGD.batch_size  # its LR is proportional to the batch
+    return recipe("green_long_sgd", **{**_TINY, "lr": lr, **over})
 
 
 def test_tricks_train_and_evaluate_end_to_end(tmp_path, monkeypatch):
@@ -263,7 +263,7 @@ def test_whitening_bias_fraction_flag_and_bad_values(capsys):
         == 0.3
     )
     long = build_parser().parse_args(["baseline", "--recipe", "green_long"])
-    assert training_args.train_config(long).whiten_bias_fraction == 0.3
+    assert training_args.train_config(long).whiten_bias_fraction == 0.375  # airbench94_muon's
     given = build_parser().parse_args(["baseline", "--whiten-bias-fraction", "0.5"])
     assert training_args.train_config(given).whiten_bias_fraction == 0.5
     with pytest.raises(SystemExit) as exit_:

@@ -47,7 +47,7 @@ def add_finetune_arg(p: argparse.ArgumentParser, recipe_how: str) -> None:
         "--finetune", choices=("auto", "adam", "recipe"), default="auto",
         help=f"how it trains: adam (at --lr), recipe (the parent's airbench recipe: SGD groups, "
         f"bf16, crops; {recipe_how}), auto (default: recipe for a parent trained by green, "
-        "green_long or green_muon, else adam)",
+        "green_long or green_long_sgd, else adam)",
     )  # fmt: skip
 
 

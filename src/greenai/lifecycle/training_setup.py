@@ -97,7 +97,11 @@ class TrainingSetup(TrainingForecast):
             "steps": steps,
             "start_epoch": 1,
             "target": None,
-            "ema": recipes.LookaheadEMA(net, steps * cfg.epochs) if cfg.airbench_tricks else None,
+            "ema": (
+                recipes.LookaheadEMA(net, steps * cfg.epochs)
+                if cfg.airbench_tricks and cfg.ema
+                else None
+            ),
             "flip_base": (
                 data_mod.alternating_flips(len(splits.y_train), cfg.seed, self.device)
                 if cfg.alternate_flip and cfg.augment

@@ -1,6 +1,6 @@
 """How a derived model trains: Adam (the study's fine-tuning), or its parent's own airbench recipe.
 
-A net trained by an airbench recipe (``green``, ``green_long``, ``green_muon``: SGD groups with
+A net trained by an airbench recipe (``green``, ``green_long``, ``green_long_sgd``: SGD groups with
 batch-norm biases at 64x the LR or Muon's groups, bf16, channels-last, crops, label smoothing)
 fine-tunes poorly with plain Adam in fp32. Structured 30 % pruning, then one epoch
 (bench/finetune_settings.py, batch 256):
@@ -74,7 +74,7 @@ def settings_for(
     if how == "recipe" and not airbench:
         raise UsageError(
             "--finetune recipe needs a parent trained by an airbench recipe (green, green_long, "
-            "green_muon); this parent was not"
+            "green_long_sgd); this parent was not"
         )
     if how == "adam" or not airbench:
         return FitSettings(lr=lr)

@@ -21,7 +21,7 @@ from greenai.errors import UsageError
 from greenai.fsutil import atomic_write_text
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "muon")  # muon: recipes.muon_groups, tricks or not
-SCHEDULES = ("constant", "onecycle", "cosine")
+SCHEDULES = ("constant", "onecycle", "cosine", "linear")
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "gpu")
 LOG_FIELDS = (
@@ -48,7 +48,7 @@ class TrainConfig:
     optimizer: str = "adam"  # adam | adamw | sgd (Nesterov momentum)
     momentum: float = 0.9  # sgd only
     weight_decay: float = 0.0
-    schedule: str = "constant"  # constant | onecycle | cosine, stepped per batch
+    schedule: str = "constant"  # constant | onecycle | cosine | linear, per batch
     label_smoothing: float = 0.0
     channels_last: bool = False
     augment: bool = True  # random crop (4 px padding) + horizontal flip, on whole batches
@@ -65,6 +65,7 @@ class TrainConfig:
     # airbench's tricks (experiments/recipes.py), opt-in: SGD groups with batch-norm biases at a
     # scaled LR, Lookahead/EMA weights every EMA_EVERY steps, flip test-time augmentation
     airbench_tricks: bool = False
+    ema: bool = True  # with airbench_tricks: the Lookahead/EMA weights (airbench94_muon has none)
     # airbench nets: the part of the run their whitening conv's bias trains before it freezes
     # (airbench: 0.3); frozen, no gradient flows below the first conv group: a cheaper step
     whiten_bias_fraction: float = 1.0

@@ -72,7 +72,11 @@ def make_schedule(
         )  # >= 8: OneCycleLR divides by pct_start * total - 1, which is 0 at 4 steps
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
-    raise UsageError(f"unknown schedule {name!r}; choose constant, onecycle or cosine")
+    if name == "linear":  # from the full LR at the first step down to 0 (airbench94_muon's)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: max(0.0, 1.0 - step / max(total_steps, 1))
+        )
+    raise UsageError(f"unknown schedule {name!r}; choose constant, onecycle, cosine or linear")
 
 
 def resized_shape(h: int, w: int, size: int) -> tuple[int, int]:
