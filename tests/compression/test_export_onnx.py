@@ -23,3 +23,12 @@ def test_onnx_fp32_and_int8_agree_with_torch(tmp_path):
     assert int8_bytes < fp32_bytes / 2
     q = export_onnx.session(int8, threads=1)(x)
     assert float((q.argmax(1) == ref.argmax(1)).float().mean()) >= 0.9
+
+
+def test_sessions_do_not_spin_between_calls():
+    # a spinning ORT pool halved the next runtime's throughput when timed side by side
+    opts = export_onnx.session_options(threads=2)
+    assert opts.intra_op_num_threads == 2
+    for pool in ("intra_op", "inter_op"):
+        assert opts.get_session_config_entry(f"session.{pool}.allow_spinning") == "0"
+    assert export_onnx.session_options().intra_op_num_threads == 0  # ORT's default: its own choice

@@ -87,12 +87,26 @@ def quantize_static_int8(
     return int8_path.stat().st_size
 
 
-def session(path: str | Path, threads: int | None = None) -> Any:
-    """An ORT CPU session whose call takes and returns torch tensors."""
-    ort = _ort()
-    opts = ort.SessionOptions()
+def session_options(threads: int | None = None) -> Any:
+    """ORT session options: ``threads`` intra-op threads, and workers that sleep between calls.
+
+    ORT's workers spin-wait after each run by default. On 2 cores (2026-12-02, AMD EPYC, seed_cnn,
+    batch 256, interleaved) a compiled PyTorch INT8 model ran 22,261 img/s right after a spinning
+    session and 46,314 alone; after a non-spinning one 45,939, while ORT itself ran 17,019 against
+    17,321 img/s spinning. Runtimes timed side by side (``runtimes/measure.py``) need quiet ones.
+    """
+    opts = _ort().SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return opts
+
+
+def session(path: str | Path, threads: int | None = None) -> Any:
+    """An ORT CPU session (``session_options``) whose call takes and returns torch tensors."""
+    ort = _ort()
+    opts = session_options(threads)
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def predict(x: torch.Tensor) -> torch.Tensor:

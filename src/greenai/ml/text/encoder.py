@@ -153,6 +153,8 @@ def _onnx_int8(model: nn.Module, example: Batch, workdir: Path) -> Encoder:
     try:
         import onnxruntime as ort
         from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        from greenai.ml.compression import export_onnx
     except ImportError:
         raise MissingExtraError("onnxruntime", "onnx") from None
     fp32_path, int8_path = workdir / "minilm_fp32.onnx", workdir / "minilm_int8.onnx"
@@ -166,8 +168,7 @@ def _onnx_int8(model: nn.Module, example: Batch, workdir: Path) -> Encoder:
             dynamo=False,
         )  # fmt: skip
         quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = torch.get_num_threads()
+    opts = export_onnx.session_options(torch.get_num_threads())  # workers sleep between calls
     session = ort.InferenceSession(str(int8_path), opts, providers=["CPUExecutionProvider"])
 
     def encode(batch: Batch) -> torch.Tensor:
