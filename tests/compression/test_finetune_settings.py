@@ -38,7 +38,7 @@ def test_adam_unless_the_parent_was_trained_by_an_airbench_recipe():
 
 def test_the_recipe_fine_tunes_at_a_fraction_of_its_lr_for_the_batch_it_is_given():
     s = settings_for(GREEN_LONG_SGD.to_dict(), lr=5e-4, batch_size=512)
-    # green_long's LR is for batch 1024 and proportional to the batch: half the batch, half the LR
+    # green_long_sgd's LR is for batch 1024 and proportional to the batch: half the batch, half the LR
     assert s.optimizer == "recipe" and s.schedule == "linear" and s.precision == "bf16"
     assert s.lr == pytest.approx(
         GREEN_LONG_SGD.lr * FINETUNE_LR_SCALE * 512 / GREEN_LONG_SGD.batch_size

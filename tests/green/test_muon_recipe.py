@@ -120,28 +120,28 @@ def test_green_long_trains_on_synthetic_data_and_checkpoints(tmp_path) -> None:
     assert ck["optimizer_state"]["state"]  # momentum buffers are saved for a resume
 
 
-def test_muon_without_the_tricks_keeps_its_groups_and_drops_the_ema(tmp_path) -> None:
-    cfg = recipe("green", dataset="synthetic", device="cpu", width=0.125, batch_size=32,
-                 limit_train=64, limit_test=32, threads=1, airbench_tricks=False)  # fmt: skip
-    result = train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="plain-muon",
+def _tiny_green_run(tmp_path, run_id: str, **over) -> tuple[dict, dict]:
+    """A tiny synthetic `green` run with `over`: (its result, its checkpoint)."""
+    cfg = recipe("green", **{"dataset": "synthetic", "device": "cpu", "width": 0.125,
+                             "batch_size": 32, "limit_train": 64, "limit_test": 32,
+                             "threads": 1, **over})  # fmt: skip
+    result = train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id=run_id,
                        progress=False, inference_images=0)  # fmt: skip
-    ck = checkpoint.load_checkpoint(tmp_path / "models" / "plain-muon.pt")
+    return result, checkpoint.load_checkpoint(tmp_path / "models" / f"{run_id}.pt")
+
+
+def test_muon_without_the_tricks_keeps_its_groups_and_drops_the_ema(tmp_path) -> None:
+    result, ck = _tiny_green_run(tmp_path, "plain-muon", airbench_tricks=False)
     assert [g["muon"] for g in ck["optimizer_state"]["param_groups"]] == [True, False, False]
     assert ck["ema_state"] is None and result["metrics"]["test_accuracy_tta_pct"] is None
 
 
 def test_tricks_without_the_ema_keep_tta_and_drop_the_average(tmp_path) -> None:
-    cfg = recipe("green", dataset="synthetic", device="cpu", width=0.125, batch_size=8,
-                 limit_train=64, limit_test=32, threads=1, ema=False)  # fmt: skip
     # batch 8: 8 steps, so the average starts (every EMA_EVERY = 5 steps, after 30 %)
-    result = train_run(cfg, out_dir=tmp_path, store=None, carbon=None, run_id="no-ema",
-                       progress=False, inference_images=0)  # fmt: skip
-    ck = checkpoint.load_checkpoint(tmp_path / "models" / "no-ema.pt")
+    result, ck = _tiny_green_run(tmp_path, "no-ema", batch_size=8, ema=False)
     assert ck["ema_state"] is None and result["metrics"]["test_accuracy_tta_pct"] is not None
-    with_ema = train_run(recipe("green", **{**cfg.to_dict(), "ema": True}), out_dir=tmp_path,
-                         store=None, carbon=None, run_id="ema", progress=False,
-                         inference_images=0)  # fmt: skip
-    assert checkpoint.load_checkpoint(tmp_path / "models" / "ema.pt")["ema_state"] is not None
+    with_ema, ck = _tiny_green_run(tmp_path, "ema", batch_size=8, ema=True)
+    assert ck["ema_state"] is not None
     assert with_ema["metrics"]["test_accuracy_tta_pct"] is not None
 
 

@@ -289,3 +289,10 @@ def test_green_runs_on_the_threads_torch_was_given(tmp_path):
         torch.set_num_threads(before)
     assert recipe("green").threads is None and result["hyperparameters"]["threads"] is None
     assert result["inference"]["threads"] == 1
+
+
+def test_the_parsers_choices_mirror_the_library():
+    from greenai.ml.training import config, recipes
+
+    assert tuple(recipes.RECIPES) == training_args.RECIPES
+    assert config.SCHEDULES == training_args.SCHEDULES

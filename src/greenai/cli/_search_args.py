@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from greenai.cli import _schedule, argtypes, common
+from greenai.cli import _schedule, argtypes, common, training_args
 from greenai.cli._runtimes import add_runtime_args
 
 DEFAULT_TRIALS = 30
@@ -126,9 +126,7 @@ def _add_fixed_training_args(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     t.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
     t.add_argument("--weight-decay", dest="weight_decay", type=argtypes.nonneg_float, default=0.0)
-    t.add_argument(
-        "--schedule", choices=("constant", "onecycle", "cosine", "linear"), default="constant"
-    )
+    t.add_argument("--schedule", choices=training_args.SCHEDULES, default="constant")
     t.add_argument("--label-smoothing", dest="label_smoothing", type=argtypes.fraction, default=0.0)
     t.add_argument("--no-augment", dest="augment", action="store_false", help="no crop / flip")
     t.add_argument(

@@ -22,8 +22,9 @@ from greenai.cli.argtypes import (
 )
 from greenai.cli.common import add_data_args, add_device_args
 
-# mirrors greenai.ml.training.recipes.RECIPES
+# mirror greenai.ml.training.recipes.RECIPES and config.SCHEDULES (the parser imports no torch)
 RECIPES = ("seed", "green", "green_long", "green_long_sgd")
+SCHEDULES = ("constant", "onecycle", "cosine", "linear")
 # TrainConfig fields the training flags set; flags left out (None) take the --recipe's value. Flags
 # added later (--augment-pad, --augment-reflect, --alternate-flip, --whiten-bias-fraction,
 # --airbench-tricks) are not listed: like the recipes' flagless fields they enter the settings
@@ -89,7 +90,7 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
         "--weight-decay", "--weight_decay", dest="weight_decay", type=nonneg_float, default=None
     )
     g.add_argument(
-        "--schedule", choices=("constant", "onecycle", "cosine", "linear"), default=None,
+        "--schedule", choices=SCHEDULES, default=None,
         help="green: cosine, seed: constant",
     )  # fmt: skip
     g.add_argument(

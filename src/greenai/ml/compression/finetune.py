@@ -105,7 +105,4 @@ def optimizer_for(
         opt = recipes.tricks_optimizer(model, TrainConfig(**dict(s.recipe or {})))
     else:
         opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=s.lr)
-    if s.schedule == "linear":
-        total = max(total_steps, 1)
-        return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda k: max(0.0, 1 - k / total))
     return opt, loop.make_schedule(opt, s.schedule, s.lr, total_steps)
