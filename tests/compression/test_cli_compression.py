@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from greenai.cli.main import main
+from greenai.lifecycle.steps.prune import CHANNEL_MULTIPLE
 from greenai.ml.compression import int8_file, quantize
 from greenai.ml.models import create_model
 from greenai.ml.training.checkpoint import save_checkpoint
@@ -58,6 +59,7 @@ def test_prune_structured_end_to_end(parent_run):
     assert rc == 0
     r = _only_result(out, "pruned_structured")
     assert r["parent_run_id"] == PARENT
+    assert r["hyperparameters"]["channel_multiple"] == CHANNEL_MULTIPLE == 16  # the default
     assert r["metrics"]["params"] < 0.5 * sum(p.numel() for p in model.parameters())
     life = r["energy"]["lifecycle"]
     assert life["energy_kwh"] == pytest.approx(r["energy"]["step"]["energy_kwh"] + 0.01)
