@@ -1,6 +1,8 @@
 """Seed vs green recipe, side by side, measured with greenai's own meter (issue #8).
 
-For each seed, runs `seed` then `green` (interleaved, so machine load hits both alike), each through
+For each seed, runs `seed` and `green` (interleaved, so machine load hits both alike; the order
+alternates per seed, seed-green then green-seed, so a slowdown that follows a long run does not
+always land on the same recipe), each through
 the shared `train_run` with `--target-accuracy` evaluated on a held-out 10% of the TRAINING data.
 Prints accuracy, energy (with the meter's method label), time, and the green/seed energy ratio to
 reach the target (seed's full run when it never reaches it). Medians over seeds.
@@ -148,8 +150,8 @@ def main() -> None:
         return
     names = [*([] if args.no_seed else ["seed"]), "green", *([RESIZED] if args.epoch_sizes else [])]
     rows = []
-    for seed in args.seeds:
-        for name in names:  # interleaved: load changes hit every recipe alike
+    for i, seed in enumerate(args.seeds):
+        for name in names if i % 2 == 0 else names[::-1]:  # interleaved, counterbalanced order
             r = run_one(name, seed, args, out / name, carbon)
             rows.append(r)
             print(

@@ -183,10 +183,10 @@ def test_presets_are_what_they_say() -> None:
         "seed_cnn", "adam", 0.001, 64, 20, "fp32"
     )  # fmt: skip
     assert GREEN.model == "airbench_small" and GREEN.optimizer == "muon"
-    assert GREEN.precision == "bf16" and GREEN.epochs == 1 and GREEN.lr == MUON_LR
+    assert GREEN.precision == "bf16" and GREEN.epochs == 1 and GREEN.lr == 0.8 * MUON_LR
     assert GREEN.channels_last and GREEN.augment and GREEN.label_smoothing == 0.2
     assert GREEN.schedule == "cosine" and GREEN.batch_size >= 128
-    assert GREEN.alternate_flip and GREEN.whiten_bias_fraction == 0.3
+    assert GREEN.alternate_flip and GREEN.whiten_bias_fraction == 0.15 and not GREEN.ema
     assert GREEN_LONG_SGD.model == "airbench" and GREEN_LONG_SGD.optimizer == "sgd"
     assert GREEN_LONG_SGD.schedule == "onecycle" and GREEN_LONG_SGD.width == 1.0
     assert GREEN_LONG.model == "airbench" and GREEN_LONG.optimizer == "muon"

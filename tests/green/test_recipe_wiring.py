@@ -179,7 +179,7 @@ def test_plain_config_has_no_tricks(tmp_path, monkeypatch):
 
 
 def test_resume_restores_the_ema_state(tmp_path, monkeypatch):
-    whole = train_run(_tiny_green(), out_dir=tmp_path / "whole", store=None, carbon=None,
+    whole = train_run(_tiny_green(ema=True), out_dir=tmp_path / "whole", store=None, carbon=None,
                       run_id="ema-1", progress=False, inference_images=0)  # fmt: skip
     real_epoch, calls = loop.train_epoch, []
 
@@ -191,12 +191,12 @@ def test_resume_restores_the_ema_state(tmp_path, monkeypatch):
 
     monkeypatch.setattr(loop, "train_epoch", dies_in_epoch_2)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train_run(_tiny_green(), out_dir=tmp_path / "cut", store=None, carbon=None,
+        train_run(_tiny_green(ema=True), out_dir=tmp_path / "cut", store=None, carbon=None,
                   run_id="ema-1", progress=False, inference_images=0)  # fmt: skip
     ck = checkpoint.load_checkpoint(tmp_path / "cut" / "models" / "ema-1.pt")
     assert ck["epoch"] == 1 and ck["ema_state"] is not None  # the EMA started in epoch 1
     monkeypatch.setattr(loop, "train_epoch", real_epoch)
-    resumed = train_run(_tiny_green(), out_dir=tmp_path / "cut", store=None, carbon=None,
+    resumed = train_run(_tiny_green(ema=True), out_dir=tmp_path / "cut", store=None, carbon=None,
                         run_id="ema-1", resume=True, progress=False, inference_images=0)  # fmt: skip
     assert resumed["training"]["epochs_run"] == 2
     a = checkpoint.load_state_dict(tmp_path / "whole" / "models" / "ema-1_weights.pt")
@@ -260,7 +260,7 @@ def test_the_whitening_bias_freezes_after_its_fraction_of_the_run(tmp_path, monk
 def test_whitening_bias_fraction_flag_and_bad_values(capsys):
     assert (
         training_args.train_config(build_parser().parse_args(["baseline"])).whiten_bias_fraction
-        == 0.3
+        == 0.15
     )
     long = build_parser().parse_args(["baseline", "--recipe", "green_long"])
     assert training_args.train_config(long).whiten_bias_fraction == 0.375  # airbench94_muon's
@@ -296,3 +296,12 @@ def test_the_parsers_choices_mirror_the_library():
 
     assert tuple(recipes.RECIPES) == training_args.RECIPES
     assert config.SCHEDULES == training_args.SCHEDULES
+
+
+def test_ema_flag_reaches_the_config():
+    assert training_args.train_config(build_parser().parse_args(["baseline"])).ema is False
+    on = build_parser().parse_args(["baseline", "--ema"])
+    assert training_args.train_config(on).ema is True
+    sgd = build_parser().parse_args(["baseline", "--recipe", "green_long_sgd", "--no-ema"])
+    assert training_args.train_config(sgd).ema is False
+    assert "ema" not in _kwargs("baseline", "--recipe", "seed")  # the study's hashes unchanged

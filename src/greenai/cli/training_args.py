@@ -27,7 +27,7 @@ RECIPES = ("seed", "green", "green_long", "green_long_sgd")
 SCHEDULES = ("constant", "onecycle", "cosine", "linear")
 # TrainConfig fields the training flags set; flags left out (None) take the --recipe's value. Flags
 # added later (--augment-pad, --augment-reflect, --alternate-flip, --whiten-bias-fraction,
-# --airbench-tricks) are not listed: like the recipes' flagless fields they enter the settings
+# --airbench-tricks, --ema) are not listed: like the recipes' flagless fields they enter the settings
 # only where they differ from TrainConfig's defaults, so the study's configuration hashes stay
 # what they were
 TRAIN_FLAGS = (
@@ -122,7 +122,7 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
     g.add_argument(
         "--whiten-bias-fraction", dest="whiten_bias_fraction", type=unit_fraction, default=None,
         help="airbench nets: part of the run the whitening conv's bias trains before it freezes "
-        "(green: 0, green_long: 0.3, otherwise 1)",
+        "(green: 0.15, green_long: 0.375, green_long_sgd: 0.3, otherwise 1)",
     )  # fmt: skip
     g.add_argument(
         "--epoch-sizes", dest="epoch_sizes", nargs="+", type=epoch_size, default=None,
@@ -141,8 +141,13 @@ def add_training_args(parser: argparse.ArgumentParser, *, recipe: str = DEFAULT_
     g.add_argument(
         "--airbench-tricks", dest="airbench_tricks", action=argparse.BooleanOptionalAction,
         default=None,
-        help="batch-norm biases at 64x the LR (SGD only), Lookahead/EMA weights, flip test-time "
-        "augmentation (green recipes: on; seed: off)",
+        help="batch-norm biases at 64x the LR (SGD only), Lookahead/EMA weights where --ema is "
+        "on, flip test-time augmentation (green recipes: on; seed: off)",
+    )  # fmt: skip
+    g.add_argument(
+        "--ema", dest="ema", action=argparse.BooleanOptionalAction, default=None,
+        help="with the airbench tricks: average the weights (Lookahead-EMA) and train on from the "
+        "average (green_long_sgd: on; green, green_long: off, as airbench94_muon)",
     )  # fmt: skip
     g.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     add_device_args(parser)
