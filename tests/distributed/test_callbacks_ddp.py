@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dist_launch import REPO, env_with, powercap_at
+from dist_launch import POWER_REL, REPO, env_with, powercap_at
 
 from greenai.storage import open_store
 
@@ -40,6 +40,6 @@ def test_lightning_ddp_gives_one_total_with_the_node_counted_once(tmp_path):
         print(f"figure: Lightning DDP, 2 ranks, fake RAPL at {WATTS} W: {cpu_j:.2f} J over "
               f"{step['duration_s']:.3f} s (rank 0's window {window:.3f} s) = "
               f"{cpu_j / window:.2f} W")  # fmt: skip
-        assert cpu_j / window == pytest.approx(WATTS, rel=0.02)  # the node once, not 2 x WATTS
+        assert cpu_j / window == pytest.approx(WATTS, rel=POWER_REL)  # the node once, not 2 x WATTS
         assert [r["meters_node"] for r in ranks] == [True, False]
         assert all(r["energy_j"]["ram"] > 0 for r in ranks)  # each rank's own memory estimate
