@@ -17,6 +17,7 @@ from greenai.ml.training.recipes import (
     GREEN,
     GREEN_LONG,
     GREEN_LONG_SGD,
+    GREEN_LR,
     MUON_LR,
     SEED,
     LookaheadEMA,
@@ -183,7 +184,7 @@ def test_presets_are_what_they_say() -> None:
         "seed_cnn", "adam", 0.001, 64, 20, "fp32"
     )  # fmt: skip
     assert GREEN.model == "airbench_small" and GREEN.optimizer == "muon"
-    assert GREEN.precision == "bf16" and GREEN.epochs == 1 and GREEN.lr == 0.8 * MUON_LR
+    assert GREEN.precision == "bf16" and GREEN.epochs == 1 and GREEN.lr == 0.8 * MUON_LR == GREEN_LR
     assert GREEN.channels_last and GREEN.augment and GREEN.label_smoothing == 0.2
     assert GREEN.schedule == "cosine" and GREEN.batch_size >= 128
     assert GREEN.alternate_flip and GREEN.whiten_bias_fraction == 0.15 and not GREEN.ema
