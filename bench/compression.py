@@ -126,11 +126,10 @@ def main() -> int:
         torch.manual_seed(1)  # the same fine-tuning batches for each
         fit(model, batches(), epochs=args.finetune_epochs, lr=5e-4)
         model.eval()
-        before, after = (sum(c[i] for c in channels.values()) for i in (0, 1))
         kept = (
             "/".join(str(b) for _, b in channels.values())
             + f" of {'/'.join(str(a) for a, _ in channels.values())}"
-            + f" ({1 - after / before:.1%} of them removed)"
+            + f" ({prune.channels_removed_fraction(channels):.1%} of them removed)"
         )
         structured[multiple] = (model, acc0, kept)
         print(f"# structured x{multiple} (channels {kept}) fine-tuned in {time.time() - t0:.0f} s")

@@ -178,6 +178,7 @@ def test_structured_channel_multiple_keeps_multiples_and_the_output_shape(images
     net = TinyNet(width=32).eval()  # convs of 32 and 64 channels, hidden linear of 64
     changed = prune.prune_structured(net, 0.3, images[:2], multiple_of=8)
     assert changed == {"features.0": (32, 24), "features.4": (64, 48), "head.1": (64, 48)}
+    assert prune.channels_removed_fraction(changed) == pytest.approx(1 - 120 / 160)
     assert net.features[4].in_channels == 24 and net.head[1].in_features == 48 * 8 * 8
     assert net(images).shape == (len(images), 10)
     with pytest.raises(UsageError, match="channel multiple"):

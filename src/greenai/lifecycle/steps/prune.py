@@ -86,8 +86,7 @@ def prune(
                 model, sparsity, d.x_test[:2], norm=norm, multiple_of=channel_multiple
             )
             details["channels"] = channels
-            before = sum(c for c, _ in channels.values())
-            details["channels_removed_fraction"] = 1 - sum(k for _, k in channels.values()) / before
+            details["channels_removed_fraction"] = pr.channels_removed_fraction(channels)
             dense = dense_bytes(model)
             model.to(device)
         with tracker.phase("finetune"):

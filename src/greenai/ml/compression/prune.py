@@ -102,6 +102,13 @@ def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
         params[name].mul_(mask)
 
 
+def channels_removed_fraction(changed: dict[str, tuple[int, int]]) -> float:
+    """The fraction of all the pruned layers' channels removed, from ``prune_structured``'s
+    ``{layer: (channels_before, channels_after)}``."""
+    before = sum(c for c, _ in changed.values())
+    return 1 - sum(k for _, k in changed.values()) / before
+
+
 def count_params(model: nn.Module) -> tuple[int, int]:
     """(total, nonzero) parameter counts."""
     total = sum(p.numel() for p in model.parameters())
@@ -174,6 +181,7 @@ __all__ = [
     "ENCODING",
     "KINDS",
     "apply_masks",
+    "channels_removed_fraction",
     "check_prunable",
     "check_sparsity",
     "check_structured",
